@@ -1,0 +1,1 @@
+"""The ``upir`` command line (DESIGN.md section 5)."""
