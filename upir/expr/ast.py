@@ -181,3 +181,18 @@ def names(expr: Expr) -> frozenset[str]:
         else:
             stack.extend(children(node))
     return frozenset(found)
+
+
+def name_nodes(expr: Expr) -> list[Name]:
+    """Every :class:`Name` occurrence, in source order, with its ``pos``; for callers
+    that report unknown names at their position. Iterative, so any tree depth works."""
+    found: list[Name] = []
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Name):
+            found.append(node)
+        else:
+            # Reversed so the leftmost child is visited first (pre-order = source order).
+            stack.extend(reversed(children(node)))
+    return found
