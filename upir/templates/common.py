@@ -149,6 +149,9 @@ class RenderContext:
     replicas: ReplicaPlan
     availability_min: Fraction | None
     """``constraints.availability.min``, when the spec sets one."""
+    restart_on_change: bool = True
+    """Roll the pods when the values change (pod-template annotation); False for
+    workloads that reload the mounted ConfigMap files live."""
 
     @property
     def base_name(self) -> str:
@@ -191,16 +194,14 @@ def build_deployment_patch(ctx: RenderContext) -> Manifest:
     }
     if ctx.namespace is not None:
         meta["namespace"] = ctx.namespace
+    pod_annotations = {ANN_CONFIG_MAP: ctx.config_map_name}
+    if ctx.restart_on_change:
+        # a changed hash changes the pod template, so the pods roll
+        pod_annotations[ANN_PARAMS_HASH] = ctx.params_hash
     spec: dict[str, Any] = {
         "selector": copy.deepcopy(dict(wl.selector)),
         "template": {
-            "metadata": {
-                # a changed hash changes the pod template, so the pods roll
-                "annotations": {
-                    ANN_PARAMS_HASH: ctx.params_hash,
-                    ANN_CONFIG_MAP: ctx.config_map_name,
-                }
-            },
+            "metadata": {"annotations": pod_annotations},
             "spec": {
                 "containers": [
                     {

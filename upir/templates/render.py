@@ -62,6 +62,7 @@ def render_manifests(
     workload: Mapping[str, Any] | None = None,
     service: bool | None = None,
     max_replicas: int | None = None,
+    restart_on_change: bool = True,
 ) -> list[Manifest]:
     """The manifests that configure ``upir``'s workload with ``params``.
 
@@ -73,6 +74,9 @@ def render_manifests(
     user's Deployment). ``workload``: the live target Deployment, so the patch
     merges on its real selector and container. ``service``: override the system
     type's Service default. ``max_replicas``: upper bound for the HPA.
+    ``restart_on_change``: annotate the pod template with the values' hash so
+    the pods roll when they change (default); False for workloads that reload
+    the mounted ConfigMap live (the kubelet refreshes its files in place).
 
     Returns, in this order: the ConfigMap; with ``spec.target.deployment``, the
     Deployment patch, then the Service, PodDisruptionBudget and HPA the system
@@ -89,6 +93,7 @@ def render_manifests(
         owner=owner,
         workload=workload,
         max_replicas=max_replicas,
+        restart_on_change=restart_on_change,
     )
     manifests: list[Manifest] = template.render(ctx, service=service)
     return manifests
@@ -102,6 +107,7 @@ def build_context(
     owner: Mapping[str, Any] | None = None,
     workload: Mapping[str, Any] | None = None,
     max_replicas: int | None = None,
+    restart_on_change: bool = True,
 ) -> RenderContext:
     _check_params(upir, params)
     rendered = upir.with_params(params) if params else upir
@@ -145,6 +151,7 @@ def build_context(
         workload=wl,
         replicas=replica_plan(rendered, values, max_replicas),
         availability_min=availability,
+        restart_on_change=restart_on_change,
     )
 
 

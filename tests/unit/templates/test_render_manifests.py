@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
+import yaml
 
 from upir.certificates import generate_signing_key, issue_certificate
 from upir.core import UPIR
@@ -416,3 +418,30 @@ def test_schema_check_is_not_vacuous() -> None:
     bad["spec"]["template"]["spec"]["containers"][0]["envFromm"] = []
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, K8S_VERSIONS[0], strict=True)
+
+
+def test_live_reload_workloads_need_not_roll() -> None:
+    u = _upir("api")
+    a = _by_kind(render_manifests(u, {"gateway.timeout_ms": 250}, restart_on_change=False))
+    b = _by_kind(render_manifests(u, {"gateway.timeout_ms": 260}, restart_on_change=False))
+    # the pod template stays the same, so no rollout; the ConfigMap carries the change
+    assert a["Deployment"]["spec"]["template"] == b["Deployment"]["spec"]["template"]
+    assert ANN_PARAMS_HASH not in a["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert a["ConfigMap"]["data"] != b["ConfigMap"]["data"]
+
+
+def test_reference_workload_renders_onto_its_deployment() -> None:
+    """The example UPIR and Deployment of the reference workload fit together."""
+    k8s = Path(__file__).resolve().parents[3] / "examples" / "reference-workload" / "k8s"
+    if not (k8s / "upir.yaml").is_file():
+        pytest.skip("reference workload manifests not present")
+    u = UPIR.from_resource(yaml.safe_load((k8s / "upir.yaml").read_text()))
+    live = yaml.safe_load((k8s / "deployment.yaml").read_text())
+    ms = render_manifests(u, {}, workload=live, owner=OWNER, restart_on_change=False)
+    k = _by_kind(ms)
+    assert k["ConfigMap"]["metadata"]["name"] == u.target.config_map
+    assert k["Deployment"]["spec"]["selector"] == live["spec"]["selector"]
+    container = k["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["name"] == live["spec"]["template"]["spec"]["containers"][0]["name"]
+    for m in ms:
+        kubernetes_validate.validate(m, K8S_VERSIONS[0], strict=True)
