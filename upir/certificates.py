@@ -411,7 +411,10 @@ def _verdict_record(verdict: Mapping[str, Any] | SupportsVerdict, index: int) ->
     if isinstance(verdict, Mapping):
         prop, status, proof = verdict.get("property"), verdict.get("status"), verdict.get("proof")
     else:
-        prop, status, proof = verdict.property, verdict.status, verdict.proof
+        # duck-typed: a result object without these fields is reported, not crashed on
+        prop = getattr(verdict, "property", None)
+        status = getattr(verdict, "status", None)
+        proof = getattr(verdict, "proof", None)
     status = getattr(status, "value", status)  # a str enum gives its value
     if not isinstance(prop, str) or not prop:
         raise CertificateError(f"verdicts[{index}]: property name missing")
@@ -420,7 +423,7 @@ def _verdict_record(verdict: Mapping[str, Any] | SupportsVerdict, index: int) ->
             f"refusing to certify: property {prop!r} is {status!r}; only PROVED verdicts are certified"
         )
     try:
-        proof = json.loads(canonical_json(proof))
+        proof = json.loads(json.dumps(proof, allow_nan=False))
     except (TypeError, ValueError):
         raise CertificateError(f"verdicts[{index}]: proof of {prop!r} is not JSON data") from None
     return VerdictRecord(prop, PROVED, proof)
@@ -543,6 +546,10 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _load_envelope(envelope: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
     if isinstance(envelope, str | bytes):
         if len(envelope) > MAX_ENVELOPE_BYTES:
@@ -617,7 +624,9 @@ def verify_certificate(
         return _invalid(f"public key unusable: {err}", key_id)
     # The signature holds; the structure must too (a signer's bug must not pass).
     try:
-        data = json.loads(payload, object_pairs_hook=_no_duplicate_keys)
+        data = json.loads(
+            payload, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant
+        )
         if canonical_json(data) != payload:
             raise ValueError("payload is not in canonical JSON form")
         cert = Certificate.from_payload(data)

@@ -245,6 +245,7 @@ def _sign_raw(key: SigningKey, payload: str) -> dict[str, str]:
         lambda d: d["solver"].__setitem__("name", "cvc5"),
         lambda d: d.__setitem__("keyId", "0" * 16),
         lambda d: d.__setitem__("kind", "Certificate"),
+        lambda d: d["verdicts"][0].__setitem__("proof", float("inf")),
     ],
 )
 def test_well_signed_but_malformed_payload_is_invalid(
@@ -298,6 +299,8 @@ def test_refuses_to_issue_unless_every_verdict_is_proved(
         (lambda v: [*v, v[0]], "listed twice"),
         (lambda v: [{**v[0], "proof": Fraction(1, 3)}, *v[1:]], "not JSON"),
         (lambda v: [{**v[0], "property": ""}, *v[1:]], "property name"),
+        (lambda v: [{**v[0], "proof": {"k": float("nan")}}, *v[1:]], "not JSON"),
+        (lambda v: [object(), *v[1:]], "property name"),
     ],
 )
 def test_refuses_incomplete_or_odd_verdict_lists(
