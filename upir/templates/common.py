@@ -11,8 +11,8 @@ garbage collector delete the user's workload together with the UPIR.
 
 The Deployment patch is a server-side-apply configuration: it names only the
 fields the operator manages (replicas, a pod-template annotation, the parameters
-volume and the container's ``envFrom``/``volumeMounts``), plus the selector and
-container name it merges on. Those two must equal the live Deployment's, so the
+volume and the container's ``volumeMounts`` entry), plus the selector and
+container name it merges on (both keyed lists, so they merge with the user's). Those two must equal the live Deployment's, so the
 caller should pass the live object as ``workload``; without it the kubectl
 conventions are assumed (selector ``app: <deployment>``, container named like
 the Deployment, a container port named ``http``).
@@ -206,11 +206,10 @@ def build_deployment_patch(ctx: RenderContext) -> Manifest:
                 "containers": [
                     {
                         "name": wl.container,
-                        # optional: a pod restarting after the UPIR (and its
-                        # ConfigMap) is deleted must still start
-                        "envFrom": [
-                            {"configMapRef": {"name": ctx.config_map_name, "optional": True}}
-                        ],
+                        # a volume, not envFrom: envFrom is an atomic list under
+                        # server-side apply (ours would replace or conflict with
+                        # the user's entries), env never changes in a running pod,
+                        # and keys with dots are not env names before Kubernetes 1.34
                         "volumeMounts": [
                             {
                                 "name": PARAMS_VOLUME,
@@ -221,6 +220,8 @@ def build_deployment_patch(ctx: RenderContext) -> Manifest:
                     }
                 ],
                 "volumes": [
+                    # optional: a pod restarting after the UPIR (and its ConfigMap)
+                    # is deleted must still start
                     {
                         "name": PARAMS_VOLUME,
                         "configMap": {"name": ctx.config_map_name, "optional": True},

@@ -189,7 +189,10 @@ def test_api_golden_fields() -> None:
     tmpl = dep["spec"]["template"]
     assert tmpl["metadata"]["annotations"][ANN_PARAMS_HASH] == ann[ANN_PARAMS_HASH]
     container = tmpl["spec"]["containers"][0]
-    assert container["envFrom"] == [{"configMapRef": {"name": "api-sys-params", "optional": True}}]
+    assert container["volumeMounts"] == [
+        {"name": "upir-params", "mountPath": "/etc/upir/params", "readOnly": True}
+    ]
+    assert "envFrom" not in container  # atomic under server-side apply: never touched
     assert tmpl["spec"]["volumes"][0]["configMap"]["name"] == "api-sys-params"
     assert container["volumeMounts"][0]["name"] == tmpl["spec"]["volumes"][0]["name"]
     svc = k["Service"]
