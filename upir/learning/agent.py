@@ -87,7 +87,8 @@ class RolloutBuffer:
 
         ``mask`` is the mask the action was drawn under (None: all allowed); the
         update must evaluate the new policy under the same mask, or the
-        probability ratios would compare different distributions.
+        probability ratios would compare different distributions. A scalar
+        ``reward``, ``terminated`` or ``truncated`` applies to every environment.
         """
         if self.full:
             raise ValueError("rollout buffer is full; call update() first")
@@ -102,13 +103,21 @@ class RolloutBuffer:
         self.actions[i] = torch.as_tensor(action).reshape(e, -1)
         self.logprobs[i] = torch.as_tensor(logprob, dtype=torch.float32).reshape(e)
         self.values[i] = torch.as_tensor(value, dtype=torch.float32).reshape(e)
-        self.rewards[i] = torch.as_tensor(reward, dtype=torch.float32).reshape(e)
-        self.terminated[i] = torch.as_tensor(terminated, dtype=torch.float32).reshape(e)
-        self.truncated[i] = torch.as_tensor(truncated, dtype=torch.float32).reshape(e)
+        self.rewards[i] = _per_env(reward, e)
+        self.terminated[i] = _per_env(terminated, e)
+        self.truncated[i] = _per_env(truncated, e)
         self.pos += 1
 
     def clear(self) -> None:
         self.pos = 0
+
+
+def _per_env(
+    value: torch.Tensor | float | bool | Sequence[float] | Sequence[bool], e: int
+) -> torch.Tensor:
+    """A (num_envs,) float tensor; a scalar applies to every environment."""
+    t = torch.as_tensor(value, dtype=torch.float32)
+    return t.expand(e) if t.numel() == 1 else t.reshape(e)
 
 
 class PPOAgent:
