@@ -53,16 +53,15 @@ class ExprLimits:
     max_name_length: int = 253
 
     def __post_init__(self) -> None:
-        for name in (
-            "max_length",
-            "max_depth",
-            "max_nodes",
-            "max_literal_digits",
-            "max_abs_literal",
-            "max_exponent",
-            "max_name_length",
+        for name, value in (
+            ("max_length", self.max_length),
+            ("max_depth", self.max_depth),
+            ("max_nodes", self.max_nodes),
+            ("max_literal_digits", self.max_literal_digits),
+            ("max_abs_literal", self.max_abs_literal),
+            ("max_exponent", self.max_exponent),
+            ("max_name_length", self.max_name_length),
         ):
-            value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SettingsError(f"ExprLimits.{name} must be a positive integer, got {value!r}")
         if self.max_depth > HARD_MAX_DEPTH:

@@ -143,7 +143,7 @@ def _number(text: str, start: int, field: str, limits: ExprLimits) -> Token:
             k += 1
         end = _digits(text, k)
         if end == k:
-            bad = text[start : _run_end(text, start)]
+            bad = text[start : _run_end(text, k)]
             raise ExpressionError(field, f"invalid number '{_shorten(bad)}'", start)
         exp_digits = text[k:end]
         i = end
