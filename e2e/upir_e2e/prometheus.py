@@ -161,6 +161,15 @@ class PrometheusServer:
         return list(self._targets)
 
     @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def workdir(self) -> Path | None:
+        """The temporary directory holding the config, the log and the TSDB."""
+        return self._workdir
+
+    @property
     def log_path(self) -> Path | None:
         return None if self._workdir is None else self._workdir / "prometheus.log"
 
