@@ -27,6 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from upir.core.upir import UPIR
 from upir.expr.printer import to_source
@@ -86,8 +87,10 @@ class PatternExtractor:
 
     ``seed`` fixes every random choice (KMeans initialisation), so the same corpus
     gives the same patterns. ``n_clusters`` fixes k; otherwise k is chosen by
-    silhouette in ``2..max_clusters``. Clusters smaller than ``min_cluster_size``
-    are left out as outliers."""
+    silhouette in ``2..max_clusters``: the smallest k scoring within
+    ``silhouette_slack`` of the best. Clusters smaller than ``min_cluster_size``
+    are left out as outliers. ``threads`` caps OpenMP/BLAS threads while
+    clustering (``None``: the libraries' default)."""
 
     def __init__(
         self,
@@ -97,6 +100,8 @@ class PatternExtractor:
         n_clusters: int | None = None,
         max_clusters: int = 15,
         min_cluster_size: int = 2,
+        threads: int | None = 1,
+        silhouette_slack: float = 0.01,
     ) -> None:
         if isinstance(clusterer, str) and clusterer not in CLUSTERER_NAMES:
             raise ValueError(
@@ -106,11 +111,22 @@ class PatternExtractor:
             raise ValueError("n_clusters must be >= 1")
         if max_clusters < 2 or min_cluster_size < 1:
             raise ValueError("max_clusters must be >= 2 and min_cluster_size >= 1")
+        if silhouette_slack < 0:
+            raise ValueError("silhouette_slack must be >= 0")
         self.clusterer: Clusterer | str = "kmeans" if clusterer is None else clusterer
         self.seed = seed
         self.n_clusters = n_clusters
         self.max_clusters = max_clusters
         self.min_cluster_size = min_cluster_size
+        # OpenMP/BLAS threads while clustering. One by default: corpora are small
+        # and oversubscribed cores (a shared CI box, an operator pod with a CPU
+        # limit) make KMeans ten times slower with a thread per core.
+        self.threads = threads
+        # Parsimony: the smallest k whose silhouette is within this much of the
+        # best wins. Silhouette is often flat once every true group is separated
+        # (splitting a group in two costs almost nothing), and the larger k then
+        # only fragments patterns.
+        self.silhouette_slack = silhouette_slack
 
     # -- features ---------------------------------------------------------------
     @staticmethod
@@ -119,7 +135,7 @@ class PatternExtractor:
         return extract_features(upir)
 
     # -- clustering -------------------------------------------------------------
-    def _make(self, k: int | None, x: FloatArray) -> Clusterer:
+    def _make(self, k: int | None, eps: float = 0.5) -> Clusterer:
         """A fresh clusterer, set to ``k`` clusters when it takes a k."""
         c = self.clusterer
         model: Clusterer
@@ -128,8 +144,7 @@ class PatternExtractor:
         elif c == "agglomerative":
             model = AgglomerativeClustering(n_clusters=k or 2, linkage="ward")
         elif c == "dbscan":
-            min_samples = max(self.min_cluster_size, 3)
-            model = DBSCAN(eps=_dbscan_eps(x, min_samples), min_samples=min_samples)
+            model = DBSCAN(eps=eps, min_samples=self._dbscan_min_samples())
         else:
             assert not isinstance(c, str)
             fresh: Any = clone(c) if hasattr(c, "get_params") else c
@@ -142,6 +157,27 @@ class PatternExtractor:
             model = fresh
         return model
 
+    def _dbscan_min_samples(self) -> int:
+        return max(self.min_cluster_size, 3)
+
+    def _dbscan(self, x: FloatArray) -> Clustering:
+        """DBSCAN with the radius that maximises silhouette x share of points
+        clustered (so a radius that calls most points noise cannot win)."""
+        best: tuple[float, IntArray] | None = None
+        for eps in _dbscan_eps_candidates(x, self._dbscan_min_samples()):
+            labels = np.asarray(self._make(None, eps).fit_predict(x), dtype=np.int64)
+            score = _silhouette(x, labels)
+            if score is None:
+                continue
+            covered = float(np.mean(labels >= 0))
+            if best is None or score * covered > best[0]:
+                best = (score * covered, labels)
+        if best is None:
+            return Clustering(np.zeros(x.shape[0], dtype=np.int64), 1, None)
+        labels = best[1]
+        found = len(set(labels[labels >= 0].tolist()))
+        return Clustering(labels, found, _silhouette(x, labels))
+
     def _takes_k(self) -> bool:
         c = self.clusterer
         if isinstance(c, str):
@@ -150,6 +186,10 @@ class PatternExtractor:
 
     def cluster(self, features: FloatArray) -> Clustering:
         """Cluster rows of a feature matrix (``feature_matrix(upirs)``)."""
+        with threadpool_limits(limits=self.threads):
+            return self._cluster(features)
+
+    def _cluster(self, features: FloatArray) -> Clustering:
         n = features.shape[0]
         if n == 0:
             return Clustering(np.zeros(0, dtype=np.int64), 0, None)
@@ -160,26 +200,29 @@ class PatternExtractor:
         with warnings.catch_warnings():
             # KMeans warns when duplicates leave fewer distinct clusters than asked
             warnings.simplefilter("ignore", ConvergenceWarning)
+            if self.clusterer == "dbscan":
+                return self._dbscan(x)
             if not self._takes_k() or self.n_clusters is not None:
                 k = None if self.n_clusters is None else min(self.n_clusters, distinct)
-                model = self._make(k, x)
+                model = self._make(k)
                 labels = np.asarray(model.fit_predict(x), dtype=np.int64)
                 found = len(set(labels[labels >= 0].tolist()))
                 return Clustering(labels, found, _silhouette(x, labels))
             scores: dict[int, float] = {}
-            best: tuple[float, int, IntArray] | None = None
+            fits: dict[int, IntArray] = {}
             for k in range(2, min(self.max_clusters, distinct, n - 1) + 1):
-                model = self._make(k, x)
+                model = self._make(k)
                 labels = np.asarray(model.fit_predict(x), dtype=np.int64)
                 score = _silhouette(x, labels)
                 if score is None:
                     continue
                 scores[k] = score
-                if best is None or score > best[0]:
-                    best = (score, k, labels)
-        if best is None:
+                fits[k] = labels
+        if not scores:
             return Clustering(np.zeros(n, dtype=np.int64), 1, None, MappingProxyType(scores))
-        return Clustering(best[2], best[1], best[0], MappingProxyType(scores))
+        top = max(scores.values())
+        k = min(k for k, s in scores.items() if s >= top - self.silhouette_slack)
+        return Clustering(fits[k], k, scores[k], MappingProxyType(scores))
 
     # -- patterns ---------------------------------------------------------------
     def extract_pattern(
@@ -279,14 +322,16 @@ class DiscoveryResult:
     """Corpus indices left out: noise points and members of too-small clusters."""
 
 
-def _dbscan_eps(x: FloatArray, min_samples: int) -> float:
-    """DBSCAN radius: the 90th percentile of each point's distance to its
-    ``min_samples``-th nearest neighbour (the usual k-distance heuristic), so
-    most points of dense groups are core points while sparse ones stay noise."""
+def _dbscan_eps_candidates(x: FloatArray, min_samples: int) -> list[float]:
+    """DBSCAN radii to try: quantiles of each point's distance to its
+    ``min_samples``-th nearest neighbour (the k-distance curve) and multiples of
+    its maximum, since the knee of that curve moves with the data."""
     k = min(min_samples, x.shape[0] - 1)
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
-    eps = float(np.percentile(dist[:, k], 90))
-    return eps if eps > 0 else 1e-6
+    kd = dist[:, k]
+    cands = [float(np.percentile(kd, q)) for q in (50, 75, 90, 95, 99)]
+    cands += [float(kd.max()) * m for m in (1.0, 1.5, 2.0, 3.0)]
+    return sorted({c for c in cands if c > 0}) or [1e-6]
 
 
 __all__ = [

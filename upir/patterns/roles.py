@@ -10,6 +10,7 @@ predecessors and successors. Components of one instance that share that key
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,35 +67,92 @@ class RoleGrouping:
     assignments: tuple[Mapping[str, str], ...]
 
 
+def _role_name(names: Sequence[str]) -> str:
+    """The common prefix of the fillers' names when it is a real word (instances
+    often differ only by a suffix: ``api_3f2``, ``api_k9c``), else the most
+    common name."""
+    prefix = os.path.commonprefix(list(names)).rstrip("_-0123456789")
+    if len(prefix) >= 2 and prefix[0].isalpha():
+        return prefix
+    counts = Counter(names)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+
+
+def _split_param(members: Sequence[UPIR], fillers: Sequence[Sequence[Slot]]) -> str | None:
+    """The parameter that best tells apart the fillers of one member (largest mean
+    within-member spread of log1p values), or None when none does."""
+    spreads: dict[str, list[float]] = {}
+    for u, group in zip(members, fillers, strict=True):
+        values: dict[str, list[float]] = {}
+        for s in group:
+            for p, v in u.architecture.component(s.component).effective_params().items():
+                values.setdefault(p, []).append(math.log1p(max(float(v), 0.0)))
+        for p, vs in values.items():
+            spreads.setdefault(p, []).append(max(vs) - min(vs))
+    best = max(spreads.items(), key=lambda kv: (sum(kv[1]) / len(kv[1]), kv[0]), default=None)
+    if best is None or sum(best[1]) / len(best[1]) < _SPLIT_MIN_SPREAD:
+        return None
+    return best[0]
+
+
+# Fillers of one position are told apart only when a parameter separates them by
+# more than a factor of e on average (cache vs database timeouts); otherwise they
+# are interchangeable replicas of one role (subscribers of a topic).
+_SPLIT_MIN_SPREAD = 1.0
+
+
+def _ranked(upir: UPIR, fillers: Sequence[Slot], param: str) -> list[Slot]:
+    def key(s: Slot) -> tuple[Fraction, str]:
+        return (upir.architecture.component(s.component).value(param), s.component)
+
+    return sorted(fillers, key=key)
+
+
 def group_roles(members: Sequence[UPIR]) -> RoleGrouping:
-    """Roles shared by ``members``; a role's name is the component name its
-    fillers use most often (made unique), its ranges the parameter values seen."""
+    """Roles shared by ``members``; a role's name comes from its fillers' names
+    (made unique), its ranges are the parameter values seen.
+
+    Components at the same position (type, level, fan-in/out) fill one role, with
+    a count range, unless every member has the same number of them and a
+    parameter tells them apart: then each rank by that parameter is its own role
+    (an app calling a fast cache and a slow database has two roles, not one)."""
     member_slots = [slots(u) for u in members]
-    by_key: dict[RoleKey, list[tuple[int, Slot]]] = {}
+    by_key: dict[RoleKey, list[list[Slot]]] = {}
     for i, ms in enumerate(member_slots):
         for s in ms.values():
-            by_key.setdefault(s.key, []).append((i, s))
+            by_key.setdefault(s.key, [[] for _ in members])[i].append(s)
     # Deterministic order: by level, then type, then the keys' remaining fields.
     ordered = sorted(by_key, key=lambda k: (k[1], k[0], k[2], k[3]))
-    names_taken: set[str] = set()
-    key_name: dict[RoleKey, str] = {}
-    roles: list[Role] = []
+    # role "groups": (key, per-member filler lists) after optional splitting
+    groups: list[tuple[RoleKey, list[list[Slot]]]] = []
     for key in ordered:
-        fillers = by_key[key]
-        counts = Counter(s.component for _, s in fillers)
-        best = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        name, n = best, 2
+        per_member = by_key[key]
+        counts = {len(f) for f in per_member}
+        param = _split_param(members, per_member) if len(counts) == 1 and min(counts) > 1 else None
+        if param is None:
+            groups.append((key, per_member))
+            continue
+        ranked = [_ranked(members[i], f, param) for i, f in enumerate(per_member)]
+        for r in range(min(counts)):
+            groups.append((key, [[f[r]] for f in ranked]))
+
+    names_taken: set[str] = set()
+    roles: list[Role] = []
+    assignments: list[dict[str, str]] = [{} for _ in members]
+    for key, per_member in groups:
+        fillers = [(i, s) for i, f in enumerate(per_member) for s in f]
+        base = _role_name([s.component for _, s in fillers])
+        name, n = base, 2
         while name in names_taken:
-            name, n = f"{best}_{n}", n + 1
+            name, n = f"{base}_{n}", n + 1
         names_taken.add(name)
-        key_name[key] = name
-        per_member = Counter(i for i, _ in fillers)
-        member_counts = [per_member.get(i, 0) for i in range(len(members))]
         params: dict[str, ParamRange] = {}
         for i, s in fillers:
+            assignments[i][s.component] = name
             comp = members[i].architecture.component(s.component)
             for p, v in comp.effective_params().items():
                 params[p] = params[p].widen(v) if p in params else ParamRange(v, v)
+        member_counts = [len(f) for f in per_member]
         roles.append(
             Role(
                 name=name,
@@ -107,17 +165,15 @@ def group_roles(members: Sequence[UPIR]) -> RoleGrouping:
                 params=MappingProxyType(params),
             )
         )
-    assignments = tuple(
-        MappingProxyType({c: key_name[s.key] for c, s in ms.items()}) for ms in member_slots
-    )
+    frozen = tuple(MappingProxyType(a) for a in assignments)
     edge_members: Counter[tuple[str, str]] = Counter()
-    for u, assign in zip(members, assignments, strict=True):
+    for u, assign in zip(members, frozen, strict=True):
         edges = {(assign[c.source], assign[c.target]) for c in u.architecture.connections}
         edge_members.update(edges)
     # An edge between roles belongs to the pattern when at least half the instances have it.
     half = len(members) / 2
     conns = tuple(sorted(e for e, k in edge_members.items() if k >= half))
-    return RoleGrouping(tuple(roles), conns, assignments)
+    return RoleGrouping(tuple(roles), conns, frozen)
 
 
 def _param_distance(values: Mapping[str, Fraction], role: Role) -> float:
