@@ -330,6 +330,8 @@ def parse(
         ExpressionError: the text is not a valid expression of the expected type,
             or exceeds a limit. Nothing else is raised for any string input.
     """
+    if expect not in (BOOL, NUM, None):
+        raise ValueError(f"expect must be 'bool', 'num' or None, got {expect!r}")
     if not isinstance(text, str):
         raise ExpressionError(
             field, f"expression must be a string, got {type(text).__name__}", None

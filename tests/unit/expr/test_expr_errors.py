@@ -326,3 +326,8 @@ def test_five_thousand_parentheses_hit_the_depth_limit_not_the_stack() -> None:
     assert "too deeply nested" in err.issues[0].message
     err = error_of("min(" * 5000, max_length=20_000)
     assert "too deeply nested" in err.issues[0].message
+
+
+def test_an_invalid_expect_argument_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="expect must be"):
+        parse("a.b > 1", field=FIELD, expect="boolean")  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ def _parse_or_error(text: str, limits: ExprLimits | None = None) -> None:
     except ExpressionError as err:
         assert err.field == "f"
         assert err.issues[0].message
+        str(err).encode("utf-8")  # printable in any log, even for lone surrogates
         pos = err.position
         assert pos is not None and 0 <= pos <= len(text)
     else:
