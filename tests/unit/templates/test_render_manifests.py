@@ -1,6 +1,7 @@
 """Manifest templates: schema-valid, deterministic, right key fields (issue 4)."""
 
 import copy
+import dataclasses
 import functools
 import json
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from upir.certificates import generate_signing_key, issue_certificate
-from upir.core import UPIR
+from upir.core import UPIR, Target
 from upir.errors import PermanentError
 from upir.templates import (
     ANN_CERT_DIGEST,
@@ -290,16 +291,17 @@ def test_target_config_map_name_and_long_names() -> None:
     names = set()
     for suffix in ("a", "b"):
         doc = _doc("api")
-        doc["metadata"]["name"] = "x" * 240 + suffix
-        doc["spec"]["target"]["deployment"] = "d" * 240 + suffix
+        # the longest names the schema admits: every derived name needs shortening
+        doc["metadata"]["name"] = "x" * 62 + suffix
+        doc["spec"]["target"]["deployment"] = "d" * 62 + suffix
         ms = render_manifests(UPIR.from_resource(doc), {})
         for m in ms:
             kubernetes_validate.validate(m, K8S_VERSIONS[0], strict=True)
             if m["kind"] != "Deployment":
                 assert len(m["metadata"]["name"]) <= 63
                 assert len(m["metadata"]["labels"][LABEL_NAME]) <= 63
-        names.add(ms[0]["metadata"]["name"])
-    assert len(names) == 2  # hash suffixes keep truncated names apart
+        names.update(f"{m['kind']}/{m['metadata']['name']}" for m in ms)
+    assert len(names) == 10  # 5 objects each; hash suffixes keep truncated names apart
 
 
 def test_live_workload_supplies_selector_container_and_ports() -> None:
@@ -400,14 +402,16 @@ def test_malformed_owner_is_refused(owner: dict[str, Any]) -> None:
 
 
 def test_unusable_target_names_are_refused() -> None:
-    doc = _doc("api")
-    doc["spec"]["target"]["deployment"] = "Not_A_Name"
-    try:
-        u = UPIR.from_resource(doc)
-    except PermanentError:
-        return  # the schema already refuses it
-    with pytest.raises(PermanentError, match="spec.target.deployment"):
-        render_manifests(u, {})
+    u = _upir("api")
+    # the schema refuses these too; the templates must not rely on it
+    for target, field in [
+        (Target(deployment="Not_A_Name"), "spec.target.deployment"),
+        (Target(deployment="ok", config_map="-bad"), "spec.target.configMap"),
+    ]:
+        with pytest.raises(PermanentError, match=field):
+            render_manifests(dataclasses.replace(u, target=target), {})
+    with pytest.raises(PermanentError, match="no template"):
+        render_manifests(dataclasses.replace(u, system_type="mainframe"), {})
 
 
 def test_schema_check_is_not_vacuous() -> None:
