@@ -102,7 +102,8 @@ def test_pattern_from_cluster_has_roles_ranges_and_verified_templates() -> None:
             v["decides"] = "VIOLATED"
         verdicts.append(v)
     obs = [
-        Observation(u, v, frozenset({f"k{i}"})) for i, (u, v) in enumerate(zip(members, verdicts))
+        Observation(u, v, frozenset({f"k{i}"}))
+        for i, (u, v) in enumerate(zip(members, verdicts, strict=True))
     ]
     obs.append(Observation(UPIR.from_resource(family_instance(fam, rng, drop_property=0.0))))
     p = PatternExtractor(seed=0).extract_pattern(obs)
@@ -128,7 +129,7 @@ def test_roles_split_distinguishable_fillers_and_merge_interchangeable_ones() ->
     ]
     g = group_roles(caches)
     assert [r.name for r in g.roles] == ["app", "cache", "database"]
-    for u, assign in zip(caches, g.assignments):
+    for assign in g.assignments:
         for comp, role in assign.items():
             assert comp.startswith(role)
     subs = [UPIR.from_resource(pubsub_fanout(subscribers=n)) for n in (2, 3, 5)]
