@@ -55,8 +55,10 @@ class CertificateError(PermanentError):
 
 
 class SupportsVerdict(Protocol):
-    """A verdict object (e.g. the verifier's result): ``status`` is a string or a
-    ``str`` enum; ``proof`` is JSON data saying how (inductive, bounded to N steps)."""
+    """A verdict object (e.g. ``upir.verification.VerificationResult``): ``property``
+    is the property's name or an object with a ``name`` (a ``TemporalProperty``);
+    ``status`` is a string or a ``str`` enum; ``proof`` is JSON data saying how it
+    was proved (``"inductive"``, ``"bounded:8"``, ...)."""
 
     @property
     def status(self) -> object: ...
@@ -65,7 +67,7 @@ class SupportsVerdict(Protocol):
     def proof(self) -> object: ...
 
     @property
-    def property(self) -> str: ...
+    def property(self) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)

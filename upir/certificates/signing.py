@@ -87,6 +87,8 @@ def _verdict_record(verdict: Mapping[str, Any] | SupportsVerdict, index: int) ->
         status = getattr(verdict, "status", None)
         proof = getattr(verdict, "proof", None)
     status = getattr(status, "value", status)  # a str enum gives its value
+    if not isinstance(prop, str):
+        prop = getattr(prop, "name", None)  # the property object itself (the verifier's results)
     if not isinstance(prop, str) or not prop:
         raise CertificateError(f"verdicts[{index}]: property name missing")
     if status != PROVED:

@@ -346,6 +346,19 @@ def test_accepts_verdict_objects_with_enum_status(upir: UPIR, key: SigningKey) -
         upir, results, upir.param_values(), key, solver_version="4", model_version="1", now=NOW
     )
     assert verify_certificate(signed.to_json(), key.public_key_pem()).valid
+    # the verifier's results carry the property object itself
+    props = upir.specification.all_properties()
+    signed = issue_certificate(
+        upir,
+        [_Result(p, _Status.PROVED, "inductive") for p in props],  # type: ignore[arg-type]
+        {},
+        key,
+        solver_version="4",
+        model_version="1",
+        now=NOW,
+    )
+    cert = verify_certificate(signed.to_json(), key.public_key_pem()).certificate
+    assert cert is not None and {v.property for v in cert.verdicts} == set(names)
     results[0] = _Result(names[0], _Status.VIOLATED)
     with pytest.raises(CertificateError):
         issue_certificate(upir, results, {}, key, solver_version="4", model_version="1", now=NOW)
