@@ -7,7 +7,9 @@ moment they are created, and removed when their CRD goes away.
 
 from __future__ import annotations
 
+import functools
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,9 +111,12 @@ def version_priority(version: str) -> tuple[int, int, int, str]:
     return (rank, -int(major), -int(minor or 0), "")
 
 
-def _builtin_types() -> list[ResourceType]:
+@functools.cache
+def _builtin_types() -> tuple[ResourceType, ...]:
     bundle = kmock.KubernetesEmulator().resources
-    bundle.load_bundled()
+    with warnings.catch_warnings():  # kmock reads its bundle with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        bundle.load_bundled()
     types = []
     for res in bundle:
         if (
@@ -140,7 +145,7 @@ def _builtin_types() -> list[ResourceType]:
                 storage_version=res.version,
             )
         )
-    return types
+    return tuple(types)
 
 
 class Registry:

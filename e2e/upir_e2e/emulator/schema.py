@@ -160,6 +160,8 @@ def _validate(value: Any, schema: Schema, path: str, causes: list[Cause]) -> Non
             )
         return
     kind = schema.get("type")
+    if schema.get("x-kubernetes-int-or-string"):
+        kind = "integer,string"
     if kind and not _type_ok(value, str(kind), schema):
         causes.append(
             Cause(

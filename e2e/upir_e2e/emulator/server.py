@@ -20,6 +20,7 @@ import asyncio
 import base64
 import datetime
 import ipaddress
+import logging
 import os
 import secrets
 import shutil
@@ -144,7 +145,7 @@ class EmulatorServer:
     ``tls``: serve HTTPS with a throwaway certificate whose CA goes into the
     kubeconfig (or ``insecure-skip-tls-verify: true`` with ``insecure_skip_tls_verify``).
     ``kubeconfig_path``: where to write the kubeconfig (default: a temporary file
-    removed on exit). Other keyword arguments go to :class:`KubernetesApiEmulator`.
+    removed on exit). ``access_log``: log every request to ``aiohttp.access``. Other keyword arguments go to :class:`KubernetesApiEmulator`.
     """
 
     def __init__(
@@ -158,6 +159,7 @@ class EmulatorServer:
         insecure_skip_tls_verify: bool = False,
         kubeconfig_path: str | os.PathLike[str] | None = None,
         namespace: str = "default",
+        access_log: bool = False,
         **emulator_options: Any,
     ) -> None:
         self.host = host
@@ -167,6 +169,7 @@ class EmulatorServer:
         self.tls = auth if tls is None else tls
         self.insecure_skip_tls_verify = insecure_skip_tls_verify
         self.namespace = namespace
+        self.access_log = access_log
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._options = emulator_options
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -213,7 +216,11 @@ class EmulatorServer:
         )
         await emulator.__aenter__()
         self._emulator = emulator
-        server = aiohttp.web.Server(emulator, handler_cancellation=True)
+        server = aiohttp.web.Server(
+            emulator,
+            handler_cancellation=True,
+            access_log=logging.getLogger("aiohttp.access") if self.access_log else None,
+        )
         self._runner = aiohttp.web.ServerRunner(server, shutdown_timeout=0.5)
         await self._runner.setup()
         site = aiohttp.web.SockSite(self._runner, sock, ssl_context=ssl_context)
