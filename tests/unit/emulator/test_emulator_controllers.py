@@ -169,7 +169,8 @@ def test_crd_registers_and_cleans_up_its_resources(emu: KubernetesApiEmulator) -
     conditions = {c["type"]: c["status"] for c in made["status"]["conditions"]}
     assert conditions == {"NamesAccepted": "True", "Established": "True"}
     assert made["metadata"]["finalizers"] == ["customresourcecleanup.apiextensions.k8s.io"]
-    assert emu.registry.api_group("test.upir.dev")["preferredVersion"]["version"] == "v1"  # type: ignore[index]
+    group = emu.registry.api_group("test.upir.dev")
+    assert group is not None and group["preferredVersion"]["version"] == "v1"
     gadgets = rt_of(emu, "test.upir.dev", "v1", "gadgets")
     assert not gadgets.namespaced and gadgets.list_kind == "GadgetList"
     emu.store.create(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from upir_e2e.emulator.errors import ApiError
 from upir_e2e.emulator.fieldmanager import (
@@ -18,7 +20,13 @@ from upir_e2e.emulator.fieldmanager import (
 NOW = "2025-01-01T00:00:00Z"
 
 
-def _apply(current, config, entries, manager="mgr", force=False):  # type: ignore[no-untyped-def]
+def _apply(
+    current: dict[str, Any] | None,
+    config: dict[str, Any],
+    entries: list[ManagerEntry],
+    manager: str = "mgr",
+    force: bool = False,
+) -> tuple[dict[str, Any], list[ManagerEntry]]:
     return apply(
         current,
         config,

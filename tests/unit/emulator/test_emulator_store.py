@@ -99,11 +99,12 @@ def test_generate_name_and_name_validation(emu: KubernetesApiEmulator) -> None:
     assert (
         made["metadata"]["name"].startswith("kopf-event-") and len(made["metadata"]["name"]) == 16
     )
-    for bad in (
+    bodies: list[dict[str, Any]] = [
         {"metadata": {"name": "Bad_Name"}},
         {"metadata": {}},
         {"metadata": {"name": "ok", "labels": {"a": "x" * 70}}},
-    ):
+    ]
+    for bad in bodies:
         with pytest.raises(ApiError) as info:
             emu.store.create(configmaps, "default", bad, OPTS)
         assert info.value.code == 422
