@@ -208,11 +208,12 @@ class PPOAgent:
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         """Run the PPO update on a buffer's transitions, then clear the buffer.
 
-        Returns diagnostics averaged over the minibatches that ran: ``pg_loss``,
-        ``v_loss``, ``entropy``, ``approx_kl``, ``clipfrac``; and
-        ``explained_variance`` (of the rollout's values against its returns),
-        ``lr``, ``epochs`` (epochs run, fewer on a target-KL stop),
-        ``early_stop`` (1.0 or 0.0), ``minibatches``, ``samples``.
+        Returns diagnostics averaged over the minibatches evaluated (including
+        the one that triggered a target-KL stop): ``pg_loss``, ``v_loss``,
+        ``entropy``, ``approx_kl``, ``clipfrac``; and ``explained_variance``
+        (of the rollout's values against its returns), ``lr``, ``epochs``
+        (epochs started, fewer on a target-KL stop), ``early_stop`` (1.0 or
+        0.0), ``minibatches`` (gradient steps taken), ``samples``.
         """
         if len(buffer) == 0:
             raise ValueError("cannot update on an empty buffer")
@@ -245,6 +246,7 @@ class PPOAgent:
             group["lr"] = lr
         totals: dict[str, float] = {f.name: 0.0 for f in fields(LossStats)}
         minibatches = 0
+        evaluated = 0
         epochs = 0
         early_stop = False
         for _ in range(cfg.update_epochs):
@@ -262,6 +264,9 @@ class PPOAgent:
                     out.entropy,
                     cfg,
                 )
+                for key in totals:
+                    totals[key] += getattr(stats, key)
+                evaluated += 1
                 if cfg.target_kl is not None and stats.approx_kl > cfg.target_kl:
                     # Stop before stepping: this minibatch's policy has already
                     # drifted past the trust region the rollout supports.
@@ -271,15 +276,13 @@ class PPOAgent:
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                for key in totals:
-                    totals[key] += getattr(stats, key)
                 minibatches += 1
             epochs += 1
             if early_stop:
                 break
         buffer.clear()
         self.updates_done += 1
-        diagnostics = {k: v / max(1, minibatches) for k, v in totals.items()}
+        diagnostics = {k: v / evaluated for k, v in totals.items()}
         diagnostics.update(
             explained_variance=explained_variance(b_values, b_returns),
             lr=lr,

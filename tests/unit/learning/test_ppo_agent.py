@@ -122,6 +122,7 @@ def test_learning_rate_annealing_and_target_kl_stop() -> None:
     diag = hot.update(_fill(hot, 32))
     assert diag["early_stop"] == 1.0
     assert diag["minibatches"] < hot.config.update_epochs * hot.config.num_minibatches
+    assert diag["approx_kl"] > 0  # the stopping minibatch's KL is part of the report
 
 
 def test_checkpoint_round_trip_gives_identical_actions() -> None:
