@@ -1,7 +1,6 @@
 from fractions import Fraction
 
 import pytest
-
 from upir_operator.decisions import (
     Action,
     Sample,
