@@ -75,6 +75,8 @@ SERVICE = ComponentType(
         DerivedSpec("capacity_rps", "req/s", "requests per second the pool can complete"),
         DerivedSpec("utilization", "ratio", "offered attempts / capacity"),
         DerivedSpec("attempt_ms", "ms", "duration of one attempt (service time cut at timeout)"),
+        DerivedSpec("arrival_rps", "req/s", "requests per second offered to the service"),
+        DerivedSpec("throughput_rps", "req/s", "requests per second it completes: min(offered, capacity)"),
     ),
     env=MappingProxyType(
         {
@@ -93,9 +95,13 @@ QUEUE = ComponentType(
     derived=_derived(
         DerivedSpec("length", "items", "items waiting at the current step"),
         DerivedSpec("dropped", "items", "items rejected at the current step because it was full"),
-        DerivedSpec("wait_ms", "ms", "time the newest item waits before it is drained"),
+        DerivedSpec("wait_ms", "ms", "time a new item waits for the backlog ahead of it to drain"),
+        DerivedSpec("arrival_rps", "items/s", "items per second arriving from upstream"),
+        DerivedSpec("throughput_rps", "items/s", "items per second drained to the consumers"),
     ),
-    env=MappingProxyType({}),
+    env=MappingProxyType(
+        {"drain_rps": "drain rate when nothing in the model consumes it (env.<component>_drain_rps)"}
+    ),
 )
 
 BATCHER = ComponentType(
@@ -109,6 +115,8 @@ BATCHER = ComponentType(
         DerivedSpec("wait_ms", "ms", "longest time an item waits for its batch to leave"),
         DerivedSpec("latency_ms", "ms", "same as wait_ms (the batcher adds no service time)"),
         DerivedSpec("throughput_rps", "items/s", "items per second leaving in batches"),
+        DerivedSpec("arrival_rps", "items/s", "items per second arriving from upstream"),
+        DerivedSpec("batch_items", "items", "items in one batch: max(1, min(batch_size, rate x flush_ms))"),
     ),
     env=MappingProxyType({}),
 )

@@ -1,0 +1,599 @@
+"""The model equations and predicates as Z3 terms (the same equations as
+:mod:`upir.verification.reference`, see ``docs/model.md``).
+
+An :class:`Unrolling` is one unrolled trace: environment variables per step (free
+but for their physical domains and the assumptions), queue-length state variables
+per step, and terms for every quantity, built lazily so a property only pays for
+its cone of influence. Parameters are exact values, or Z3 terms when a caller (the
+synthesizer) leaves them symbolic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
+from typing import TypeAlias
+
+from upir.core.specification import Assumption
+from upir.errors import SolverError
+from upir.expr.ast import BinOp, BoolLit, BoolOp, Call, Compare, Expr, Name, Neg, Not, Num, names
+from upir.verification import z3util as z
+from upir.verification.structure import (
+    ARRIVAL,
+    EnvDomain,
+    Structure,
+    drain_rps_name,
+    failure_rate_name,
+    service_ms_name,
+)
+from upir.verification.z3util import Formula, Term
+
+ParamValue: TypeAlias = Fraction | Term
+
+_K = Fraction(1000)
+
+
+def as_term(x: ParamValue) -> Term:
+    return z.num(x) if isinstance(x, Fraction) else x
+
+
+def domain_constraint(var: Term, dom: EnvDomain) -> list[Formula]:
+    out: list[Formula] = []
+    if dom.lower is not None:
+        lo = z.num(dom.lower)
+        out.append(var > lo if dom.lower_strict else var >= lo)
+    if dom.upper is not None:
+        out.append(var <= z.num(dom.upper))
+    return out
+
+
+# -- expressions --------------------------------------------------------------
+
+Lookup = Callable[[str], Term]
+
+
+def encode_num(expr: Expr, lookup: Lookup) -> Term:
+    """A numeric expression as a Z3 real term."""
+    if isinstance(expr, Num):
+        return z.num(expr.value)
+    if isinstance(expr, Name):
+        return lookup(expr.name)
+    if isinstance(expr, Neg):
+        return -encode_num(expr.operand, lookup)
+    if isinstance(expr, BinOp):
+        left, right = encode_num(expr.left, lookup), encode_num(expr.right, lookup)
+        if expr.op == "+":
+            return left + right
+        if expr.op == "-":
+            return left - right
+        if expr.op == "*":
+            return left * right
+        if expr.op == "/":
+            return left / right
+        # a % b = a - b*floor(a/b), as upir.expr.evaluate computes it
+        return left - right * z.floor(left / right)
+    if isinstance(expr, Call):
+        args = [encode_num(a, lookup) for a in expr.args]
+        if expr.func == "min":
+            return z.min_(args)
+        if expr.func == "max":
+            return z.max_(args)
+        return z.ite(args[0] < 0, -args[0], args[0])
+    raise SolverError(f"not a numeric expression: {type(expr).__name__}")
+
+
+def _cmp(op: str, a: Term, b: Term) -> Formula:
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    if op == "==":
+        return a == b
+    return a != b
+
+
+def encode_bool(expr: Expr, lookup: Lookup) -> Formula:
+    """A predicate as a Z3 formula (its value where it is defined)."""
+    if isinstance(expr, BoolLit):
+        return z.boolean(expr.value)
+    if isinstance(expr, Not):
+        return z.not_(encode_bool(expr.operand, lookup))
+    if isinstance(expr, BoolOp):
+        parts = [encode_bool(e, lookup) for e in expr.operands]
+        return z.and_(parts) if expr.op == "and" else z.or_(parts)
+    if isinstance(expr, Compare):
+        terms = [encode_num(e, lookup) for e in expr.operands]
+        return z.and_(_cmp(op, terms[i], terms[i + 1]) for i, op in enumerate(expr.ops))
+    raise SolverError(f"not a predicate: {type(expr).__name__}")
+
+
+def defined(expr: Expr, lookup: Lookup) -> Formula:
+    """Where ``expr`` is defined: no division or modulo by zero is *reached*.
+
+    Mirrors :func:`upir.expr.evaluate`: ``and``/``or`` and comparison chains stop
+    at the first deciding operand, so a guarded ``x == 0 or 1 / x > 2`` is defined
+    everywhere."""
+    if isinstance(expr, (Num, BoolLit, Name)):
+        return z.boolean(True)
+    if isinstance(expr, (Neg, Not)):
+        return defined(expr.operand, lookup)
+    if isinstance(expr, BinOp):
+        parts = [defined(expr.left, lookup), defined(expr.right, lookup)]
+        if expr.op in ("/", "%"):
+            parts.append(encode_num(expr.right, lookup) != 0)
+        return z.and_(parts)
+    if isinstance(expr, Call):
+        return z.and_(defined(a, lookup) for a in expr.args)
+    if isinstance(expr, BoolOp):
+        # D(a and rest) = D(a) and (a -> D(rest)); D(a or rest) = D(a) and (not a -> D(rest))
+        result: Formula = z.boolean(True)
+        for item in reversed(expr.operands):
+            cond = encode_bool(item, lookup)
+            guard = cond if expr.op == "and" else z.not_(cond)
+            result = z.and_([defined(item, lookup), z.implies(guard, result)])
+        return result
+    if isinstance(expr, Compare):
+        terms = [encode_num(e, lookup) for e in expr.operands]
+        # D(o0) and D(o1) and (o0 op1 o1 -> D(o2) and (o1 op2 o2 -> ...))
+        result = z.boolean(True)
+        for i in range(len(expr.ops) - 1, 0, -1):
+            link = _cmp(expr.ops[i - 1], terms[i - 1], terms[i])
+            result = z.implies(link, z.and_([defined(expr.operands[i + 1], lookup), result]))
+        return z.and_(
+            [defined(expr.operands[0], lookup), defined(expr.operands[1], lookup), result]
+        )
+    return z.boolean(True)
+
+
+def has_division(expr: Expr | None) -> bool:
+    if expr is None:
+        return False
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BinOp):
+            if node.op in ("/", "%"):
+                return True
+            stack.extend((node.left, node.right))
+        elif isinstance(node, (Neg, Not)):
+            stack.append(node.operand)
+        elif isinstance(node, (Compare, BoolOp)):
+            stack.extend(node.operands)
+        elif isinstance(node, Call):
+            stack.extend(node.args)
+    return False
+
+
+# -- the model ------------------------------------------------------------------
+
+
+class Unrolling:
+    """An unrolled trace of the model for one check.
+
+    Args:
+        st: the architecture's structure.
+        params: every ``<component>.<param>``, exact or symbolic.
+        step_ms: step length, ms.
+        assumptions: the specification's assumptions; the ones sharing names
+            with the variables used are asserted at every step (see
+            :meth:`constraints`).
+        choices: for symbolic integer parameters that appear as exponents
+            (``retries``), the finite set of values they range over.
+        tag: a prefix making variable names unique per unrolling.
+    """
+
+    def __init__(
+        self,
+        st: Structure,
+        params: Mapping[str, ParamValue],
+        step_ms: int,
+        assumptions: Sequence[Assumption] = (),
+        choices: Mapping[str, Sequence[int]] | None = None,
+        tag: str = "",
+    ) -> None:
+        self.st = st
+        self.params = params
+        self.step_ms = Fraction(step_ms)
+        self.assumptions = tuple(assumptions)
+        self.choices = dict(choices or {})
+        self.tag = tag
+        self._env: dict[tuple[str, int], Term] = {}
+        self._len: dict[tuple[str, int], Term] = {}
+        self._memo: dict[tuple[str, str, int], Term | None] = {}
+        self.initial_free = False
+
+    # -- variables ---------------------------------------------------------
+    def env(self, name: str, t: int) -> Term:
+        key = (name, t)
+        var = self._env.get(key)
+        if var is None:
+            var = z.real(f"{self.tag}{name}@{t}")
+            self._env[key] = var
+        return var
+
+    def length(self, queue: str, t: int) -> Term:
+        key = (queue, t)
+        var = self._len.get(key)
+        if var is None:
+            var = z.real(f"{self.tag}{queue}.length@{t}")
+            self._len[key] = var
+        return var
+
+    def env_vars(self) -> dict[tuple[str, int], Term]:
+        return dict(self._env)
+
+    def length_vars(self) -> dict[tuple[str, int], Term]:
+        return dict(self._len)
+
+    def param(self, key: str) -> ParamValue:
+        return self.params[key]
+
+    # -- memo ----------------------------------------------------------------
+    def _get(self, kind: str, name: str, t: int, build: Callable[[], Term | None]) -> Term | None:
+        key = (kind, name, t)
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def _term(self, kind: str, name: str, t: int, build: Callable[[], Term]) -> Term:
+        result = self._get(kind, name, t, build)
+        assert result is not None
+        return result
+
+    # -- services ------------------------------------------------------------
+    def attempt(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            s = self.env(service_ms_name(c), t)
+            return z.min_([s, as_term(self.param(f"{c}.timeout_ms"))])
+
+        return self._term("attempt", c, t, build)
+
+    def failure_prob(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            s = self.env(service_ms_name(c), t)
+            f = self.env(failure_rate_name(c), t)
+            return z.ite(s > as_term(self.param(f"{c}.timeout_ms")), z.num(1), f)
+
+        return self._term("p", c, t, build)
+
+    def _by_retries(self, c: str, build: Callable[[int], Term]) -> Term:
+        retries = self.param(f"{c}.retries")
+        if isinstance(retries, Fraction):
+            return build(int(retries))
+        values = self.choices.get(f"{c}.retries")
+        if not values:
+            raise SolverError(f"symbolic {c}.retries needs a finite set of values")
+        result = build(values[-1])
+        for r in reversed(values[:-1]):
+            result = z.ite(retries == z.num(r), build(r), result)
+        return result
+
+    def expected_attempts(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            p = self.failure_prob(c, t)
+
+            def horner(r: int) -> Term:
+                acc: Term = z.num(1)
+                for _ in range(r):
+                    acc = 1 + p * acc
+                return acc
+
+            return self._by_retries(c, horner)
+
+        return self._term("E", c, t, build)
+
+    def availability(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            p = self.failure_prob(c, t)
+
+            def power(r: int) -> Term:
+                acc: Term = p
+                for _ in range(r):
+                    acc = acc * p
+                return 1 - acc
+
+            return self._by_retries(c, power)
+
+        return self._term("avail", c, t, build)
+
+    def latency(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            a, p = self.attempt(c, t), self.failure_prob(c, t)
+            attempts = as_term(self.param(f"{c}.retries")) + 1
+            return z.ite(p > 0, attempts * a, a)
+
+        return self._term("lat", c, t, build)
+
+    def calls_capacity(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            rc = as_term(self.param(f"{c}.replicas")) * as_term(self.param(f"{c}.concurrency"))
+            return z.num(_K) * rc / (self.attempt(c, t) * self.expected_attempts(c, t))
+
+        return self._term("calls", c, t, build)
+
+    def capacity(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            feeders = self.st.batch_feeders(c)
+            k = self.calls_capacity(c, t)
+            if not feeders:
+                return k
+            return k * z.min_([self.batch_items(f, t) for f in feeders])
+
+        return self._term("cap", c, t, build)
+
+    def accept(self, c: str, t: int) -> Term | None:
+        """Largest rate ``c`` takes in steadily; None when unbounded."""
+
+        def build() -> Term | None:
+            ctype = self.st.types[c]
+            if ctype == "queue":
+                return None
+            if ctype == "batcher":
+                found = [a for a in (self.accept(s, t) for s in self.st.succs[c]) if a is not None]
+                return z.min_(found) if found else None
+            k = self.calls_capacity(c, t)
+            feeders = self.st.batch_feeders(c)
+            if not feeders:
+                return k
+            return z.min_(
+                [
+                    z.ite(
+                        k * as_term(self.param(f"{f}.flush_ms")) >= z.num(_K),
+                        k * as_term(self.param(f"{f}.batch_size")),
+                        k,
+                    )
+                    for f in feeders
+                ]
+            )
+
+        return self._get("accept", c, t, build)
+
+    # -- flows ---------------------------------------------------------------
+    def in_rps(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            preds = self.st.preds[c]
+            if not preds:
+                return self.env(ARRIVAL, t)
+            total = self.out_rps(preds[0], t)
+            for p in preds[1:]:
+                total = total + self.out_rps(p, t)
+            return total
+
+        return self._term("in", c, t, build)
+
+    def out_rps(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            ctype = self.st.types[c]
+            if ctype == "service":
+                return z.min_([self.in_rps(c, t), self.capacity(c, t)])
+            if ctype == "batcher":
+                return self.in_rps(c, t)
+            return self.drained(c, t) * z.num(_K / self.step_ms)
+
+        return self._term("out", c, t, build)
+
+    def batch_items(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            lam = self.in_rps(c, t)
+            size = as_term(self.param(f"{c}.batch_size"))
+            fill = lam * as_term(self.param(f"{c}.flush_ms")) / z.num(_K)
+            return z.max_([z.num(1), z.min_([size, fill])])
+
+        return self._term("batch", c, t, build)
+
+    def batch_wait(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            lam = self.in_rps(c, t)
+            size = as_term(self.param(f"{c}.batch_size"))
+            flush = as_term(self.param(f"{c}.flush_ms"))
+            filling = z.min_([flush, (size - 1) * z.num(_K) / lam])
+            return z.ite(size <= 1, z.num(0), z.ite(lam > 0, filling, flush))
+
+        return self._term("bwait", c, t, build)
+
+    # -- queues --------------------------------------------------------------
+    def drain(self, q: str, t: int) -> Term | None:
+        def build() -> Term | None:
+            if self.st.env_drained(q):
+                return self.env(drain_rps_name(q), t)
+            found = [a for a in (self.accept(s, t) for s in self.st.succs[q]) if a is not None]
+            return z.min_(found) if found else None
+
+        return self._get("drain", q, t, build)
+
+    def drained(self, q: str, t: int) -> Term:
+        def build() -> Term:
+            backlog = self.length(q, t) + self.in_items(q, t)
+            d = self.drain(q, t)
+            if d is None:
+                return backlog
+            return z.min_([backlog, d * z.num(self.step_ms / _K)])
+
+        return self._term("drained", q, t, build)
+
+    def in_items(self, q: str, t: int) -> Term:
+        return self._term("in_items", q, t, lambda: self.in_rps(q, t) * z.num(self.step_ms / _K))
+
+    def dropped(self, q: str, t: int) -> Term:
+        def build() -> Term:
+            over = (
+                self.length(q, t)
+                + self.in_items(q, t)
+                - self.drained(q, t)
+                - as_term(self.param(f"{q}.capacity"))
+            )
+            return z.max_([z.num(0), over])
+
+        return self._term("dropped", q, t, build)
+
+    def next_length(self, q: str, t: int) -> Term:
+        def build() -> Term:
+            rest = self.length(q, t) + self.in_items(q, t) - self.drained(q, t)
+            return z.min_([as_term(self.param(f"{q}.capacity")), rest])
+
+        return self._term("next", q, t, build)
+
+    def queue_wait(self, q: str, t: int) -> Term:
+        def build() -> Term:
+            d = self.drain(q, t)
+            if d is None:
+                return z.num(0)
+            return self.length(q, t) * z.num(_K) / d
+
+        return self._term("qwait", q, t, build)
+
+    # -- system ----------------------------------------------------------------
+    def own_latency(self, c: str, t: int) -> Term:
+        ctype = self.st.types[c]
+        if ctype == "service":
+            return self.latency(c, t)
+        if ctype == "queue":
+            return self.queue_wait(c, t)
+        return self.batch_wait(c, t)
+
+    def path_latency(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            preds = self.st.preds[c]
+            own = self.own_latency(c, t)
+            if not preds:
+                return own
+            return own + z.max_([self.path_latency(p, t) for p in preds])
+
+        return self._term("plat", c, t, build)
+
+    def path_availability(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            preds = self.st.preds[c]
+            upstream = z.min_([self.path_availability(p, t) for p in preds]) if preds else None
+            if self.st.types[c] != "service":
+                return upstream if upstream is not None else z.num(1)
+            own = self.availability(c, t)
+            return own if upstream is None else own * upstream
+
+        return self._term("pav", c, t, build)
+
+    def system(self, attr: str, t: int) -> Term:
+        sinks = self.st.sinks
+        if attr == "latency_ms":
+            return z.max_([self.path_latency(s, t) for s in sinks])
+        if attr == "availability":
+            return z.min_([self.path_availability(s, t) for s in sinks])
+        if attr == "throughput_rps":
+            return z.min_([self.out_rps(s, t) for s in sinks])
+        if attr == "cost":
+            total: Term = z.num(0)
+            for c in self.st.of_type("service"):
+                total = total + as_term(self.param(f"{c}.replicas")) * as_term(
+                    self.param(f"{c}.cost_per_replica")
+                )
+            return total
+        raise SolverError(f"unknown system quantity system.{attr}")
+
+    # -- names ---------------------------------------------------------------
+    def value(self, name: str, t: int) -> Term:
+        """The term for a dotted name at step ``t``."""
+        scope, _, attr = name.partition(".")
+        if scope == "env":
+            return self.env(name, t)
+        if scope == "system":
+            return self.system(attr, t)
+        ctype = self.st.types[scope]
+        derived: dict[str, Callable[[str, int], Term]]
+        if ctype == "service":
+            derived = {
+                "latency_ms": self.latency,
+                "availability": self.availability,
+                "attempt_ms": self.attempt,
+                "capacity_rps": self.capacity,
+                "arrival_rps": self.in_rps,
+                "throughput_rps": self.out_rps,
+            }
+            if attr == "utilization":
+                return self.in_rps(scope, t) / self.capacity(scope, t)
+        elif ctype == "queue":
+            derived = {
+                "length": lambda c, t: self.length(c, t),
+                "dropped": self.dropped,
+                "wait_ms": self.queue_wait,
+                "arrival_rps": self.in_rps,
+                "throughput_rps": self.out_rps,
+            }
+        else:
+            derived = {
+                "wait_ms": self.batch_wait,
+                "latency_ms": self.batch_wait,
+                "batch_items": self.batch_items,
+                "arrival_rps": self.in_rps,
+                "throughput_rps": self.out_rps,
+            }
+        fn = derived.get(attr)
+        if fn is not None:
+            return fn(scope, t)
+        return as_term(self.param(name))
+
+    def lookup(self, t: int) -> Lookup:
+        return lambda name: self.value(name, t)
+
+    # -- constraints -----------------------------------------------------------
+    def transition(self, t: int) -> list[Formula]:
+        """length[t+1] as a function of step t, for every queue whose length at
+        t+1 has a variable."""
+        out: list[Formula] = []
+        for (q, u), var in list(self._len.items()):
+            if u == t + 1:
+                out.append(var == self.next_length(q, t))
+        return out
+
+    def state_bounds(self, t: int) -> list[Formula]:
+        """0 <= length <= capacity: holds in every reachable state."""
+        out: list[Formula] = []
+        for (q, u), var in list(self._len.items()):
+            if u == t:
+                out.append(var >= 0)
+                out.append(var <= as_term(self.param(f"{q}.capacity")))
+        return out
+
+    def initial(self) -> list[Formula]:
+        """Queues start empty."""
+        return [var == 0 for (q, u), var in self._len.items() if u == 0]
+
+    def environment(self, steps: Iterable[int]) -> list[Formula]:
+        """Physical domains of every environment variable created so far, and
+        every assumption that shares a name with them (closed under sharing), at
+        each of ``steps``. May create more variables (of the assumptions)."""
+        step_list = list(steps)
+        used = {name for (name, _) in self._env}
+        group = assumption_group(self.assumptions, used)
+        out: list[Formula] = []
+        for t in step_list:
+            lookup = self.lookup(t)
+            for a in group:
+                out.append(encode_bool(a.expr, lookup))
+                if has_division(a.expr):
+                    out.append(defined(a.expr, lookup))
+        for (name, t), var in list(self._env.items()):
+            if t in step_list:
+                out.extend(domain_constraint(var, self.st.domain(name)))
+        return out
+
+
+def assumption_group(assumptions: Sequence[Assumption], used: Iterable[str]) -> list[Assumption]:
+    """The assumptions that constrain ``used`` names: those sharing a name with
+    them, closed under sharing names with each other. The rest constrain
+    independent variables and cannot change a verdict (when satisfiable)."""
+    names_of = [names(a.expr) for a in assumptions]
+    reach = set(used)
+    picked = [False] * len(assumptions)
+    changed = True
+    while changed:
+        changed = False
+        for i, ns in enumerate(names_of):
+            if not picked[i] and ns & reach:
+                picked[i] = True
+                reach |= ns
+                changed = True
+    return [a for a, keep in zip(assumptions, picked, strict=True) if keep]

@@ -1,0 +1,465 @@
+"""Monolithic checking of one property: the whole cone of influence encoded in
+one Z3 problem.
+
+* Stateless predicates (no queue state in their cone) are decided at one step:
+  every step sees an independent environment drawn from the same assumptions, so
+  one step's validity is every step's (``proof="stateless"``); for EVENTUALLY and
+  WITHIN the same environment repeated forever is the worst case, and UNTIL/SINCE
+  reduce to their trigger.
+* Stateful predicates are checked by bounded model checking from empty queues
+  over ``bmc_steps`` (``proof="bounded:N"``) and ALWAYS ones then by k-induction,
+  strengthened with the queue-empty invariants that are themselves inductive
+  (``proof="inductive"``).
+* Division by zero reached in a predicate, at any checked step, is a violation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from fractions import Fraction
+from types import MappingProxyType
+
+from upir.core.temporal import TemporalOperator, TemporalProperty
+from upir.core.upir import UPIR
+from upir.errors import SolverError
+from upir.settings import SolverSettings
+from upir.verification import reference
+from upir.verification import z3util as z
+from upir.verification.encoder import ParamValue, Unrolling, defined, encode_bool
+from upir.verification.results import Counterexample, Verdict, VerificationResult
+from upir.verification.structure import Structure, Support
+from upir.verification.z3util import CheckStatus, Deadline, Formula
+
+log = logging.getLogger(__name__)
+
+MAX_HORIZON = 256
+"""Most steps one bounded check unrolls (WITHIN bounds beyond it are UNKNOWN
+unless the predicate is stateless or met earlier)."""
+
+MAX_INDUCTION_DEPTH = 3
+
+MAX_STEADY_STEPS = 1000
+STEADY_FAST_STEPS = 50
+"""Longest counterexample (in steps) the steady-state search builds: a queue must
+fill within this many steps of one constant environment."""
+
+
+def horizon_for(prop: TemporalProperty, settings: SolverSettings) -> tuple[int, bool]:
+    """Steps to unroll, and whether that covers the property's own bound."""
+    if prop.operator is TemporalOperator.WITHIN:
+        assert prop.time_bound_ms is not None
+        k = reference.within_steps(prop.time_bound_ms, Fraction(settings.step_ms))
+        return min(k, MAX_HORIZON), k <= MAX_HORIZON
+    return settings.bmc_steps, True
+
+
+class Checker:
+    """Checks properties of one UPIR (one parameter vector) monolithically."""
+
+    def __init__(self, upir: UPIR, st: Structure, settings: SolverSettings) -> None:
+        self.upir = upir
+        self.st = st
+        self.settings = settings
+        self.params: dict[str, Fraction] = upir.param_values()
+
+    def _unrolling(self) -> Unrolling:
+        params: Mapping[str, ParamValue] = self.params
+        return Unrolling(
+            self.st, params, self.settings.step_ms, self.upir.specification.assumptions
+        )
+
+    # -- entry point ---------------------------------------------------------
+    def check(
+        self, prop: TemporalProperty, support: Support, deadline: Deadline
+    ) -> VerificationResult:
+        if not support.stateful:
+            return self._stateless(prop, support, deadline)
+        return self._stateful(prop, support, deadline)
+
+    # -- helpers -------------------------------------------------------------
+    def _holds_at(
+        self, u: Unrolling, expr_: TemporalProperty, t: int, trigger: bool = False
+    ) -> Formula:
+        expr = expr_.trigger if trigger else expr_.predicate
+        assert expr is not None
+        return encode_bool(expr, u.lookup(t))
+
+    def _defined_at(self, u: Unrolling, prop: TemporalProperty, t: int) -> Formula:
+        parts = [defined(prop.predicate, u.lookup(t))]
+        if prop.trigger is not None:
+            parts.append(defined(prop.trigger, u.lookup(t)))
+        return z.and_(parts)
+
+    def _inconclusive(
+        self, prop: TemporalProperty, status: CheckStatus, reason: str
+    ) -> VerificationResult:
+        verdict = Verdict.TIMEOUT if status is CheckStatus.TIMEOUT else Verdict.UNKNOWN
+        what = "ran out of time" if verdict is Verdict.TIMEOUT else "could not decide"
+        return VerificationResult(prop, verdict, message=f"Z3 {what} ({reason})")
+
+    def _env_steps(self, u: Unrolling, model: object, horizon: int) -> list[dict[str, Fraction]]:
+        steps: list[dict[str, Fraction]] = [{} for _ in range(horizon + 1)]
+        for (name, t), var in u.env_vars().items():
+            if t <= horizon:
+                steps[t][name] = z.value_of(model, var)
+        return steps
+
+    def counterexample(
+        self,
+        prop: TemporalProperty,
+        support: Support,
+        env_steps: list[dict[str, Fraction]],
+        horizon: int,
+        constant: bool,
+        show_step: int = 0,
+    ) -> tuple[Counterexample, bool]:
+        """The counterexample with its trace recomputed exactly, and whether it
+        re-checks as a violation.
+
+        A constant environment is shown at ``show_step`` (0 for stateless
+        predicates, whose every step looks the same; the first violating step of a
+        steady-state violation) and checked there; a per-step environment is
+        replayed in full (:func:`reference.replay`)."""
+        extra = {n for n in _pred_names(prop) if n.startswith("env.")}
+        step_ms = Fraction(self.settings.step_ms)
+        keep = _trace_filter(support, prop, self.params)
+        cone_params = {
+            k: v for k, v in self.params.items() if k.split(".", 1)[0] in support.components
+        }
+        if constant:
+            full = reference.filler_env(self.st, env_steps[0], extra)
+            trace = reference.simulate(self.st, self.params, [full] * (show_step + 1), step_ms)
+            shown = trace[-1:]
+            violated_at: int | None = (
+                show_step if prop.operator is TemporalOperator.ALWAYS else None
+            )
+        else:
+            full_steps = [reference.filler_env(self.st, e, extra) for e in env_steps]
+            trace = reference.simulate(self.st, self.params, full_steps, step_ms)
+            shown = trace
+            violated_at = reference.first_violation(prop, trace)
+        cex = Counterexample(
+            env=tuple(_frozen(e) for e in (env_steps[:1] if constant else env_steps)),
+            trace=tuple(_frozen({k: v for k, v in s.items() if keep(k)}) for s in shown),
+            violated_at=violated_at,
+            params=_frozen(cone_params),
+            step_ms=self.settings.step_ms,
+            horizon=horizon,
+            constant=constant,
+        )
+        if constant:
+            ok = reference.env_allowed(self.st, self.upir, env_steps[0]) and _fails_at(
+                prop, trace[-1]
+            )
+        else:
+            ok = reference.replay(self.upir, prop, cex, self.st)
+        if not ok:
+            log.warning("counterexample for %r did not re-check exactly", prop.name)
+        return cex, ok
+
+    def violated(self, prop: TemporalProperty, cex: Counterexample, ok: bool) -> VerificationResult:
+        msg = f"violated: {cex.describe_env()}"
+        if not ok:
+            msg += " (counterexample approximated; it does not replay exactly)"
+        return VerificationResult(prop, Verdict.VIOLATED, counterexample=cex, message=msg)
+
+    # -- stateless -------------------------------------------------------------
+    def _stateless(
+        self,
+        prop: TemporalProperty,
+        support: Support,
+        deadline: Deadline,
+        empty: Sequence[str] = (),
+    ) -> VerificationResult:
+        u = self._unrolling()
+        fixed = [u.length(q, 0) == 0 for q in empty]
+        use_trigger = prop.operator in (TemporalOperator.UNTIL, TemporalOperator.SINCE)
+        target = self._holds_at(u, prop, 0, trigger=use_trigger)
+        bad = z.or_([z.not_(self._defined_at(u, prop, 0)), z.not_(target)])
+        solver = z.make_solver(self.settings, deadline)
+        solver.add(*u.environment([0]))
+        solver.add(*fixed)
+        solver.add(bad)
+        outcome = z.check(solver)
+        if outcome.status is CheckStatus.UNSAT:
+            return VerificationResult(
+                prop,
+                Verdict.PROVED,
+                proof="stateless",
+                message="holds at every step (stateless: one step decides all)",
+            )
+        if outcome.status is not CheckStatus.SAT:
+            return self._inconclusive(prop, outcome.status, outcome.reason)
+        horizon, _ = horizon_for(prop, self.settings)
+        env = self._env_steps(u, outcome.model, 0)
+        cex, ok = self.counterexample(prop, support, env, horizon, constant=True)
+        return self.violated(prop, cex, ok)
+
+    # -- stateful --------------------------------------------------------------
+    def _queues(self, support: Support) -> list[str]:
+        return [q for q in self.st.of_type("queue") if q in support.components]
+
+    def _unroll(self, support: Support, steps: int, free_start: bool) -> Unrolling:
+        u = self._unrolling()
+        for q in self._queues(support):
+            for t in range(steps + 1):
+                u.length(q, t)
+        u.initial_free = free_start
+        return u
+
+    def _frame(self, u: Unrolling, steps: int, lemmas: list[str]) -> list[Formula]:
+        """Transitions, state bounds, lemmas (queue empty) and environment."""
+        out: list[Formula] = []
+        for t in range(steps):
+            out.extend(u.transition(t))
+        if u.initial_free:
+            for t in range(steps + 1):
+                out.extend(u.state_bounds(t))
+                out.extend(u.length(q, t) == 0 for q in lemmas)
+        else:
+            out.extend(u.initial())
+        out.extend(u.environment(range(steps + 1)))
+        return out
+
+    def _stateful(
+        self, prop: TemporalProperty, support: Support, deadline: Deadline
+    ) -> VerificationResult:
+        try:
+            lemmas = self._houdini(support, deadline)
+        except SolverError as err:
+            log.debug("queue invariants of %r not found: %s", prop.name, err)
+            lemmas = None
+        lemmas = lemmas or []
+        if lemmas and set(lemmas) == set(self._queues(support)):
+            # Every queue in the cone stays empty in every reachable state (an
+            # inductive invariant), so the state is the same at every step and the
+            # one-step argument of stateless predicates applies.
+            result = self._stateless(prop, support, deadline, empty=lemmas)
+            if result.status is Verdict.PROVED:
+                return replace(
+                    result,
+                    proof="inductive",
+                    message="holds at every reachable step (queues "
+                    + ", ".join(lemmas)
+                    + " provably stay empty)",
+                )
+            return result
+        if prop.operator is TemporalOperator.ALWAYS:
+            # cheap one-step search for a queue that fills and then violates
+            try:
+                steady = self._steady_state(prop, support, deadline)
+            except SolverError as err:
+                log.debug("steady-state search of %r failed: %s", prop.name, err)
+                steady = None
+            if steady is not None:
+                return steady
+        return self._bmc(prop, support, deadline, lemmas)
+
+    def _bmc(
+        self, prop: TemporalProperty, support: Support, deadline: Deadline, lemmas: list[str]
+    ) -> VerificationResult:
+        horizon, covers = horizon_for(prop, self.settings)
+        u = self._unroll(support, horizon, free_start=False)
+        ps = [self._holds_at(u, prop, t) for t in range(horizon + 1)]
+        qs = (
+            [self._holds_at(u, prop, t, trigger=True) for t in range(horizon + 1)]
+            if prop.trigger is not None
+            else []
+        )
+        undefined = z.or_([z.not_(self._defined_at(u, prop, t)) for t in range(horizon + 1)])
+        bad = z.or_([undefined, z.not_(_semantics(prop.operator, ps, qs))])
+        solver = z.make_solver(self.settings, deadline)
+        solver.add(*self._frame(u, horizon, []))
+        # proven invariants of reachable states: redundant, but they spare Z3 the work
+        solver.add(*(u.length(q, t) == 0 for q in lemmas for t in range(horizon + 1)))
+        solver.add(bad)
+        outcome = z.check(solver)
+        if outcome.status is CheckStatus.SAT:
+            if not covers:
+                return VerificationResult(
+                    prop,
+                    Verdict.UNKNOWN,
+                    message=f"not met within {horizon} steps; the bound needs more than {MAX_HORIZON}",
+                )
+            env = self._env_steps(u, outcome.model, horizon)
+            cex, ok = self.counterexample(prop, support, env, horizon, constant=False)
+            return self.violated(prop, cex, ok)
+        if outcome.status is not CheckStatus.UNSAT:
+            return self._inconclusive(prop, outcome.status, outcome.reason)
+        bounded = VerificationResult(
+            prop,
+            Verdict.PROVED,
+            proof=f"bounded:{horizon}",
+            message=f"holds on every trace of {horizon} steps from empty queues",
+        )
+        if prop.operator is not TemporalOperator.ALWAYS:
+            return bounded
+        try:
+            k = self._k_induction(prop, support, deadline, horizon, lemmas)
+        except SolverError as err:
+            log.debug("k-induction of %r failed: %s", prop.name, err)
+            k = None
+        if k is None:
+            return bounded
+        return VerificationResult(
+            prop,
+            Verdict.PROVED,
+            proof="inductive",
+            message=f"holds at every reachable step ({k}-induction)",
+        )
+
+    def _steady_state(
+        self, prop: TemporalProperty, support: Support, deadline: Deadline
+    ) -> VerificationResult | None:
+        """Look for a violation beyond the bounded horizon: under one environment
+        held constant, every queue's inflow and drain are constant, so a queue
+        either stays empty (inflow <= drain) or fills by (inflow - drain) per step
+        until full and then stays full. Ask Z3 for a constant environment whose
+        saturated state violates the ALWAYS predicate (and fills within
+        ``MAX_STEADY_STEPS``), then replay it step by step to find the first
+        violating step. None when there is no such violation (or no answer)."""
+        for limit in (STEADY_FAST_STEPS, MAX_STEADY_STEPS):
+            found = self._steady_within(prop, support, deadline, limit)
+            if found is not None:
+                return found
+        return None
+
+    def _steady_within(
+        self, prop: TemporalProperty, support: Support, deadline: Deadline, limit: int
+    ) -> VerificationResult | None:
+        u = self._unrolling()
+        cons: list[Formula] = []
+        for q in self._queues(support):
+            length = u.length(q, 0)
+            d = u.drain(q, 0)
+            if d is None:
+                cons.append(length == 0)
+                continue
+            excess = u.in_items(q, 0) - d * z.num(Fraction(self.settings.step_ms, 1000))
+            cap = z.num(self.params[f"{q}.capacity"])
+            cons.append(length == z.ite(excess > 0, cap, z.num(0)))
+            cons.append(z.implies(excess > 0, excess * limit >= cap))
+        bad = z.or_([z.not_(self._defined_at(u, prop, 0)), z.not_(self._holds_at(u, prop, 0))])
+        solver = z.make_solver(self.settings, deadline)
+        solver.add(*cons)
+        solver.add(*u.environment([0]))
+        solver.add(bad)
+        outcome = z.check(solver)
+        if outcome.status is not CheckStatus.SAT:
+            return None
+        env = self._env_steps(u, outcome.model, 0)[0]
+        extra = {n for n in _pred_names(prop) if n.startswith("env.")}
+        full = reference.filler_env(self.st, env, extra)
+        step_ms = Fraction(self.settings.step_ms)
+        at = reference.first_failing_step(
+            self.st, self.params, full, prop.predicate, step_ms, limit + 1
+        )
+        if at is None:
+            return None
+        cex, ok = self.counterexample(prop, support, [env], at, constant=True, show_step=at)
+        if not ok:
+            return None
+        return self.violated(prop, cex, ok)
+
+    def _houdini(self, support: Support, deadline: Deadline) -> list[str] | None:
+        """The queues whose emptiness is an inductive invariant (Houdini: drop
+        candidates until the rest are preserved by one step)."""
+        lemmas = self._queues(support)
+        while lemmas:
+            u = self._unroll(support, 1, free_start=True)
+            solver = z.make_solver(self.settings, deadline)
+            # assume the lemmas at step 0 only, and ask whether one breaks at step 1
+            solver.add(*u.state_bounds(0))
+            solver.add(*u.transition(0))
+            solver.add(*(u.length(q, 0) == 0 for q in lemmas))
+            solver.add(*u.environment([0, 1]))
+            solver.add(z.or_([u.length(q, 1) != 0 for q in lemmas]))
+            outcome = z.check(solver)
+            if outcome.status is CheckStatus.UNSAT:
+                return lemmas
+            if outcome.status is not CheckStatus.SAT:
+                return None
+            model = outcome.model
+            lemmas = [q for q in lemmas if z.value_of(model, u.length(q, 1)) == 0]
+        return lemmas
+
+    def _k_induction(
+        self,
+        prop: TemporalProperty,
+        support: Support,
+        deadline: Deadline,
+        base: int,
+        lemmas: list[str],
+    ) -> int | None:
+        for k in range(1, min(MAX_INDUCTION_DEPTH, base + 1) + 1):
+            if deadline.expired():
+                return None
+            u = self._unroll(support, k, free_start=True)
+            solver = z.make_solver(self.settings, deadline)
+            solver.add(*self._frame(u, k, lemmas))
+            for t in range(k):
+                solver.add(self._defined_at(u, prop, t), self._holds_at(u, prop, t))
+            solver.add(
+                z.or_([z.not_(self._defined_at(u, prop, k)), z.not_(self._holds_at(u, prop, k))])
+            )
+            outcome = z.check(solver, want_model=False)
+            if outcome.status is CheckStatus.UNSAT:
+                return k
+            if outcome.status is not CheckStatus.SAT:
+                return None
+        return None
+
+
+def _semantics(op: TemporalOperator, ps: list[Formula], qs: list[Formula]) -> Formula:
+    """Bounded-LTL truth at step 0 over steps 0..len-1 (SINCE: at the last step)."""
+    if op is TemporalOperator.ALWAYS:
+        return z.and_(ps)
+    if op in (TemporalOperator.EVENTUALLY, TemporalOperator.WITHIN):
+        return z.or_(ps)
+    if op is TemporalOperator.UNTIL:
+        return z.or_(z.and_([qs[j], *ps[:j]]) for j in range(len(ps)))
+    return z.or_(z.and_([qs[j], *ps[j + 1 :]]) for j in range(len(ps)))
+
+
+def _pred_names(prop: TemporalProperty) -> set[str]:
+    from upir.expr.ast import names
+
+    out = set(names(prop.predicate))
+    if prop.trigger is not None:
+        out |= names(prop.trigger)
+    return out
+
+
+def _trace_filter(
+    support: Support, prop: TemporalProperty, params: Mapping[str, Fraction]
+) -> Callable[[str], bool]:
+    """Which values a counterexample trace shows: derived values of the cone's
+    components and every name the property mentions (not parameters, which are
+    listed once, nor the environment, which has its own field)."""
+    mentioned = _pred_names(prop)
+
+    def keep(key: str) -> bool:
+        if key in mentioned and not key.startswith("env."):
+            return True
+        if "@" in key or key.startswith("env.") or key in params:
+            return False
+        return key.split(".", 1)[0] in support.components
+
+    return keep
+
+
+def _frozen(values: Mapping[str, Fraction]) -> Mapping[str, Fraction]:
+    return MappingProxyType(dict(sorted(values.items())))
+
+
+def _fails_at(prop: TemporalProperty, values: Mapping[str, Fraction]) -> bool:
+    """Whether one step of a constant-environment run already decides the
+    violation: a predicate divides by zero there, or the operator's target
+    (the trigger for UNTIL/SINCE, else the predicate) is false there."""
+    p = reference.truth(prop.predicate, values)
+    q = reference.truth(prop.trigger, values) if prop.trigger is not None else False
+    if p is None or q is None:
+        return True
+    return not (q if prop.operator in (TemporalOperator.UNTIL, TemporalOperator.SINCE) else p)

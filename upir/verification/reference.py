@@ -1,0 +1,385 @@
+"""Pure-Python reference evaluation of the model equations, with exact rationals.
+
+This module never touches Z3. It computes every quantity of every component at
+every step from the parameters and an environment trace, evaluates predicates with
+:func:`upir.expr.evaluate`, and gives the temporal operators their bounded-LTL
+meaning. The verifier uses it to build counterexample traces and, through
+:func:`replay`, to re-check every counterexample independently of the solver.
+The equations are the ones in ``docs/model.md``; :mod:`upir.verification.encoder`
+states the same equations for Z3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+from upir.core.temporal import TemporalOperator, TemporalProperty
+from upir.core.upir import UPIR
+from upir.expr import EvaluationError, evaluate
+from upir.expr.ast import BinOp, Expr, names
+from upir.verification.structure import (
+    ARRIVAL,
+    DRAIN_DOMAIN,
+    PROBABILITY_DOMAIN,
+    RATE_DOMAIN,
+    Structure,
+    drain_rps_name,
+    failure_rate_name,
+    service_ms_name,
+)
+
+_ONE = Fraction(1)
+_ZERO = Fraction(0)
+_K = Fraction(1000)
+
+
+class StepResult:
+    """All values at one step (``values``: name -> exact value, for predicates)
+    and the queue lengths at the next step."""
+
+    def __init__(self, values: dict[str, Fraction], next_lengths: dict[str, Fraction]) -> None:
+        self.values = values
+        self.next_lengths = next_lengths
+
+
+def _sustained(calls: Fraction, size: Fraction, flush: Fraction) -> Fraction:
+    """Largest item rate a service doing ``calls`` calls/s sustains behind a
+    batcher (batch_size, flush_ms): full batches when a flush interval lets
+    batches grow (calls * flush_ms >= 1000), else one item per call."""
+    return calls * size if calls * flush >= _K else calls
+
+
+def _finite_min(items: Sequence[Fraction | None]) -> Fraction | None:
+    """min over the finite items; None (unbounded) when there are none."""
+    finite = [x for x in items if x is not None]
+    return min(finite) if finite else None
+
+
+def step(
+    st: Structure,
+    params: Mapping[str, Fraction],
+    env: Mapping[str, Fraction],
+    lengths: Mapping[str, Fraction],
+    step_ms: Fraction,
+) -> StepResult:
+    """Evaluate the model at one step.
+
+    Args:
+        st: the architecture's structure.
+        params: every ``<component>.<param>`` (defaults filled).
+        env: every environment name the model uses (``st.env_domains``) and any
+            other ``env.*`` name the predicates mention.
+        lengths: each queue's length at this step, items.
+        step_ms: the step length, ms.
+    """
+    v: dict[str, Fraction] = dict(params)
+    v.update(env)
+    out: dict[str, Fraction] = {}
+    path_lat: dict[str, Fraction] = {}
+    path_av: dict[str, Fraction] = {}
+    next_lengths: dict[str, Fraction] = {}
+
+    def calls_capacity(name: str) -> Fraction:
+        """Calls per second the pool completes: 1000*R*C / (attempt_ms * E)."""
+        p = f"{name}."
+        return (
+            _K
+            * params[p + "replicas"]
+            * params[p + "concurrency"]
+            / (v[p + "attempt_ms"] * v[p + "@expected_attempts"])
+        )
+
+    def accept_of(name: str) -> Fraction | None:
+        """Largest rate ``name`` can take in steadily (None: unbounded)."""
+        ctype = st.types[name]
+        if ctype == "queue":
+            return None
+        if ctype == "batcher":
+            return _finite_min([accept_of(s) for s in st.succs[name]])
+        k = calls_capacity(name)
+        feeders = st.batch_feeders(name)
+        if not feeders:
+            return k
+        return min(
+            _sustained(k, params[f"{f}.batch_size"], params[f"{f}.flush_ms"]) for f in feeders
+        )
+
+    def in_rps(name: str) -> Fraction:
+        preds = st.preds[name]
+        return env[ARRIVAL] if not preds else sum((out[x] for x in preds), _ZERO)
+
+    def batch_items(name: str) -> Fraction:
+        lam = in_rps(name)
+        size = params[f"{name}.batch_size"]
+        flush = params[f"{name}.flush_ms"]
+        return max(_ONE, min(size, lam * flush / _K))
+
+    def capacity(name: str) -> Fraction:
+        feeders = st.batch_feeders(name)
+        b = min(batch_items(f) for f in feeders) if feeders else _ONE
+        return calls_capacity(name) * b
+
+    # Own quantities of services need nothing from the graph.
+    for name in st.of_type("service"):
+        p = f"{name}."
+        s, f = env[service_ms_name(name)], env[failure_rate_name(name)]
+        timeout, retries = params[p + "timeout_ms"], params[p + "retries"]
+        attempts = int(retries) + 1
+        a = min(s, timeout)
+        prob = _ONE if s > timeout else f
+        v[p + "attempt_ms"] = a
+        v[p + "@failure_prob"] = prob
+        v[p + "@expected_attempts"] = sum((prob**k for k in range(attempts)), _ZERO)
+        v[p + "availability"] = _ONE - prob**attempts
+        v[p + "latency_ms"] = attempts * a if prob > 0 else a
+
+    for name in st.order:
+        ctype = st.types[name]
+        p = f"{name}."
+        lam = in_rps(name)
+        v[p + "arrival_rps"] = lam
+        if ctype == "service":
+            cap = capacity(name)
+            v[p + "capacity_rps"] = cap
+            v[p + "utilization"] = lam / cap
+            out[name] = min(lam, cap)
+            own_lat, own_av = v[p + "latency_ms"], v[p + "availability"]
+        elif ctype == "batcher":
+            size, flush = params[p + "batch_size"], params[p + "flush_ms"]
+            v[p + "batch_items"] = batch_items(name)
+            if size <= 1:
+                wait = _ZERO
+            elif lam > 0:
+                wait = min(flush, (size - 1) * _K / lam)
+            else:
+                wait = flush
+            v[p + "wait_ms"] = wait
+            v[p + "latency_ms"] = wait
+            out[name] = lam
+            own_lat, own_av = wait, _ONE
+        else:
+            cap_items = params[p + "capacity"]
+            length = lengths[name]
+            in_items = lam * step_ms / _K
+            if st.env_drained(name):
+                drain: Fraction | None = env[drain_rps_name(name)]
+            else:
+                drain = _finite_min([accept_of(s) for s in st.succs[name]])
+            if drain is None:
+                drained = length + in_items
+                wait = _ZERO
+            else:
+                drained = min(length + in_items, drain * step_ms / _K)
+                wait = length * _K / drain
+            v[p + "length"] = length
+            v[p + "dropped"] = max(_ZERO, length + in_items - drained - cap_items)
+            v[p + "wait_ms"] = wait
+            next_lengths[name] = min(cap_items, length + in_items - drained)
+            out[name] = drained * _K / step_ms
+            own_lat, own_av = wait, _ONE
+        v[p + "throughput_rps"] = out[name]
+        preds = st.preds[name]
+        path_lat[name] = own_lat + (max(path_lat[x] for x in preds) if preds else _ZERO)
+        path_av[name] = own_av * (min(path_av[x] for x in preds) if preds else _ONE)
+
+    v["system.latency_ms"] = max(path_lat[s] for s in st.sinks)
+    v["system.availability"] = min(path_av[s] for s in st.sinks)
+    v["system.cost"] = sum(
+        (params[f"{n}.replicas"] * params[f"{n}.cost_per_replica"] for n in st.of_type("service")),
+        _ZERO,
+    )
+    v["system.throughput_rps"] = min(out[s] for s in st.sinks)
+    return StepResult(v, next_lengths)
+
+
+def simulate(
+    st: Structure,
+    params: Mapping[str, Fraction],
+    env_trace: Sequence[Mapping[str, Fraction]],
+    step_ms: Fraction,
+    initial: Mapping[str, Fraction] | None = None,
+) -> list[dict[str, Fraction]]:
+    """Values at every step of ``env_trace``, starting from empty queues (or
+    ``initial`` lengths)."""
+    lengths = {q: _ZERO for q in st.of_type("queue")}
+    if initial:
+        lengths.update(initial)
+    trace: list[dict[str, Fraction]] = []
+    for env in env_trace:
+        result = step(st, params, env, lengths, step_ms)
+        trace.append(result.values)
+        lengths = result.next_lengths
+    return trace
+
+
+def first_failing_step(
+    st: Structure,
+    params: Mapping[str, Fraction],
+    env: Mapping[str, Fraction],
+    predicate: Expr,
+    step_ms: Fraction,
+    max_steps: int,
+) -> int | None:
+    """Under ``env`` held constant from empty queues: the first step (at most
+    ``max_steps``) where ``predicate`` is false or divides by zero."""
+    lengths = {q: _ZERO for q in st.of_type("queue")}
+    for t in range(max_steps + 1):
+        result = step(st, params, env, lengths, step_ms)
+        if truth(predicate, result.values) is not True:
+            return t
+        if result.next_lengths == lengths:
+            return None  # a fixed point: every later step is the same
+        lengths = result.next_lengths
+    return None
+
+
+def public_values(values: Mapping[str, Fraction]) -> dict[str, Fraction]:
+    """Values without the internal ``@`` helpers."""
+    return {k: x for k, x in values.items() if "@" not in k}
+
+
+# -- temporal semantics ---------------------------------------------------------
+
+
+def _divides_by_zero(err: EvaluationError) -> bool:
+    return isinstance(err.expr, BinOp) and err.expr.op in ("/", "%")
+
+
+def truth(expr: Expr, values: Mapping[str, Fraction]) -> bool | None:
+    """The predicate's value, or None when it divides by zero."""
+    try:
+        result = evaluate(expr, values)
+    except EvaluationError as err:
+        if _divides_by_zero(err):
+            return None
+        raise
+    return bool(result)
+
+
+def within_steps(bound_ms: Fraction, step_ms: Fraction) -> int:
+    """Steps a WITHIN bound allows: p must hold at some step t with t*step_ms <= bound."""
+    return int(bound_ms // step_ms)
+
+
+def property_holds(
+    prop: TemporalProperty, trace: Sequence[Mapping[str, Fraction]], step_ms: Fraction
+) -> bool:
+    """Bounded-LTL truth of ``prop`` on a finite trace (steps 0..len-1).
+
+    A predicate that divides by zero at any step of the trace makes the property
+    fail (division by zero is a proof obligation)."""
+    horizon = len(trace) - 1
+    if prop.operator is TemporalOperator.WITHIN:
+        assert prop.time_bound_ms is not None
+        horizon = min(horizon, within_steps(prop.time_bound_ms, step_ms))
+    ps: list[bool] = []
+    qs: list[bool] = []
+    for values in trace[: horizon + 1]:
+        p = truth(prop.predicate, values)
+        q = truth(prop.trigger, values) if prop.trigger is not None else False
+        if p is None or q is None:
+            return False
+        ps.append(p)
+        qs.append(q)
+    op = prop.operator
+    if op is TemporalOperator.ALWAYS:
+        return all(ps)
+    if op in (TemporalOperator.EVENTUALLY, TemporalOperator.WITHIN):
+        return any(ps)
+    if op is TemporalOperator.UNTIL:
+        return any(qs[j] and all(ps[:j]) for j in range(len(ps)))
+    # SINCE, evaluated at the last step
+    return any(qs[j] and all(ps[j + 1 :]) for j in range(len(ps)))
+
+
+def first_violation(prop: TemporalProperty, trace: Sequence[Mapping[str, Fraction]]) -> int | None:
+    """For ALWAYS: the first step where the predicate fails (or divides by zero)."""
+    if prop.operator is not TemporalOperator.ALWAYS:
+        return None
+    for t, values in enumerate(trace):
+        if truth(prop.predicate, values) is not True:
+            return t
+    return None
+
+
+# -- replay ------------------------------------------------------------------------
+
+_FILLER = {
+    "arrival": Fraction(0),
+    "service_ms": Fraction(1),
+    "failure_rate": Fraction(0),
+    "drain_rps": Fraction(1),
+}
+
+
+def filler_env(
+    st: Structure, known: Mapping[str, Fraction], extra: set[str]
+) -> dict[str, Fraction]:
+    """``known`` completed with a value in its physical domain for every other
+    name the model uses (those lie outside the property's cone, so they cannot
+    change its value) and 0 for free names in ``extra``."""
+    env = dict(known)
+    for name, dom in st.env_domains.items():
+        if name in env:
+            continue
+        if dom is RATE_DOMAIN:
+            env[name] = _FILLER["arrival"]
+        elif dom is PROBABILITY_DOMAIN:
+            env[name] = _FILLER["failure_rate"]
+        elif dom is DRAIN_DOMAIN:
+            env[name] = _FILLER["drain_rps"]
+        else:
+            env[name] = _FILLER["service_ms"]
+    for name in extra:
+        env.setdefault(name, _ZERO)
+    return env
+
+
+def env_allowed(st: Structure, upir: UPIR, env: Mapping[str, Fraction]) -> bool:
+    """Whether one step's environment lies in the physical domains and satisfies
+    every assumption whose names it binds (assumptions over other names are
+    independent of it). An assumption it binds only partly makes it invalid."""
+    for name, value in env.items():
+        if not st.domain(name).contains(value):
+            return False
+    for assumption in upir.specification.assumptions:
+        used = names(assumption.expr)
+        bound = used & env.keys()
+        if not bound:
+            continue
+        if bound != used:
+            return False
+        if truth(assumption.expr, env) is not True:
+            return False
+    return True
+
+
+def replay(upir: UPIR, prop: TemporalProperty, cex: object, st: Structure | None = None) -> bool:
+    """True when ``cex`` (a :class:`~upir.verification.results.Counterexample`)
+    really violates ``prop`` for ``upir``: its parameters are ``upir``'s, every
+    step's environment is allowed, and the recomputed trace violates the property.
+
+    Uses only exact Python arithmetic (no solver)."""
+    from upir.verification.results import Counterexample
+
+    if not isinstance(cex, Counterexample):
+        raise TypeError("replay needs a Counterexample")
+    st = st if st is not None else Structure(upir.architecture)
+    params = upir.param_values()
+    for key, value in cex.params.items():
+        if params.get(key) != value:
+            return False
+    steps = list(cex.env) if not cex.constant else [cex.env[0]] * (cex.horizon + 1)
+    if len(steps) != cex.horizon + 1 or not steps:
+        return False
+    extra = names(prop.predicate) | (
+        names(prop.trigger) if prop.trigger is not None else frozenset()
+    )
+    extra = frozenset(n for n in extra if n.startswith("env."))
+    for env in steps:
+        if not env_allowed(st, upir, env):
+            return False
+    full = [filler_env(st, env, set(extra)) for env in steps]
+    trace = simulate(st, params, full, Fraction(cex.step_ms))
+    return not property_holds(prop, trace, Fraction(cex.step_ms))

@@ -1,0 +1,461 @@
+"""The verifier: one entry point for the CLI, the operator, the synthesizer and
+the PPO guardrail.
+
+For each property: compute its cone of influence, look the verdict up in the
+proof cache, else try the compositional proof (cheap, sound, may only prove),
+else check it monolithically with Z3 (real verdict and counterexample). Only
+definitive verdicts are cached. Every VIOLATED verdict carries a counterexample
+that :func:`upir.verification.reference.replay` re-checks without Z3.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from upir.core.architecture import Component
+from upir.core.catalog import COMPONENT_TYPES
+from upir.core.numbers import Number, to_fraction
+from upir.core.specification import FormalSpecification
+from upir.core.temporal import TemporalProperty
+from upir.core.upir import UPIR
+from upir.errors import FieldIssue, InvalidSpecError, SolverError
+from upir.expr.ast import names
+from upir.settings import SolverSettings
+from upir.verification import contracts
+from upir.verification import z3util as z
+from upir.verification.cache import ProofCache, SpecInfo, property_key, property_text
+from upir.verification.contracts import ServiceContract
+from upir.verification.encoder import Unrolling
+from upir.verification.engine import Checker, horizon_for
+from upir.verification.intervals import Interval
+from upir.verification.memo import LRU, CacheStats, IdentityMemo
+from upir.verification.results import Verdict, VerificationReport, VerificationResult
+from upir.verification.structure import Structure, Support, shape_key
+from upir.verification.z3util import CheckStatus, Deadline
+
+log = logging.getLogger("upir.verification")
+
+_VERBS = {
+    Verdict.PROVED: "Proved",
+    Verdict.VIOLATED: "Violated",
+    Verdict.UNKNOWN: "Could not decide",
+    Verdict.TIMEOUT: "Timed out on",
+    Verdict.ERROR: "Error verifying",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierStats:
+    """Counters since the verifier was made (``cache`` is the proof cache's)."""
+
+    compositional: int
+    monolithic: int
+    reused: int
+    cache: CacheStats | None
+    contracts: CacheStats
+
+
+class Verifier:
+    """Verifies UPIRs against their specifications.
+
+    Args:
+        settings: solver limits and the model's step and horizon.
+        cache: a shared proof cache (``None``: no caching of verdicts).
+        compositional: try the compositional proof before the monolithic check.
+        contract_cache_size: entries of the per-component contract cache.
+
+    Thread-safe: Z3 work happens in the calling thread's own context and the
+    caches are locked, so one verifier may serve several threads.
+    """
+
+    def __init__(
+        self,
+        settings: SolverSettings,
+        cache: ProofCache | None = None,
+        *,
+        compositional: bool = True,
+        contract_cache_size: int = 65536,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.compositional = compositional
+        self._structures: LRU[tuple[object, ...], Structure] = LRU(64)
+        self._comp_params: IdentityMemo[
+            Component, tuple[dict[str, Fraction], tuple[tuple[str, Fraction], ...]]
+        ] = IdentityMemo(65536)
+        self._all_props: IdentityMemo[FormalSpecification, tuple[TemporalProperty, ...]] = (
+            IdentityMemo(256)
+        )
+        self._contracts: LRU[tuple[object, ...], ServiceContract] = LRU(contract_cache_size)
+        self._boxes: LRU[tuple[object, ...], dict[str, Interval]] = LRU(256)
+        self._witnesses: LRU[tuple[object, ...], dict[str, Fraction]] = LRU(256)
+        self._ranges: LRU[tuple[object, ...], Mapping[str, Interval]] = LRU(1024)
+        self._assumptions_ok: LRU[tuple[str, ...], str] = LRU(1024)
+        self._specs: IdentityMemo[FormalSpecification, SpecInfo] = IdentityMemo(256)
+        self._lock = threading.Lock()
+        self._next_token = 0
+        self._counts = {"compositional": 0, "monolithic": 0, "reused": 0}
+
+    # -- public API --------------------------------------------------------------
+    def verify(self, upir: UPIR) -> VerificationReport:
+        """Verdicts for every invariant, property and constraint of ``upir``."""
+        return self.verify_properties(upir, self._properties(upir))
+
+    def verify_properties(
+        self, upir: UPIR, props: Sequence[TemporalProperty]
+    ) -> VerificationReport:
+        start = time.perf_counter()
+        problem = self._assumption_problem(upir)
+        warnings = [problem] if problem else []
+        results = [self.verify_property(upir, p) for p in props]
+        return VerificationReport(tuple(results), _ms(start), tuple(warnings))
+
+    def verify_property(self, upir: UPIR, prop: TemporalProperty) -> VerificationResult:
+        """The verdict for one property of ``upir`` (its current parameters)."""
+        start = time.perf_counter()
+        try:
+            result = self._verify_property(upir, prop, start)
+        except SolverError as err:
+            result = VerificationResult(prop, Verdict.ERROR, time_ms=_ms(start), message=str(err))
+        self._log(result)
+        return result
+
+    def check_params(
+        self, upir: UPIR, values: Mapping[str, Fraction | Number]
+    ) -> VerificationReport:
+        """Verify ``upir`` with some parameters replaced: the fast path for the
+        synthesizer and the guardrail (structure, cones, contracts and verdicts
+        are all reused across candidates). Raises :class:`InvalidSpecError` when a
+        value names no parameter, breaks the parameter's physical lower bound or
+        integrality, or lies outside its declared ``spec.parameters`` domain."""
+        self._check_values(upir, values)
+        return self.verify(upir.with_params(values))
+
+    def verify_incremental(
+        self, old_upir: UPIR, new_upir: UPIR, old_report: VerificationReport
+    ) -> VerificationReport:
+        """Re-check only the properties whose cone of influence contains a
+        component whose parameters changed; reuse the others' verdicts from
+        ``old_report`` (marked ``cached``). Anything else that changed (the
+        graph, the specification) means a full re-verification."""
+        start = time.perf_counter()
+        if (
+            shape_key(old_upir.architecture) != shape_key(new_upir.architecture)
+            or old_upir.specification != new_upir.specification
+        ):
+            return self.verify(new_upir)
+        old_params = {c.name: c.effective_params() for c in old_upir.architecture.components}
+        changed = {
+            c.name
+            for c in new_upir.architecture.components
+            if c.effective_params() != old_params[c.name]
+        }
+        previous = {r.property.name: r for r in old_report.results}
+        st = self._structure(new_upir)
+        results: list[VerificationResult] = []
+        for prop in self._properties(new_upir):
+            old = previous.get(prop.name)
+            support, _ = self._support(st, prop)
+            if old is not None and old.property == prop and not (support.components & changed):
+                with self._lock:
+                    self._counts["reused"] += 1
+                results.append(old.rebind(prop, cached=True, time_ms=0.0))
+            else:
+                results.append(self.verify_property(new_upir, prop))
+        return VerificationReport(tuple(results), _ms(start), old_report.warnings)
+
+    def cone_of_influence(self, upir: UPIR, prop: TemporalProperty) -> frozenset[str]:
+        """Components and environment names that can change ``prop``'s verdict."""
+        support, _ = self._support(self._structure(upir), prop)
+        return support.components | support.env
+
+    def stats(self) -> VerifierStats:
+        with self._lock:
+            counts = dict(self._counts)
+        return VerifierStats(
+            counts["compositional"],
+            counts["monolithic"],
+            counts["reused"],
+            self.cache.stats() if self.cache is not None else None,
+            self._contracts.stats(),
+        )
+
+    # -- internals ------------------------------------------------------------------
+    def _structure(self, upir: UPIR) -> Structure:
+        key = shape_key(upir.architecture)
+        st = self._structures.get(key)
+        if st is None:
+            st = Structure(upir.architecture)
+            self._structures.put(key, st)
+        return st
+
+    def _support(self, st: Structure, prop: TemporalProperty) -> tuple[Support, list[object]]:
+        memo = st.memo
+        found = memo.get(prop)
+        if found is None:
+            found = (st.expr_support([prop.predicate, prop.trigger]), property_text(prop))
+            memo.put(prop, found)
+        return found
+
+    def _properties(self, upir: UPIR) -> tuple[TemporalProperty, ...]:
+        """``all_properties()``, memoized per specification so the constraint
+        properties it builds keep their identity (and their memoized cones)."""
+        spec = upir.specification
+        found = self._all_props.get(spec)
+        if found is None:
+            found = spec.all_properties()
+            self._all_props.put(spec, found)
+        return found
+
+    def _verify_property(
+        self, upir: UPIR, prop: TemporalProperty, start: float
+    ) -> VerificationResult:
+        st = self._structure(upir)
+        support, text = self._support(st, prop)
+        problem = self._assumption_problem(upir)
+        if problem is not None:
+            return VerificationResult(prop, Verdict.ERROR, time_ms=_ms(start), message=problem)
+        key = None
+        if self.cache is not None:
+            params = {
+                c.name: self._params_of(c)
+                for c in upir.architecture.components
+                if c.name in support.components
+            }
+            info = self._spec_info(upir)
+            key = property_key(
+                text, st, support, params, info.group_texts(support.env), self.settings
+            )
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit.rebind(prop, cached=True, time_ms=_ms(start))
+        result = None
+        if self.compositional:
+            result = self._compositional(upir, st, prop, support)
+        if result is None:
+            deadline = Deadline(self.settings.timeout_ms)
+            result = Checker(upir, st, self.settings).check(prop, support, deadline)
+            with self._lock:
+                self._counts["monolithic"] += 1
+        else:
+            with self._lock:
+                self._counts["compositional"] += 1
+        result = result.rebind(prop, cached=False, time_ms=_ms(start))
+        if self.cache is not None and key is not None:
+            self.cache.put(key, result)
+        return result
+
+    def _compositional(
+        self, upir: UPIR, st: Structure, prop: TemporalProperty, support: Support
+    ) -> VerificationResult | None:
+        """PROVED when the composed ranges prove the property; VIOLATED (with a
+        checked counterexample) when they show its predicate false at every
+        reachable step, so any allowed environment violates it; else None."""
+        ranges = self._system_ranges(upir, st)
+        if ranges is None:
+            return None
+        if contracts.proves(prop, ranges):
+            proof = "inductive" if support.stateful else "stateless"
+            return VerificationResult(
+                prop,
+                Verdict.PROVED,
+                proof=proof,
+                method="compositional",
+                message="holds at every reachable step (composed component contracts)",
+            )
+        if not contracts.refutes(prop, ranges):
+            return None
+        witness = self._witness(upir, st)
+        if witness is None:
+            return None
+        keep = support.env | set(self._spec_info(upir).group_names(support.env))
+        env = {k: v for k, v in witness.items() if k in keep}
+        checker = Checker(upir, st, self.settings)
+        horizon, _ = horizon_for(prop, self.settings)
+        cex, ok = checker.counterexample(prop, support, [env], horizon, constant=True)
+        if not ok:
+            return None
+        return replace(checker.violated(prop, cex, ok), method="compositional")
+
+    def _witness(self, upir: UPIR, st: Structure) -> dict[str, Fraction] | None:
+        """One allowed environment (every name the model or the spec uses), from
+        Z3, cached per specification and shape."""
+        info = self._spec_info(upir)
+        key = (shape_key(upir.architecture), info.token)
+        found = self._witnesses.get(key)
+        if found is not None:
+            return found or None
+        u = Unrolling(st, {}, self.settings.step_ms, upir.specification.assumptions)
+        wanted = set(st.env_domains)
+        for p in self._properties(upir):
+            for e in (p.predicate, p.trigger):
+                if e is not None:
+                    wanted |= {n for n in names(e) if n.startswith("env.")}
+        for n in sorted(wanted):
+            u.env(n, 0)
+        solver = z.make_solver(self.settings)
+        solver.add(*u.environment([0]))
+        outcome = z.check(solver)
+        witness: dict[str, Fraction] = {}
+        if outcome.status is CheckStatus.SAT and outcome.model is not None:
+            witness = {
+                name: z.value_of(outcome.model, var) for (name, _), var in u.env_vars().items()
+            }
+        self._witnesses.put(key, witness)
+        return witness or None
+
+    def _system_ranges(self, upir: UPIR, st: Structure) -> Mapping[str, Interval] | None:
+        """Ranges of every quantity at every reachable step, composed from
+        (cached) environment boxes and component contracts; None when the
+        environment cannot be bounded."""
+        spec = upir.specification
+        shape = shape_key(upir.architecture)
+        comps = upir.architecture.components
+        params_key = tuple((c.name, self._params_key(c)) for c in comps)
+        info = self._spec_info(upir)
+        range_key = (shape, info.token, params_key)
+        found = self._ranges.get(range_key)
+        if found is not None:
+            return found or None
+        box_key = (shape, info.token)
+        boxes = self._boxes.get(box_key)
+        if boxes is None:
+            wanted = set(st.env_domains)
+            for p in spec.all_properties():
+                wanted |= {n for n in names(p.predicate) if n.startswith("env.")}
+                if p.trigger is not None:
+                    wanted |= {n for n in names(p.trigger) if n.startswith("env.")}
+            boxes = contracts.env_boxes(st, spec.assumptions, wanted, self.settings) or {}
+            self._boxes.put(box_key, boxes)
+        if not boxes:
+            self._ranges.put(range_key, {})
+            return None
+        by_name = {c.name: c for c in comps}
+
+        def contract_of(name: str) -> ServiceContract:
+            s_name, f_name = contracts.service_env(name)
+            comp = by_name[name]
+            own = self._params_of(comp)
+            key = (self._params_key(comp), boxes[s_name], boxes[f_name])
+            contract = self._contracts.get(key)
+            if contract is None:
+                contract = contracts.service_contract(own, boxes[s_name], boxes[f_name])
+                self._contracts.put(key, contract)
+            return contract
+
+        all_params = {f"{c.name}.{k}": v for c in comps for k, v in self._params_of(c).items()}
+        ranges = contracts.compose(
+            st, all_params, boxes, contract_of, Fraction(self.settings.step_ms)
+        )
+        self._ranges.put(range_key, ranges)
+        return ranges
+
+    def _params_of(self, comp: Component) -> dict[str, Fraction]:
+        """``comp.effective_params()``, memoized by identity: ``with_params`` keeps
+        the unchanged components, so a candidate only converts what it changed."""
+        found = self._comp_params.get(comp)
+        if found is None:
+            exact = comp.effective_params()
+            found = (exact, tuple(sorted(exact.items())))
+            self._comp_params.put(comp, found)
+        return found[0]
+
+    def _params_key(self, comp: Component) -> tuple[tuple[str, Fraction], ...]:
+        self._params_of(comp)
+        found = self._comp_params.get(comp)
+        assert found is not None
+        return found[1]
+
+    def _spec_info(self, upir: UPIR) -> SpecInfo:
+        key = upir.specification
+        info = self._specs.get(key)
+        if info is None:
+            with self._lock:
+                self._next_token += 1
+                token = self._next_token
+            info = SpecInfo(key.assumptions, token)
+            self._specs.put(key, info)
+        return info
+
+    def _assumption_problem(self, upir: UPIR) -> str | None:
+        """A message when the assumptions allow no environment at all (every
+        property would hold vacuously, which must not pass as a proof)."""
+        assumptions = upir.specification.assumptions
+        if not assumptions:
+            return None
+        key = tuple(sorted(self._spec_info(upir).texts))
+        if not key:
+            return None
+        cached = self._assumptions_ok.get(key)
+        if cached is not None:
+            return cached or None
+        st = self._structure(upir)
+        u = Unrolling(st, {}, self.settings.step_ms, assumptions)
+        for a in assumptions:
+            for n in sorted(names(a.expr)):
+                u.env(n, 0)
+        solver = z.make_solver(self.settings)
+        solver.add(*u.environment([0]))
+        outcome = z.check(solver, want_model=False)
+        problem = ""
+        if outcome.status is CheckStatus.UNSAT:
+            problem = "the assumptions allow no environment (they contradict each other); nothing can be proved"
+        elif outcome.status is not CheckStatus.SAT:
+            problem = f"could not decide whether the assumptions are satisfiable ({outcome.reason})"
+        if outcome.status in (CheckStatus.SAT, CheckStatus.UNSAT):
+            self._assumptions_ok.put(key, problem)
+        return problem or None
+
+    def _check_values(self, upir: UPIR, values: Mapping[str, Fraction | Number]) -> None:
+        issues: list[FieldIssue] = []
+        for key, raw in values.items():
+            field = f"parameters.{key}"
+            comp_name, _, param = key.partition(".")
+            if not upir.architecture.has_component(comp_name):
+                issues.append(FieldIssue(field, f"no component named '{comp_name}'"))
+                continue
+            ctype = COMPONENT_TYPES[upir.architecture.component(comp_name).type]
+            spec = ctype.params.get(param)
+            if spec is None:
+                issues.append(FieldIssue(field, f"a {ctype.name} has no parameter '{param}'"))
+                continue
+            try:
+                value = to_fraction(raw)
+            except ValueError:
+                issues.append(FieldIssue(field, f"not a finite number: {raw!r}"))
+                continue
+            if value < spec.lower or (spec.integer and value.denominator != 1):
+                issues.append(
+                    FieldIssue(
+                        field,
+                        f"{value} is not a valid {param} (>= {spec.lower}, whole: {spec.integer})",
+                    )
+                )
+                continue
+            domain = upir.domain(key)
+            if domain is not None and not domain.contains(value):
+                issues.append(
+                    FieldIssue(
+                        field,
+                        f"{value} lies outside the declared domain [{domain.min}, {domain.max}]",
+                    )
+                )
+        if issues:
+            raise InvalidSpecError(issues)
+
+    def _log(self, r: VerificationResult) -> None:
+        verb = _VERBS[r.status]
+        cached = "true" if r.cached else "false"
+        level = logging.INFO if r.status in (Verdict.PROVED, Verdict.VIOLATED) else logging.WARNING
+        log.log(
+            level, "%s '%s' in %dms (cached: %s)", verb, r.property.name, round(r.time_ms), cached
+        )
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
