@@ -250,6 +250,7 @@ class Store:
         if rt.has_status:
             new.pop("status", None)
         self._prepare(rt, None, new, opts)
+        meta = new["metadata"]  # schema defaulting may have rebuilt the dict
         name = str(meta.get("name") or "")
         if name and self.find(rt.store_key, meta.get("namespace"), name) is not None:
             raise errors.already_exists(rt.plural, rt.group, name)
@@ -616,6 +617,7 @@ class Store:
                     ],
                 )
         self._prepare(rt, old, new, opts)
+        meta = new["metadata"]  # schema defaulting may have rebuilt the dict
         _normalize(new)
         if json_equal(_content(new), _content(old)):
             return old  # a no-op write: same resourceVersion, no event
