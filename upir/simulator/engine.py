@@ -1,35 +1,38 @@
 """A seeded discrete-event simulator of the reference workload.
 
-The modelled system (the one ``examples/reference-workload`` runs for real)::
+The modelled system is the one ``examples/reference-workload`` runs for real
+(same parameters, same semantics, same metrics)::
 
-    clients --Poisson--> gateway --attempt--> bounded queue --> batcher --> worker pool
-                         (timeout, retries)   (capacity)        (batch_size,  (replicas x
-                                                                 flush_ms)     concurrency)
+    clients --> gateway slots --attempt--> orders queue --> batcher --> workers
+    (Poisson,   (concurrency x  (timeout,   (capacity)      (batch_size, (concurrency x
+     max_inflight) replicas)     retries)                    flush_ms)    replicas)
 
-- A request's attempt joins the queue; if the queue is full the request is
-  *dropped* (answered 503, not retried: retrying into a full queue only feeds
-  the overload).
-- Workers pull batches from the queue head: a batch leaves as soon as a worker
-  is free and either ``batch_size`` attempts wait or the oldest has waited
-  ``flush_ms``. Batches go to the least-loaded replica.
-- A batch's service time follows :class:`ServiceModel` (lognormal fixed cost
-  plus a per-item cost, stretched when a replica runs more batches than it has
-  cores). Each attempt in it fails with ``failure_prob``.
-- The gateway abandons an attempt that is not answered within ``timeout_ms``
-  of being sent and sends a retry while ``retries`` remain, else the request
-  is an *error*; a failed attempt is retried the same way. An abandoned
-  attempt stays in the queue or keeps its worker busy (the downstream does not
-  know the caller gave up), which is what turns too-short timeouts into retry
-  storms.
+- A request takes one of ``gateway_concurrency x gateway_replicas`` slots,
+  waiting in line (FIFO) when all are taken, and holds it until it is answered.
+  Its latency runs from arrival, so the wait in line counts.
+- An attempt puts an item on the orders queue. If the queue is full the
+  request is answered 503, *dropped* (not retried: retrying into a full queue
+  only feeds the overload).
+- Workers pull batches: one leaves as soon as a worker is free and either
+  ``batcher_batch_size`` items wait or the oldest has waited
+  ``batcher_flush_ms``. Its duration follows :class:`ServiceModel`; each item
+  in it fails with ``failure_rate``.
+- The gateway abandons an attempt that is not answered within
+  ``gateway_timeout_ms`` of being queued and retries while the request has
+  made no more than ``gateway_retries`` retries (read when the retry is due,
+  as the real gateway does); a failed item is retried the same way. Otherwise
+  the request is an *error* (504 timeout / 502 failure). An abandoned item
+  stays queued or keeps its worker busy (the downstream does not know the
+  caller gave up): too-short timeouts turn into retry storms.
 
 Event handling is plain Python with :mod:`heapq` for batch completions. The
 other event sources need no heap: arrivals of a window are drawn up front with
 NumPy (thinning of a non-homogeneous Poisson process), timeouts are FIFO per
-timeout value (deadlines are sent-time + a constant, so each FIFO is sorted),
+timeout value (deadline = queued time + a constant, so each FIFO is sorted),
 and only the queue head has a flush timer. Random numbers come from three
-independent streams (arrivals, service times, failures) so that two runs with
-the same seed and different parameters see the very same arrivals (common
-random numbers make comparisons between configurations much less noisy).
+independent streams (arrivals, service times, failures) so that runs with the
+same seed and different parameters see the very same arrivals: common random
+numbers make comparisons between configurations far less noisy.
 """
 
 from __future__ import annotations
@@ -55,11 +58,11 @@ MAX_WINDOW_S = 3600.0
 
 
 class _Request:
-    __slots__ = ("arrival_ms", "current", "done", "retries_left")
+    __slots__ = ("arrival_ms", "current", "done", "retries_used")
 
-    def __init__(self, arrival_ms: float, retries_left: int) -> None:
+    def __init__(self, arrival_ms: float) -> None:
         self.arrival_ms = arrival_ms
-        self.retries_left = retries_left
+        self.retries_used = 0
         self.current: _Attempt | None = None
         self.done = False
 
@@ -73,11 +76,11 @@ class _Attempt:
 
 
 class Simulator:
-    """The workload with its state (clock, queue, running batches, RNG streams).
+    """The workload with its state (clock, queues, running batches, RNG streams).
 
     Call :meth:`run_window` repeatedly; change parameters between windows with
     :meth:`set_params` (or the ``params`` argument of :meth:`run_window`), as a
-    tuner does in production: queued and running work carries over.
+    tuner does in production: waiting, queued and running work carries over.
     """
 
     def __init__(
@@ -98,24 +101,27 @@ class Simulator:
         self._arrival_rng = np.random.default_rng(arrivals_ss)
         self._service_rng = np.random.default_rng(service_ss)
         self._failure_rng = np.random.default_rng(failure_ss)
-        self._svc_buf: list[float] = []
+        self._svc_buf: list[tuple[float, float]] = []  # (overhead factor, jitter ms)
         self._svc_i = 0
         self._fail_buf: list[float] = []
         self._fail_i = 0
 
         self._now = 0.0  # ms
-        self._queue: deque[_Attempt] = deque()
+        self._line: deque[_Request] = deque()  # requests waiting for a gateway slot
+        self._gw_in_use = 0
+        self._open = 0  # requests sent and not answered (the clients' in-flight count)
+        self._queue: deque[_Attempt] = deque()  # the orders queue
         self._timers: dict[float, deque[tuple[float, _Attempt]]] = {}
         self._running: list[tuple[float, int, int, list[_Attempt]]] = []  # heap
         self._seq = 0
-        self._active: list[int] = []  # running batches per replica
-        self._free = 0  # free worker slots on non-draining replicas
+        self._active: list[int] = []  # running batches per worker replica
+        self._free = 0  # free worker slots on replicas that take work
         self._busy = 0  # running batches (all replicas)
         self._flush_at = _INF
         self._totals = [0, 0, 0, 0]  # arrivals, completed, errors, dropped
-        self._last_t: float = 0.0  # time integrals of this window run up to here, ms
+        self._last_t: float = 0.0  # the window's time integrals run up to here, ms
         self._busy_integral: float = 0.0  # running batches x ms
-        self._queue_integral: float = 0.0  # queued attempts x ms
+        self._queue_integral: float = 0.0  # queued items x ms
         self._reset_window(0.0)
         self._params = params
         self.set_params(params)
@@ -133,20 +139,22 @@ class Simulator:
         return self._now / 1000.0
 
     def set_params(self, params: WorkloadParams) -> None:
-        """Apply new parameters now; queued and running work carries over.
+        """Apply new parameters now, as the reference workload applies a reload.
 
-        Fewer replicas: batches running on the removed ones finish, but those
-        replicas take no new work. A smaller queue drops arrivals until it has
-        drained below the new capacity. A new timeout applies to attempts sent
-        from now on.
+        Fewer workers: running batches finish, surplus workers take no new
+        work. Fewer gateway slots: requests holding one keep it. A smaller
+        queue refuses new items until it has drained below the new capacity.
+        A new timeout or retry count applies to the next attempt.
         """
         self._params = params
-        if len(self._active) < params.replicas:
-            self._active.extend([0] * (params.replicas - len(self._active)))
-        while len(self._active) > params.replicas and self._active[-1] == 0:
+        replicas, conc = params.worker_replicas, params.worker_concurrency
+        if len(self._active) < replicas:
+            self._active.extend([0] * (replicas - len(self._active)))
+        while len(self._active) > replicas and self._active[-1] == 0:
             self._active.pop()
-        self._free = sum(max(0, params.concurrency - a) for a in self._active[: params.replicas])
-        self._timer_q = self._timers.setdefault(params.timeout_ms, deque())
+        self._free = sum(max(0, conc - a) for a in self._active[:replicas])
+        self._timer_q = self._timers.setdefault(params.gateway_timeout_ms, deque())
+        self._admit()
         self._dispatch()
 
     def set_profile(self, profile: LoadProfile) -> None:
@@ -222,9 +230,11 @@ class Simulator:
         heap = self._running
         timers = self._timers
         queue = self._queue
+        line = self._line
         n_arr = len(arrivals)
         ai = 0
-        # the time integrals are kept in locals in the hot loop (see _advance)
+        max_open = self.profile.max_inflight
+        # the time integrals live in locals in the hot loop (see _advance)
         last_t = self._last_t
         busy_integral = self._busy_integral
         queue_integral = self._queue_integral
@@ -268,12 +278,23 @@ class Simulator:
                 self._w_timeouts += 1
                 req = att.req
                 req.current = None
-                self._retry_or_error(req)
+                self._retry_or_fail(req)
             elif kind == _ARRIVAL:
                 ai += 1
-                self._w_arrivals += 1
-                self._send(_Request(t, self._params.retries))
+                if self._open >= max_open:
+                    self._w_skipped += 1  # the client does not send it
+                else:
+                    self._open += 1
+                    self._w_arrivals += 1
+                    req = _Request(t)
+                    if self._gw_in_use < self._params.gateway_slots and not line:
+                        self._gw_in_use += 1
+                        self._send(req)
+                    else:
+                        line.append(req)
             # (a flush needs nothing but the dispatch below)
+            if line and self._gw_in_use < self._params.gateway_slots:
+                self._admit()
             if self._free > 0 and queue:
                 self._dispatch()
             else:
@@ -293,31 +314,46 @@ class Simulator:
             self._queue_integral += len(self._queue) * dt
             self._last_t = t
 
+    def _admit(self) -> None:
+        """Give free gateway slots to waiting requests, oldest first."""
+        line = self._line
+        slots = self._params.gateway_slots
+        while line and self._gw_in_use < slots:
+            self._gw_in_use += 1
+            self._send(line.popleft())
+
+    def _answer(self, req: _Request) -> None:
+        """Bookkeeping shared by every outcome (the caller counts which one)."""
+        req.done = True
+        req.current = None
+        self._open -= 1
+        self._gw_in_use -= 1
+        self._latencies.append(self._now - req.arrival_ms)
+
     def _send(self, req: _Request) -> None:
-        if len(self._queue) >= self._params.queue_capacity:
-            req.done = True
-            req.current = None
+        if len(self._queue) >= self._params.orders_capacity:
             self._w_dropped += 1
+            self._answer(req)
             return
         att = _Attempt(req, self._now)
         req.current = att
         self._queue.append(att)
-        self._timer_q.append((self._now + self._params.timeout_ms, att))
+        self._timer_q.append((self._now + self._params.gateway_timeout_ms, att))
 
-    def _retry_or_error(self, req: _Request) -> None:
-        if req.retries_left > 0:
-            req.retries_left -= 1
+    def _retry_or_fail(self, req: _Request) -> None:
+        if req.retries_used < self._params.gateway_retries:
+            req.retries_used += 1
             self._w_retries += 1
             self._send(req)
         else:
-            req.done = True
             self._w_errors += 1
+            self._answer(req)
 
     def _dispatch(self) -> None:
         q = self._queue
         params = self._params
-        size = params.batch_size
-        flush = params.flush_ms
+        size = params.batcher_batch_size
+        flush = params.batcher_flush_ms
         while self._free > 0 and q:
             if len(q) >= size or self._now >= q[0].sent_ms + flush:
                 k = min(size, len(q))
@@ -331,10 +367,10 @@ class Simulator:
 
     def _start_batch(self, batch: list[_Attempt]) -> None:
         params = self._params
-        conc = params.concurrency
+        conc = params.worker_concurrency
         active = self._active
-        best, best_a = -1, conc
-        for r in range(params.replicas):
+        best, best_a = -1, conc  # the least-loaded replica with a free slot
+        for r in range(params.worker_replicas):
             a = active[r]
             if a < best_a:
                 best, best_a = r, a
@@ -343,26 +379,35 @@ class Simulator:
         self._busy += 1
         svc = self.service
         if self._svc_i >= len(self._svc_buf):
-            self._svc_buf = self._service_rng.lognormal(0.0, svc.sigma, size=_BUFFER).tolist()
-            self._svc_i = 0
-        factor = self._svc_buf[self._svc_i]
+            self._refill_service()
+        factor, jitter = self._svc_buf[self._svc_i]
         self._svc_i += 1
-        stretch = max(1.0, (best_a + 1) / svc.cores)
-        duration = (svc.base_ms * factor + svc.per_item_ms * len(batch)) * stretch
+        duration = svc.overhead_ms * factor + svc.per_item_ms * len(batch) + jitter
+        if svc.cores is not None:
+            duration *= max(1.0, (best_a + 1) / svc.cores)
         heapq.heappush(self._running, (self._now + duration, self._seq, best, batch))
         self._seq += 1
         self._w_batches += 1
         self._w_batch_items += len(batch)
 
+    def _refill_service(self) -> None:
+        svc = self.service
+        rng = self._service_rng
+        # Both draws always happen, whatever the model's values, so the stream's
+        # position does not depend on the service parameters.
+        factors = rng.lognormal(0.0, svc.sigma, size=_BUFFER)
+        jitters = rng.exponential(1.0, size=_BUFFER) * svc.jitter_ms
+        self._svc_buf = list(zip(factors.tolist(), jitters.tolist(), strict=True))
+        self._svc_i = 0
+
     def _finish_batch(self, replica: int, batch: list[_Attempt]) -> None:
         before = self._active[replica]
         self._active[replica] = before - 1
         self._busy -= 1
-        if replica < self._params.replicas:
-            conc = self._params.concurrency
+        if replica < self._params.worker_replicas:
+            conc = self._params.worker_concurrency
             self._free += max(0, conc - before + 1) - max(0, conc - before)
-        p_fail = self.service.failure_prob
-        now = self._now
+        p_fail = self.service.failure_rate
         for att in batch:
             req = att.req
             if req.done or req.current is not att:
@@ -377,34 +422,31 @@ class Simulator:
                 if u < p_fail:
                     self._w_failures += 1
                     req.current = None
-                    self._retry_or_error(req)
+                    self._retry_or_fail(req)
                     continue
-            req.done = True
-            req.current = None
             self._w_completed += 1
-            self._latencies.append(now - req.arrival_ms)
+            self._answer(req)
 
     # -- bookkeeping -----------------------------------------------------------
 
     def _reset_window(self, t0: float) -> None:
         self._w_arrivals = self._w_completed = self._w_errors = self._w_dropped = 0
         self._w_retries = self._w_timeouts = self._w_failures = self._w_wasted = 0
-        self._w_batches = self._w_batch_items = 0
+        self._w_batches = self._w_batch_items = self._w_skipped = 0
         self._latencies: list[float] = []
         self._busy_integral = 0.0
         self._queue_integral = 0.0
         self._last_t = t0
 
     def _count_in_flight(self) -> int:
-        live: set[int] = set()
+        """Unanswered requests found in the live structures (not from counters)."""
+        live: set[int] = {id(req) for req in self._line if not req.done}
         attempts = list(self._queue)
         for *_, batch in self._running:
             attempts.extend(batch)
         for q in self._timers.values():
             attempts.extend(att for _, att in q)
-        for att in attempts:
-            if not att.req.done:
-                live.add(id(att.req))
+        live.update(id(att.req) for att in attempts if not att.req.done)
         return len(live)
 
     def _metrics(self, t0: float, t1: float) -> WindowMetrics:
@@ -423,6 +465,7 @@ class Simulator:
             p50 = p99 = mean = math.nan
         answered = self._w_completed + self._w_errors + self._w_dropped
         params = self._params
+        svc = self.service
         return WindowMetrics(
             start_s=t0 / 1000.0,
             duration_s=span_s,
@@ -431,18 +474,21 @@ class Simulator:
             p50_ms=p50,
             p99_ms=p99,
             mean_ms=mean,
-            error_rate=self._w_errors / answered if answered else 0.0,
+            error_rate=(self._w_errors + self._w_dropped) / answered if answered else 0.0,
             drop_rate=self._w_dropped / answered if answered else 0.0,
-            # after a scale-down, draining replicas can push this above 1 briefly
-            utilization=min(1.0, self._busy_integral / (params.workers * span_ms)),
+            # after a scale-down, draining workers can push this above 1 briefly
+            utilization=min(1.0, self._busy_integral / (params.worker_slots * span_ms)),
             mean_queue_length=self._queue_integral / span_ms,
             queue_length=len(self._queue),
-            in_flight=tot[0] - tot[1] - tot[2] - tot[3],
-            cost=params.replicas * self.service.cost_per_replica,
+            gateway_waiting=len(self._line),
+            in_flight=self._open,
+            cost=params.gateway_replicas * svc.gateway_cost_per_replica
+            + params.worker_replicas * svc.worker_cost_per_replica,
             arrivals=self._w_arrivals,
             completed=self._w_completed,
             errors=self._w_errors,
             dropped=self._w_dropped,
+            skipped=self._w_skipped,
             retries=self._w_retries,
             timeouts=self._w_timeouts,
             failures=self._w_failures,

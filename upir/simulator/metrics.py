@@ -10,13 +10,16 @@ __all__ = ["Totals", "WindowMetrics"]
 
 @dataclass(frozen=True, slots=True)
 class WindowMetrics:
-    """Metrics of one decision window (the quantities the PromQL queries give).
+    """Metrics of one decision window: what the reference workload's PromQL gives.
 
-    Rates are per second of simulated time. Latency percentiles cover requests
-    that *succeeded* during the window (arrival to successful answer, retries
-    included) and are NaN when none did, as ``histogram_quantile`` gives NaN on
-    an empty histogram. ``error_rate`` and ``drop_rate`` are shares of the
-    requests that got an answer during the window (0 when none did).
+    Rates are per second of simulated time. Latencies cover every request
+    answered during the window, whatever its outcome (arrival to answer, the
+    wait for a gateway slot and all retries included), like the workload's
+    ``refworkload_request_duration_seconds`` histogram; they are NaN when no
+    request was answered, as ``histogram_quantile`` is on an empty histogram.
+    ``error_rate`` counts every answer that was not a success (timeouts,
+    failures and drops, as ``refworkload_errors_total`` does) over the answers
+    of the window; it is 0 when there were none.
     """
 
     start_s: float
@@ -28,33 +31,37 @@ class WindowMetrics:
     throughput_rps: float
     """Requests per second answered successfully."""
     p50_ms: float
-    """Median latency of successful requests, ms (NaN if none)."""
+    """Median latency of the answered requests, ms (NaN if none)."""
     p99_ms: float
-    """99th percentile latency of successful requests, ms (NaN if none)."""
+    """99th percentile latency of the answered requests, ms (NaN if none)."""
     mean_ms: float
-    """Mean latency of successful requests, ms (NaN if none)."""
+    """Mean latency of the answered requests, ms (NaN if none)."""
     error_rate: float
-    """Share of answered requests that failed (timeouts/failures after all retries)."""
+    """Share of answered requests that did not succeed (errors + drops)."""
     drop_rate: float
-    """Share of answered requests rejected by a full queue."""
+    """Share of answered requests rejected by a full queue (part of error_rate)."""
     utilization: float
     """Time-averaged share of worker slots (concurrency x replicas) busy, in [0, 1]."""
     mean_queue_length: float
     """Time-averaged number of attempts waiting in the queue."""
     queue_length: int
-    """Attempts waiting at the end of the window."""
+    """Items in the orders queue at the end of the window."""
+    gateway_waiting: int
+    """Requests waiting for a gateway slot at the end of the window."""
     in_flight: int
-    """Requests not yet answered at the end of the window."""
+    """Requests sent and not yet answered at the end of the window."""
     cost: float
-    """replicas x cost_per_replica at the end of the window (cost units)."""
+    """Sum of replicas x cost_per_replica of gateway and workers (cost units)."""
     arrivals: int
     """Requests that arrived."""
     completed: int
     """Requests answered successfully."""
     errors: int
-    """Requests that failed after their last attempt."""
+    """Requests whose last attempt timed out (504) or failed (502)."""
     dropped: int
-    """Requests rejected because the queue was full."""
+    """Requests rejected because the queue was full (503)."""
+    skipped: int
+    """Arrivals the clients did not send, having ``max_inflight`` requests open."""
     retries: int
     """Retry attempts sent (attempts beyond each request's first)."""
     timeouts: int

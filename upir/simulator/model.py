@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -17,14 +17,15 @@ import numpy.typing as npt
 
 from upir.errors import FieldIssue, InvalidSpecError
 
-__all__ = ["LoadProfile", "ServiceModel", "WorkloadParams"]
+__all__ = ["FIELDS_BY_KEY", "UPIR_KEYS", "LoadProfile", "ServiceModel", "WorkloadParams"]
 
-# Sanity ceilings: they keep one simulated window bounded in time and memory,
-# and are far above anything the reference workload uses.
-MAX_WORKERS = 10_000
+# Sanity ceilings, the same as the reference workload's (refworkload/params.py):
+# they keep one simulated window bounded in time and memory.
+MAX_POOL = 20_000
 MAX_QUEUE = 10_000_000
 MAX_RPS = 100_000.0
 MAX_RETRIES = 20
+MAX_MS = 600_000.0
 
 
 def _is_number(v: object) -> bool:
@@ -35,128 +36,177 @@ def _whole(v: object) -> bool:
     return _is_number(v) and float(v).is_integer()  # type: ignore[arg-type]
 
 
+# field -> (UPIR key, whole number?, lowest, highest)
+_PARAM_RULES: dict[str, tuple[str, bool, float, float]] = {
+    "gateway_timeout_ms": ("gateway.timeout_ms", False, 1.0, MAX_MS),
+    "gateway_retries": ("gateway.retries", True, 0, MAX_RETRIES),
+    "gateway_concurrency": ("gateway.concurrency", True, 1, 10_000),
+    "gateway_replicas": ("gateway.replicas", True, 1, 1_000),
+    "orders_capacity": ("orders.capacity", True, 1, MAX_QUEUE),
+    "batcher_batch_size": ("batcher.batch_size", True, 1, 100_000),
+    "batcher_flush_ms": ("batcher.flush_ms", False, 0.0, MAX_MS),
+    "worker_concurrency": ("worker.concurrency", True, 1, 10_000),
+    "worker_replicas": ("worker.replicas", True, 1, 1_000),
+}
+
+UPIR_KEYS: Mapping[str, str] = {field: rule[0] for field, rule in _PARAM_RULES.items()}
+"""Field name -> the UPIR parameter name (``<component>.<param>``) it stands for."""
+
+FIELDS_BY_KEY: Mapping[str, str] = {key: field for field, key in UPIR_KEYS.items()}
+"""UPIR parameter name -> field name."""
+
+
 @dataclass(frozen=True, slots=True)
 class WorkloadParams:
     """The tunable parameters of the reference workload.
 
-    Integer fields accept int-valued floats (JSON numbers such as ``3.0``) and
-    store them as ``int``. Defaults are the catalogue's component defaults.
+    Field names and defaults are those of ``refworkload.params.Params``; each
+    stands for the UPIR parameter in :data:`UPIR_KEYS` (``gateway_timeout_ms``
+    is ``gateway.timeout_ms``). Whole-number fields accept int-valued floats
+    (JSON numbers such as ``3.0``) and store them as ``int``.
     """
 
-    timeout_ms: float = 1000.0
-    """Per-attempt timeout of the gateway, ms (> 0). An attempt not answered in
-    time is abandoned by the caller and retried; the work itself carries on."""
-    retries: int = 0
-    """Retries after a timed-out or failed attempt (0..20)."""
-    queue_capacity: int = 1000
-    """Attempts the downstream queue holds (>= 1); an attempt that finds it full
-    is dropped and its request fails as *dropped* (HTTP 503, not retried)."""
-    batch_size: int = 1
-    """Largest number of attempts a worker takes at once (>= 1)."""
-    flush_ms: float = 0.0
-    """Longest time the oldest queued attempt waits for a batch to fill before
-    a partial batch leaves, ms (>= 0); only matters when ``batch_size`` > 1."""
-    concurrency: int = 1
-    """Batches one replica works on at once (>= 1)."""
-    replicas: int = 1
-    """Instances of the downstream service (>= 1)."""
+    gateway_timeout_ms: float = 500.0
+    """Per-attempt timeout of the gateway's downstream call, ms (1..600000). An
+    attempt not answered in time is abandoned and retried; its work carries on."""
+    gateway_retries: int = 1
+    """Retries after a timed-out or failed attempt (0..20), without backoff."""
+    gateway_concurrency: int = 64
+    """Requests one gateway replica serves at once (1..10000)."""
+    gateway_replicas: int = 2
+    """Gateway replicas (1..1000); requests beyond all slots wait in line."""
+    orders_capacity: int = 200
+    """Items the orders queue holds (1..10^7); an attempt that finds it full
+    ends its request as *dropped* (503, not retried)."""
+    batcher_batch_size: int = 4
+    """Largest number of items a worker takes at once (1..100000)."""
+    batcher_flush_ms: float = 5.0
+    """Longest wait of the oldest queued item before a partial batch leaves, ms."""
+    worker_concurrency: int = 2
+    """Batches one worker replica processes at once (1..10000)."""
+    worker_replicas: int = 2
+    """Worker replicas (1..1000)."""
 
     def __post_init__(self) -> None:
         issues: list[FieldIssue] = []
-        ints = {
-            "retries": (0, MAX_RETRIES),
-            "queue_capacity": (1, MAX_QUEUE),
-            "batch_size": (1, MAX_QUEUE),
-            "concurrency": (1, MAX_WORKERS),
-            "replicas": (1, MAX_WORKERS),
-        }
-        for name, (lo, hi) in ints.items():
+        for name, (key, whole, lo, hi) in _PARAM_RULES.items():
             value = getattr(self, name)
-            if not _whole(value):
-                issues.append(FieldIssue(name, f"must be a whole number, got {value!r}"))
+            if not (_whole(value) if whole else _is_number(value)):
+                kind = "a whole number" if whole else "a finite number"
+                issues.append(FieldIssue(key, f"must be {kind}, got {value!r}"))
             elif not lo <= value <= hi:
-                issues.append(FieldIssue(name, f"must be between {lo} and {hi}, got {value!r}"))
+                issues.append(FieldIssue(key, f"must be between {lo:g} and {hi:g}, got {value!r}"))
             else:
-                object.__setattr__(self, name, int(value))
-        for name, lo_open in (("timeout_ms", True), ("flush_ms", False)):
-            value = getattr(self, name)
-            if not _is_number(value):
-                issues.append(FieldIssue(name, f"must be a finite number, got {value!r}"))
-            elif (value <= 0) if lo_open else (value < 0):
-                bound = "> 0" if lo_open else ">= 0"
-                issues.append(FieldIssue(name, f"must be {bound}, got {value!r}"))
-            else:
-                object.__setattr__(self, name, float(value))
-        if not issues and self.concurrency * self.replicas > MAX_WORKERS:
-            issues.append(
-                FieldIssue("concurrency", f"concurrency x replicas must be <= {MAX_WORKERS}")
-            )
+                object.__setattr__(self, name, int(value) if whole else float(value))
+        if not issues:
+            for pool in ("gateway", "worker"):
+                if getattr(self, f"{pool}_slots") > MAX_POOL:
+                    issues.append(
+                        FieldIssue(
+                            f"{pool}.concurrency", f"replicas x concurrency must be <= {MAX_POOL}"
+                        )
+                    )
         if issues:
             raise InvalidSpecError(issues)
 
     @property
-    def workers(self) -> int:
-        """Worker slots in total: ``concurrency * replicas``."""
-        return self.concurrency * self.replicas
+    def gateway_slots(self) -> int:
+        """Requests served at once by all gateway replicas."""
+        return self.gateway_concurrency * self.gateway_replicas
+
+    @property
+    def worker_slots(self) -> int:
+        """Batches processed at once by all worker replicas."""
+        return self.worker_concurrency * self.worker_replicas
 
     def as_dict(self) -> dict[str, float | int]:
+        """Values under their field names."""
         return asdict(self)
 
+    def as_upir(self) -> dict[str, float | int]:
+        """Values under their UPIR parameter names (``gateway.timeout_ms``...)."""
+        return {UPIR_KEYS[name]: value for name, value in asdict(self).items()}
+
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> WorkloadParams:
-        """Build from a mapping of field names; unknown names are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+    def from_mapping(
+        cls, values: Mapping[str, Any], base: WorkloadParams | None = None
+    ) -> WorkloadParams:
+        """Build from field names or UPIR names (mixed is fine); missing ones come
+        from ``base`` (default: the defaults). Unknown names are an error."""
+        current: dict[str, Any] = dict((base if base is not None else cls()).as_dict())
+        unknown: list[str] = []
+        for name, value in values.items():
+            field = name if name in _PARAM_RULES else FIELDS_BY_KEY.get(name)
+            if field is None:
+                unknown.append(name)
+            else:
+                current[field] = value
         if unknown:
-            raise InvalidSpecError([FieldIssue(n, "unknown workload parameter") for n in unknown])
-        return cls(**dict(values))
+            raise InvalidSpecError(
+                [FieldIssue(n, "unknown workload parameter") for n in sorted(unknown)]
+            )
+        return cls(**current)
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceModel:
-    """How the downstream service behaves (the environment; not tunable).
+    """How the worker stage behaves (the environment; not tunable).
 
-    A batch of ``k`` attempts takes ``base_ms * LogNormal(0, sigma) +
-    per_item_ms * k`` milliseconds on an idle replica, so batching amortises
-    the fixed overhead. A replica has ``cores`` CPUs: with ``a`` batches
-    running on it, a new batch's time is stretched by ``max(1, a / cores)``
-    (processor sharing, evaluated when the batch starts), so concurrency above
-    ``cores`` adds latency instead of throughput.
+    Defaults are the reference workload's ``DownstreamModel``. A batch of ``k``
+    items takes ``overhead_ms * LogNormal(0, sigma) + per_item_ms * k +
+    Exponential(mean jitter_ms)`` milliseconds, so batching amortises the
+    overhead; ``sigma`` = 0 (the default) is the reference workload's model.
+    With ``cores`` set, a worker replica has that many CPUs: a batch that
+    starts while ``a`` batches (itself included) run on its replica is
+    stretched by ``max(1, a / cores)`` (processor sharing, fixed at the start),
+    so concurrency beyond ``cores`` adds latency instead of throughput. The
+    reference workload sleeps instead of computing, so its default is None.
     """
 
-    base_ms: float = 8.0
-    """Median fixed cost of one batch, ms (> 0)."""
-    sigma: float = 0.5
-    """Shape of the lognormal spread of the fixed cost (>= 0; 0 = constant)."""
-    per_item_ms: float = 1.5
-    """Extra time per attempt in a batch, ms (>= 0)."""
-    failure_prob: float = 0.005
-    """Probability one attempt fails (answered with an error), in [0, 1)."""
-    cores: int = 4
-    """Batches a replica runs at full speed at once (>= 1)."""
-    cost_per_replica: float = 1.0
-    """Cost units one replica costs (matches ``cost_per_replica`` in the catalogue)."""
+    overhead_ms: float = 20.0
+    """Fixed cost of one batch, ms (>= 0; its median when ``sigma`` > 0)."""
+    per_item_ms: float = 5.0
+    """Extra time per item in a batch, ms (>= 0)."""
+    jitter_ms: float = 5.0
+    """Mean of the exponential jitter added to each batch, ms (>= 0)."""
+    sigma: float = 0.0
+    """Lognormal spread of the fixed cost (0..3; 0 = constant)."""
+    failure_rate: float = 0.001
+    """Probability one item fails (answered with an error), in [0, 1)."""
+    cores: int | None = None
+    """CPUs per worker replica (>= 1), or None for no CPU contention."""
+    gateway_cost_per_replica: float = 1.0
+    """Cost units of one gateway replica (``cost_per_replica`` in the catalogue)."""
+    worker_cost_per_replica: float = 1.0
+    """Cost units of one worker replica."""
 
     def __post_init__(self) -> None:
         issues: list[FieldIssue] = []
-        # (field, low, high, low included?, high included?, text)
+        # (field, low, high, high included?)
         checks = (
-            ("base_ms", 0.0, math.inf, False, False, "> 0"),
-            ("sigma", 0.0, 3.0, True, True, "in [0, 3]"),
-            ("per_item_ms", 0.0, math.inf, True, False, ">= 0"),
-            ("failure_prob", 0.0, 1.0, True, False, "in [0, 1)"),
-            ("cost_per_replica", 0.0, math.inf, True, False, ">= 0"),
+            ("overhead_ms", 0.0, MAX_MS, True),
+            ("per_item_ms", 0.0, MAX_MS, True),
+            ("jitter_ms", 0.0, MAX_MS, True),
+            ("sigma", 0.0, 3.0, True),
+            ("failure_rate", 0.0, 1.0, False),
+            ("gateway_cost_per_replica", 0.0, math.inf, False),
+            ("worker_cost_per_replica", 0.0, math.inf, False),
         )
-        for name, lo, hi, lo_in, hi_in, text in checks:
+        for name, lo, hi, hi_in in checks:
             value = getattr(self, name)
-            ok = _is_number(value) and (lo <= value if lo_in else lo < value)
-            ok = ok and (value <= hi if hi_in else value < hi)
+            ok = _is_number(value) and lo <= value and (value <= hi if hi_in else value < hi)
             if not ok:
-                issues.append(FieldIssue(name, f"must be a finite number {text}, got {value!r}"))
-        if not _whole(self.cores) or not 1 <= self.cores <= MAX_WORKERS:
-            issues.append(FieldIssue("cores", f"must be a whole number >= 1, got {self.cores!r}"))
-        else:
-            object.__setattr__(self, "cores", int(self.cores))
+                upper = f"{hi:g}]" if hi_in else f"{hi:g})"
+                issues.append(
+                    FieldIssue(name, f"must be a number in [{lo:g}, {upper}, got {value!r}")
+                )
+        if self.cores is not None:
+            if not _whole(self.cores) or not 1 <= self.cores <= 10_000:
+                issues.append(
+                    FieldIssue("cores", f"must be None or a whole number >= 1, got {self.cores!r}")
+                )
+            else:
+                object.__setattr__(self, "cores", int(self.cores))
         if issues:
             raise InvalidSpecError(issues)
 
@@ -171,11 +221,16 @@ class LoadProfile:
     a Poisson process of *bursts* at rate ``rps / burst_mean``; each burst
     brings a geometric number of requests with mean ``burst_mean`` (1 gives a
     plain Poisson stream). Times are seconds since the simulator started.
+
+    Like the reference load generator the clients hold at most
+    ``max_inflight`` requests open; an arrival beyond that is *skipped*: never
+    sent, so it never reaches the gateway's request counter.
     """
 
     points: tuple[tuple[float, float], ...]
     burst_mean: float = 1.0
     name: str = "custom"
+    max_inflight: int = 512
 
     def __post_init__(self) -> None:
         issues: list[FieldIssue] = []
@@ -191,21 +246,29 @@ class LoadProfile:
             issues.append(FieldIssue("points", "times must be non-decreasing"))
         if not _is_number(self.burst_mean) or not 1 <= self.burst_mean <= 1000:
             issues.append(FieldIssue("burst_mean", "must be a number in [1, 1000]"))
+        if not _whole(self.max_inflight) or not 1 <= self.max_inflight <= 1_000_000:
+            issues.append(FieldIssue("max_inflight", "must be a whole number in [1, 1000000]"))
         if issues:
             raise InvalidSpecError(issues)
         object.__setattr__(self, "points", tuple((float(t), float(r)) for t, r in pts))
+        object.__setattr__(self, "max_inflight", int(self.max_inflight))
 
     @classmethod
-    def steady(cls, rps: float, burst_mean: float = 1.0) -> LoadProfile:
+    def steady(cls, rps: float, burst_mean: float = 1.0, max_inflight: int = 512) -> LoadProfile:
         """A constant rate."""
-        return cls(((0.0, rps),), burst_mean, "steady")
+        return cls(((0.0, rps),), burst_mean, "steady", max_inflight)
 
     @classmethod
     def step(
-        cls, before_rps: float, after_rps: float, at_s: float, burst_mean: float = 1.0
+        cls,
+        before_rps: float,
+        after_rps: float,
+        at_s: float,
+        burst_mean: float = 1.0,
+        max_inflight: int = 512,
     ) -> LoadProfile:
         """``before_rps`` until ``at_s``, then ``after_rps``."""
-        return cls(((at_s, before_rps), (at_s, after_rps)), burst_mean, "step")
+        return cls(((at_s, before_rps), (at_s, after_rps)), burst_mean, "step", max_inflight)
 
     @classmethod
     def ramp(
@@ -215,9 +278,10 @@ class LoadProfile:
         start_s: float,
         end_s: float,
         burst_mean: float = 1.0,
+        max_inflight: int = 512,
     ) -> LoadProfile:
         """``from_rps`` until ``start_s``, linearly to ``to_rps`` at ``end_s``, then flat."""
-        return cls(((start_s, from_rps), (end_s, to_rps)), burst_mean, "ramp")
+        return cls(((start_s, from_rps), (end_s, to_rps)), burst_mean, "ramp", max_inflight)
 
     def rate(self, t_s: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Arrival rate (requests/s) at times ``t_s`` (seconds)."""
