@@ -19,7 +19,7 @@ from upir.resource.schema import (
     VERSION,
     openapi_schema,
 )
-from upir.resource.validate import schema_issues, structural_issues
+from upir.resource.validate import schema_issues, status_issues, structural_issues
 
 __all__ = [
     "API_VERSION",
@@ -44,5 +44,6 @@ __all__ = [
     "load_documents",
     "openapi_schema",
     "schema_issues",
+    "status_issues",
     "structural_issues",
 ]

@@ -550,12 +550,19 @@ def _status() -> Schema:
             ),
             "appliedParameters": params,
             "certificate": _obj(
-                "Signed certificate that appliedParameters were proved against specHash.",
+                "Signed certificate that appliedParameters were proved against specHash "
+                "(the envelope of upir.certificates; check it with 'upir cert verify').",
                 {
-                    "payload": _str("The signed statement (canonical JSON).", max_length=65536),
+                    # the payload lists every verdict and parameter: up to ~50 KB at the size limits
+                    "payload": _str("The signed statement (canonical JSON).", max_length=262144),
                     "signature": _str("Signature of payload, base64.", max_length=8192),
                     "keyId": _str("Identifier of the signing key.", max_length=256),
-                    "algorithm": _str("Signature algorithm, e.g. ed25519.", max_length=64),
+                    "algorithm": _str("Signature algorithm, e.g. Ed25519.", max_length=64),
+                    "publicKey": _str(
+                        "The signer's public key, base64 (integrity only; trust needs the "
+                        "operator's published key).",
+                        max_length=4096,
+                    ),
                 },
             ),
             "tuning": _obj(

@@ -25,7 +25,14 @@ from typing import Any, Literal
 
 from upir.errors import FieldIssue
 from upir.resource.rules import TWINS, go_double
-from upir.resource.schema import API_VERSION, DNS_LABEL_PATTERN, KIND, PATTERN_HINTS, UPIR_SCHEMA
+from upir.resource.schema import (
+    API_VERSION,
+    DNS_LABEL_PATTERN,
+    KIND,
+    PATTERN_HINTS,
+    STATUS_SCHEMA,
+    UPIR_SCHEMA,
+)
 
 Engine = Literal["python", "cel"]
 
@@ -352,9 +359,14 @@ def _check_header(doc: Mapping[Any, Any], out: _Issues) -> None:
             )
 
 
-def _check(doc: object, *, engine: Engine, rules: bool, header: bool) -> list[FieldIssue]:
+def _check(
+    doc: object, *, engine: Engine, rules: bool, header: bool, status_only: bool = False
+) -> list[FieldIssue]:
     out = _Issues(MAX_ISSUES)
     try:
+        if status_only:
+            _Walker(out, engine, rules).walk(doc, STATUS_SCHEMA, "status")
+            return out.items
         if not isinstance(doc, Mapping):
             out.add(
                 DOCUMENT,
@@ -389,3 +401,11 @@ def structural_issues(doc: object) -> list[FieldIssue]:
     """Only the OpenAPI checks (no CEL, no list-key uniqueness, no apiVersion/kind
     values): what a JSON Schema validator can decide. For cross-checks."""
     return _check(doc, engine="python", rules=False, header=False)
+
+
+def status_issues(status: object) -> list[FieldIssue]:
+    """Every problem of a ``status`` object (what the operator writes) against the
+    schema. The API server silently drops status fields the schema does not
+    declare, and the test API emulator validates nothing, so the operator's tests
+    should assert this is empty for every status they build. Never raises."""
+    return _check(status, engine="python", rules=True, header=False, status_only=True)

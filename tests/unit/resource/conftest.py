@@ -109,7 +109,13 @@ STATUS_EXAMPLE: dict[str, Any] = {
         },
     ],
     "appliedParameters": {"gateway.timeout_ms": 300, "gateway.retries": 2},
-    "certificate": {"payload": "{}", "signature": "c2ln", "keyId": "k1", "algorithm": "ed25519"},
+    "certificate": {
+        "payload": "{}",
+        "signature": "c2ln",
+        "keyId": "0123456789abcdef",
+        "algorithm": "Ed25519",
+        "publicKey": "cHVi",
+    },
     "tuning": {"proposals": 10, "accepted": 6, "rejected": 3, "rolledBack": 1, "holds": 2},
     "lastRecommendation": {
         "parameters": {"gateway.timeout_ms": 250},

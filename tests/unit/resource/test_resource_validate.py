@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from upir.errors import FieldIssue
-from upir.resource import schema_issues
+from upir.resource import schema_issues, status_issues
 from upir.resource.validate import MAX_ISSUES
 
 Doc = dict[str, Any]
@@ -30,6 +30,25 @@ def test_design_example_is_valid(doc: Doc) -> None:
 def test_full_status_is_valid(doc: Doc, status_example: Doc) -> None:
     doc["status"] = status_example
     assert schema_issues(doc) == []
+
+
+def test_status_alone(status_example: Doc) -> None:
+    assert status_issues(status_example) == []
+    status_example["certificate"]["signer"] = "me"
+    status_example["verdicts"][0]["status"] = "PASSED"
+    assert [(i.field, i.message) for i in status_issues(status_example)] == [
+        (
+            "status.verdicts[0].status",
+            "must be one of PROVED, VIOLATED, UNKNOWN, TIMEOUT, ERROR (got 'PASSED')",
+        ),
+        (
+            "status.certificate.signer",
+            "unknown field (known: payload, signature, keyId, algorithm, publicKey)",
+        ),
+    ]
+    assert [(i.field, i.message) for i in status_issues(["x"])] == [
+        ("status", "must be a mapping (got a list)")
+    ]
 
 
 def test_cel_engine_agrees_on_the_valid_example(doc: Doc) -> None:
