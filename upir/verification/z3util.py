@@ -128,6 +128,25 @@ def substitute(term: z3.ExprRef, pairs: Sequence[tuple[z3.ExprRef, z3.ExprRef]])
     return z3.substitute(term, *pairs)
 
 
+def closed_value(
+    term: z3.ExprRef, pairs: Sequence[tuple[z3.ExprRef, z3.ExprRef]] = ()
+) -> Fraction | bool:
+    """The exact value of ``term`` after substituting ``pairs`` (it must then be
+    closed: no free constants left). For tests and tools that evaluate the
+    encoding at concrete points."""
+    try:
+        val = z3.simplify(z3.substitute(term, *pairs) if pairs else term)
+    except z3.Z3Exception as err:
+        raise SolverError(f"cannot evaluate a term: {err}") from None
+    if z3.is_true(val) or z3.is_false(val):
+        return bool(z3.is_true(val))
+    if z3.is_rational_value(val):
+        return Fraction(val.numerator_as_long(), val.denominator_as_long())
+    if z3.is_int_value(val):
+        return Fraction(val.as_long())
+    raise SolverError(f"term is not closed after substitution: {val}")
+
+
 def is_term(value: object) -> bool:
     return isinstance(value, z3.ExprRef)
 
