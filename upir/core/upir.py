@@ -100,11 +100,11 @@ class UPIR:
         """A copy with some ``<component>.<param>`` values replaced."""
         by_comp: dict[str, dict[str, Number]] = {}
         for key, value in changes.items():
-            comp, param = key.split(".", 1)
-            if not self.architecture.has_component(comp):
-                raise KeyError(f"no component named '{comp}'")
-            by_comp.setdefault(comp, {})[param] = to_json_number(to_fraction(value))
-        comps = []
+            comp_name, param = key.split(".", 1)
+            if not self.architecture.has_component(comp_name):
+                raise KeyError(f"no component named '{comp_name}'")
+            by_comp.setdefault(comp_name, {})[param] = to_json_number(to_fraction(value))
+        comps: list[Component] = []
         for comp in self.architecture.components:
             if comp.name in by_comp:
                 merged = {**comp.params, **by_comp[comp.name]}
