@@ -33,7 +33,28 @@ _EXPORTS = {
     "load_settings": "upir.settings",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "UPIR",
+    "Architecture",
+    "Component",
+    "Connection",
+    "Constraint",
+    "Evidence",
+    "FormalSpecification",
+    "ParameterDomain",
+    "ReasoningNode",
+    "TemporalOperator",
+    "TemporalProperty",
+    "ExpressionError",
+    "FieldIssue",
+    "InvalidSpecError",
+    "PermanentError",
+    "TemporaryError",
+    "UpirError",
+    "Settings",
+    "load_settings",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from upir.core import (

@@ -103,7 +103,11 @@ def _from_toml(path: Path, base: Settings) -> Settings:
         raise SettingsError(f"cannot read config file {path}: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise SettingsError(f"{path}: {err}") from None
-    known = {"log": {"level"}, "cache": {"size"}, "solver": {"timeout_ms", "memory_mb", "bmc_steps", "step_ms"}}
+    known = {
+        "log": {"level"},
+        "cache": {"size"},
+        "solver": {"timeout_ms", "memory_mb", "bmc_steps", "step_ms"},
+    }
     for section, body in data.items():
         if section not in known or not isinstance(body, dict):
             raise SettingsError(f"{path}: unknown section [{section}]")
@@ -118,9 +122,13 @@ def _from_toml(path: Path, base: Settings) -> Settings:
         s = replace(s, cache=CacheSettings(_int("cache.size", cache["size"], lo=0, hi=10_000_000)))
     sol = s.solver
     if "timeout_ms" in solver:
-        sol = replace(sol, timeout_ms=_int("solver.timeout_ms", solver["timeout_ms"], lo=1, hi=3_600_000))
+        sol = replace(
+            sol, timeout_ms=_int("solver.timeout_ms", solver["timeout_ms"], lo=1, hi=3_600_000)
+        )
     if "memory_mb" in solver:
-        sol = replace(sol, memory_mb=_int("solver.memory_mb", solver["memory_mb"], lo=16, hi=1_048_576))
+        sol = replace(
+            sol, memory_mb=_int("solver.memory_mb", solver["memory_mb"], lo=16, hi=1_048_576)
+        )
     if "bmc_steps" in solver:
         sol = replace(sol, bmc_steps=_int("solver.bmc_steps", solver["bmc_steps"], lo=1, hi=1000))
     if "step_ms" in solver:
@@ -145,9 +153,16 @@ def load_settings(environ: Mapping[str, str], config_path: Path | None = None) -
         s = replace(s, cache=CacheSettings(size))
     sol = s.solver
     if "UPIR_Z3_TIMEOUT" in environ:
-        sol = replace(sol, timeout_ms=_int("UPIR_Z3_TIMEOUT", environ["UPIR_Z3_TIMEOUT"], lo=1, hi=3_600_000))
+        sol = replace(
+            sol, timeout_ms=_int("UPIR_Z3_TIMEOUT", environ["UPIR_Z3_TIMEOUT"], lo=1, hi=3_600_000)
+        )
     if "UPIR_Z3_MEMORY_MB" in environ:
-        sol = replace(sol, memory_mb=_int("UPIR_Z3_MEMORY_MB", environ["UPIR_Z3_MEMORY_MB"], lo=16, hi=1_048_576))
+        sol = replace(
+            sol,
+            memory_mb=_int("UPIR_Z3_MEMORY_MB", environ["UPIR_Z3_MEMORY_MB"], lo=16, hi=1_048_576),
+        )
     if "UPIR_BMC_STEPS" in environ:
-        sol = replace(sol, bmc_steps=_int("UPIR_BMC_STEPS", environ["UPIR_BMC_STEPS"], lo=1, hi=1000))
+        sol = replace(
+            sol, bmc_steps=_int("UPIR_BMC_STEPS", environ["UPIR_BMC_STEPS"], lo=1, hi=1000)
+        )
     return replace(s, solver=sol)

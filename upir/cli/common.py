@@ -36,7 +36,9 @@ def read_documents(path: str) -> list[dict[str, Any]]:
     try:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise InvalidSpecError.single(path, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+            raise InvalidSpecError.single(
+                path, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"
+            )
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InvalidSpecError.single(path, "file is not UTF-8 text") from None

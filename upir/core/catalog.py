@@ -64,7 +64,9 @@ SERVICE = ComponentType(
     description="A pool of replicas x concurrency workers called with a per-attempt timeout and retries.",
     params=_params(
         ParamSpec("replicas", _F(1), _F(1), True, "count", "instances of the service"),
-        ParamSpec("concurrency", _F(1), _F(1), True, "count", "requests one replica serves at once"),
+        ParamSpec(
+            "concurrency", _F(1), _F(1), True, "count", "requests one replica serves at once"
+        ),
         ParamSpec("timeout_ms", _F(1000), _F(1), False, "ms", "per-attempt timeout of callers"),
         ParamSpec("retries", _F(0), _F(0), True, "count", "retries after a failed attempt"),
         ParamSpec("cost_per_replica", _F(1), _F(0), False, "cost units", "cost of one replica"),
@@ -76,7 +78,9 @@ SERVICE = ComponentType(
         DerivedSpec("utilization", "ratio", "offered attempts / capacity"),
         DerivedSpec("attempt_ms", "ms", "duration of one attempt (service time cut at timeout)"),
         DerivedSpec("arrival_rps", "req/s", "requests per second offered to the service"),
-        DerivedSpec("throughput_rps", "req/s", "requests per second it completes: min(offered, capacity)"),
+        DerivedSpec(
+            "throughput_rps", "req/s", "requests per second it completes: min(offered, capacity)"
+        ),
     ),
     env=MappingProxyType(
         {
@@ -100,7 +104,9 @@ QUEUE = ComponentType(
         DerivedSpec("throughput_rps", "items/s", "items per second drained to the consumers"),
     ),
     env=MappingProxyType(
-        {"drain_rps": "drain rate when nothing in the model consumes it (env.<component>_drain_rps)"}
+        {
+            "drain_rps": "drain rate when nothing in the model consumes it (env.<component>_drain_rps)"
+        }
     ),
 )
 
@@ -116,7 +122,9 @@ BATCHER = ComponentType(
         DerivedSpec("latency_ms", "ms", "same as wait_ms (the batcher adds no service time)"),
         DerivedSpec("throughput_rps", "items/s", "items per second leaving in batches"),
         DerivedSpec("arrival_rps", "items/s", "items per second arriving from upstream"),
-        DerivedSpec("batch_items", "items", "items in one batch: max(1, min(batch_size, rate x flush_ms))"),
+        DerivedSpec(
+            "batch_items", "items", "items in one batch: max(1, min(batch_size, rate x flush_ms))"
+        ),
     ),
     env=MappingProxyType({}),
 )

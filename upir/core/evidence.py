@@ -43,7 +43,9 @@ class Evidence:
         """Evidence whose prior mean is ``confidence`` with ``strength`` pseudo-observations."""
         if not 0.0 < confidence < 1.0:
             raise ValueError("confidence must lie strictly between 0 and 1")
-        return cls(id, source, type, alpha=confidence * strength, beta=(1 - confidence) * strength, **kw)
+        return cls(
+            id, source, type, alpha=confidence * strength, beta=(1 - confidence) * strength, **kw
+        )
 
     @property
     def confidence(self) -> float:

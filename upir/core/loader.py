@@ -63,14 +63,18 @@ def _check_names(
         scope, attr = node.scope, node.attr
         if env_only:
             if scope != "env":
-                issues.add(field, f"assumptions may only mention env.* names, not '{node.name}'", node.pos)
+                issues.add(
+                    field, f"assumptions may only mention env.* names, not '{node.name}'", node.pos
+                )
             continue
         if scope == "env":
             continue
         if scope == "system":
             if attr not in SYSTEM_QUANTITIES:
                 known = ", ".join(sorted(SYSTEM_QUANTITIES))
-                issues.add(field, f"unknown system quantity '{node.name}' (known: {known})", node.pos)
+                issues.add(
+                    field, f"unknown system quantity '{node.name}' (known: {known})", node.pos
+                )
             continue
         if not arch.has_component(scope):
             issues.add(field, f"unknown name '{node.name}': no component named '{scope}'", node.pos)
@@ -127,24 +131,37 @@ def _components(spec: Mapping[str, Any], issues: _Issues) -> Architecture:
         src, dst = raw["from"], raw["to"]
         for key, end in (("from", src), ("to", dst)):
             if end not in seen:
-                issues.add(f"spec.architecture.connections[{i}].{key}", f"no component named '{end}'")
+                issues.add(
+                    f"spec.architecture.connections[{i}].{key}", f"no component named '{end}'"
+                )
         conns.append(Connection(src, dst))
-    arch = Architecture(tuple(comps), tuple(c for c in conns if c.source in seen and c.target in seen))
+    arch = Architecture(
+        tuple(comps), tuple(c for c in conns if c.source in seen and c.target in seen)
+    )
     cycle = arch.find_cycle()
     if cycle:
-        issues.add("spec.architecture.connections", "connections form a cycle: " + " -> ".join(cycle))
+        issues.add(
+            "spec.architecture.connections", "connections form a cycle: " + " -> ".join(cycle)
+        )
     return arch
 
 
 def _properties(
-    raw_list: list[Any], base: str, kind: str, arch: Architecture, limits: ExprLimits, issues: _Issues
+    raw_list: list[Any],
+    base: str,
+    kind: str,
+    arch: Architecture,
+    limits: ExprLimits,
+    issues: _Issues,
 ) -> list[TemporalProperty]:
     out: list[TemporalProperty] = []
     for i, raw in enumerate(raw_list):
         field = f"{base}[{i}]"
         op = TemporalOperator(raw.get("operator", "ALWAYS"))
         if kind == "invariant" and op is not TemporalOperator.ALWAYS:
-            issues.add(f"{field}.operator", f"invariants must be ALWAYS (got {op.value}); use properties")
+            issues.add(
+                f"{field}.operator", f"invariants must be ALWAYS (got {op.value}); use properties"
+            )
         pred = _parse(raw["predicate"], f"{field}.predicate", limits, issues)
         trig = None
         if op.needs_trigger:
@@ -153,7 +170,9 @@ def _properties(
             else:
                 trig = _parse(raw["trigger"], f"{field}.trigger", limits, issues)
         elif "trigger" in raw:
-            issues.add(f"{field}.trigger", f"only UNTIL and SINCE take a trigger (operator is {op.value})")
+            issues.add(
+                f"{field}.trigger", f"only UNTIL and SINCE take a trigger (operator is {op.value})"
+            )
         bound = raw.get("timeBoundMs")
         if op.needs_time_bound and bound is None:
             issues.add(f"{field}.timeBoundMs", "WITHIN needs timeBoundMs")
@@ -193,14 +212,20 @@ def _parameters(raw_list: list[Any], arch: Architecture, issues: _Issues) -> lis
         pspec = catalog.params.get(param)
         if pspec is None:
             known = ", ".join(sorted(catalog.params))
-            issues.add(f"{field}.name", f"a {comp.type} has no tunable parameter '{param}' (known: {known})")
+            issues.add(
+                f"{field}.name",
+                f"a {comp.type} has no tunable parameter '{param}' (known: {known})",
+            )
             continue
         lo, hi = to_fraction(raw["min"]), to_fraction(raw["max"])
         step = to_fraction(raw["step"]) if raw.get("step") is not None else None
         if lo > hi:
             issues.add(f"{field}.min", f"min ({raw['min']}) must be <= max ({raw['max']})")
         if lo < pspec.lower:
-            issues.add(f"{field}.min", f"must be >= {pspec.lower} for {comp.type}.{param} (got {raw['min']})")
+            issues.add(
+                f"{field}.min",
+                f"must be >= {pspec.lower} for {comp.type}.{param} (got {raw['min']})",
+            )
         if step is not None and step <= 0:
             issues.add(f"{field}.step", f"must be > 0 (got {raw['step']})")
         if pspec.integer:
@@ -258,10 +283,20 @@ def build_model(doc: Any, limits: ExprLimits = DEFAULT_LIMITS) -> dict[str, Any]
             _check_names(expr, field, arch, issues, env_only=True)
             assumptions.append(Assumption(expr, field))
     invariants = _properties(
-        sspec.get("invariants") or [], "spec.specification.invariants", "invariant", arch, limits, issues
+        sspec.get("invariants") or [],
+        "spec.specification.invariants",
+        "invariant",
+        arch,
+        limits,
+        issues,
     )
     properties = _properties(
-        sspec.get("properties") or [], "spec.specification.properties", "property", arch, limits, issues
+        sspec.get("properties") or [],
+        "spec.specification.properties",
+        "property",
+        arch,
+        limits,
+        issues,
     )
     names = [p.name for p in invariants + properties]
     for dup in sorted({n for n in names if names.count(n) > 1}):
@@ -275,7 +310,9 @@ def build_model(doc: Any, limits: ExprLimits = DEFAULT_LIMITS) -> dict[str, Any]
         elif lo is None and hi is None:
             issues.add(f"spec.specification.constraints.{key}", "needs min or max")
         elif lo is not None and hi is not None and lo > hi:
-            issues.add(f"spec.specification.constraints.{key}.min", f"min ({lo}) must be <= max ({hi})")
+            issues.add(
+                f"spec.specification.constraints.{key}.min", f"min ({lo}) must be <= max ({hi})"
+            )
         else:
             constraints.append(Constraint(key, lo, hi))
     parameters = _parameters(spec.get("parameters") or [], arch, issues)

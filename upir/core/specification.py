@@ -12,8 +12,8 @@ from types import MappingProxyType
 
 from upir.core.catalog import CONSTRAINT_KEYS
 from upir.core.temporal import TemporalOperator, TemporalProperty
-from upir.expr.ast import Expr, Name
 from upir.expr.ast import Compare as CompareNode
+from upir.expr.ast import Expr, Name
 from upir.expr.ast import Num as NumNode
 from upir.expr.printer import to_source
 
@@ -100,11 +100,7 @@ class FormalSpecification:
 
     def all_properties(self) -> tuple[TemporalProperty, ...]:
         """Invariants, properties, then one ALWAYS property per constraint."""
-        return (
-            self.invariants
-            + self.properties
-            + tuple(c.as_property() for c in self.constraints)
-        )
+        return self.invariants + self.properties + tuple(c.as_property() for c in self.constraints)
 
     def canonical(self) -> dict[str, object]:
         """A JSON-able form independent of key order and expression formatting:

@@ -53,7 +53,9 @@ class UPIR:
     def to_resource(self) -> dict[str, Any]:
         """The resource document, with the current parameter values."""
         doc: dict[str, Any] = copy.deepcopy(dict(self.resource))
-        for raw, comp in zip(doc["spec"]["architecture"]["components"], self.architecture.components, strict=True):
+        for raw, comp in zip(
+            doc["spec"]["architecture"]["components"], self.architecture.components, strict=True
+        ):
             if comp.params:
                 raw["params"] = dict(comp.params)
         return doc

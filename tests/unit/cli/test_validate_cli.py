@@ -41,32 +41,74 @@ def _mutations() -> list[tuple[str, Any, str]]:
         cases.append((name, doc, needle))
 
     cases.append(("yaml-error", "spec: [unclosed\n  - {a: b", "line"))
-    mutate("wrong-type", lambda d: d["spec"]["architecture"]["components"][0].__setitem__("params", "many"),
-           "spec.architecture.components[0].params")
-    mutate("unknown-component", lambda d: d["spec"]["architecture"]["components"][1].__setitem__("type", "database"),
-           "spec.architecture.components[1].type")
-    mutate("unknown-name", lambda d: d["spec"]["specification"]["properties"][0].__setitem__(
-        "predicate", "gateway.latency_ms <= payments.latency_ms"), "spec.specification.properties[0].predicate")
-    mutate("min-gt-max", lambda d: d["spec"]["parameters"][0].update({"min": 500, "max": 100}),
-           "spec.parameters[0]")
-    mutate("duplicate-component", lambda d: d["spec"]["architecture"]["components"].append(
-        copy.deepcopy(d["spec"]["architecture"]["components"][0])), "spec.architecture.components")
-    mutate("duplicate-property", lambda d: d["spec"]["specification"]["properties"].append(
-        copy.deepcopy(d["spec"]["specification"]["properties"][0])), "spec.specification")
-    mutate("import", lambda d: d["spec"]["specification"]["invariants"][0].__setitem__(
-        "predicate", "__import__('os').system('touch PWNED') == 0"), "spec.specification.invariants[0].predicate")
-    mutate("power-tower", lambda d: d["spec"]["specification"]["invariants"][0].__setitem__(
-        "predicate", "10**10**10 > 0"), "spec.specification.invariants[0].predicate")
-    mutate("deep-parens", lambda d: d["spec"]["specification"]["invariants"][0].__setitem__(
-        "predicate", "(" * 5000 + "orders.dropped" + ")" * 5000 + " == 0"),
-           "spec.specification.invariants[0].predicate")
+    mutate(
+        "wrong-type",
+        lambda d: d["spec"]["architecture"]["components"][0].__setitem__("params", "many"),
+        "spec.architecture.components[0].params",
+    )
+    mutate(
+        "unknown-component",
+        lambda d: d["spec"]["architecture"]["components"][1].__setitem__("type", "database"),
+        "spec.architecture.components[1].type",
+    )
+    mutate(
+        "unknown-name",
+        lambda d: d["spec"]["specification"]["properties"][0].__setitem__(
+            "predicate", "gateway.latency_ms <= payments.latency_ms"
+        ),
+        "spec.specification.properties[0].predicate",
+    )
+    mutate(
+        "min-gt-max",
+        lambda d: d["spec"]["parameters"][0].update({"min": 500, "max": 100}),
+        "spec.parameters[0]",
+    )
+    mutate(
+        "duplicate-component",
+        lambda d: d["spec"]["architecture"]["components"].append(
+            copy.deepcopy(d["spec"]["architecture"]["components"][0])
+        ),
+        "spec.architecture.components",
+    )
+    mutate(
+        "duplicate-property",
+        lambda d: d["spec"]["specification"]["properties"].append(
+            copy.deepcopy(d["spec"]["specification"]["properties"][0])
+        ),
+        "spec.specification",
+    )
+    mutate(
+        "import",
+        lambda d: d["spec"]["specification"]["invariants"][0].__setitem__(
+            "predicate", "__import__('os').system('touch PWNED') == 0"
+        ),
+        "spec.specification.invariants[0].predicate",
+    )
+    mutate(
+        "power-tower",
+        lambda d: d["spec"]["specification"]["invariants"][0].__setitem__(
+            "predicate", "10**10**10 > 0"
+        ),
+        "spec.specification.invariants[0].predicate",
+    )
+    mutate(
+        "deep-parens",
+        lambda d: d["spec"]["specification"]["invariants"][0].__setitem__(
+            "predicate", "(" * 5000 + "orders.dropped" + ")" * 5000 + " == 0"
+        ),
+        "spec.specification.invariants[0].predicate",
+    )
     return cases
 
 
 @pytest.mark.parametrize(("name", "doc", "needle"), _mutations(), ids=[c[0] for c in _mutations()])
 def test_bad_input_exits_2_naming_the_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    name: str, doc: Any, needle: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    doc: Any,
+    needle: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     path = _write(tmp_path, doc)
@@ -81,7 +123,9 @@ def test_bad_input_exits_2_naming_the_field(
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_one_bad_file_does_not_hide_good_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_bad_file_does_not_hide_good_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = _write(tmp_path, "kind: [", "bad.yaml")
     code = main(["validate", str(bad), str(EXAMPLES[0])])
     captured = capsys.readouterr()

@@ -15,7 +15,12 @@ def test_defaults_without_env_or_file(tmp_path: Path) -> None:
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
-    env = {"HOME": str(tmp_path), "UPIR_LOG_LEVEL": "debug", "UPIR_CACHE_SIZE": "7", "UPIR_Z3_TIMEOUT": "250"}
+    env = {
+        "HOME": str(tmp_path),
+        "UPIR_LOG_LEVEL": "debug",
+        "UPIR_CACHE_SIZE": "7",
+        "UPIR_Z3_TIMEOUT": "250",
+    }
     s = load_settings(env)
     assert (s.log.level, s.cache.size, s.solver.timeout_ms) == ("DEBUG", 7, 250)
 
@@ -29,7 +34,9 @@ def test_environment_overrides(tmp_path: Path) -> None:
         ("UPIR_LOG_LEVEL", "LOUD", "UPIR_LOG_LEVEL must be one of"),
     ],
 )
-def test_bad_environment_names_the_variable(tmp_path: Path, var: str, value: str, needle: str) -> None:
+def test_bad_environment_names_the_variable(
+    tmp_path: Path, var: str, value: str, needle: str
+) -> None:
     with pytest.raises(SettingsError, match=needle):
         load_settings({"HOME": str(tmp_path), var: value})
 
@@ -37,9 +44,16 @@ def test_bad_environment_names_the_variable(tmp_path: Path, var: str, value: str
 def test_xdg_toml_file_then_env_wins(tmp_path: Path) -> None:
     cfg = tmp_path / "upir" / "upir.toml"
     cfg.parent.mkdir()
-    cfg.write_text('[log]\nlevel = "WARNING"\n[solver]\ntimeout_ms = 1234\nbmc_steps = 4\n[cache]\nsize = 9\n')
+    cfg.write_text(
+        '[log]\nlevel = "WARNING"\n[solver]\ntimeout_ms = 1234\nbmc_steps = 4\n[cache]\nsize = 9\n'
+    )
     s = load_settings({"XDG_CONFIG_HOME": str(tmp_path)})
-    assert (s.log.level, s.solver.timeout_ms, s.solver.bmc_steps, s.cache.size) == ("WARNING", 1234, 4, 9)
+    assert (s.log.level, s.solver.timeout_ms, s.solver.bmc_steps, s.cache.size) == (
+        "WARNING",
+        1234,
+        4,
+        9,
+    )
     s2 = load_settings({"XDG_CONFIG_HOME": str(tmp_path), "UPIR_Z3_TIMEOUT": "99"})
     assert s2.solver.timeout_ms == 99 and s2.cache.size == 9
 

@@ -36,7 +36,11 @@ def test_model_contents() -> None:
     assert props["fast"].operator is TemporalOperator.WITHIN and props["fast"].time_bound_ms == 1000
     assert props["no_loss"].kind == "invariant"
     assert props["constraint.availability"].kind == "constraint"
-    assert u.tunable_values() == {"gateway.timeout_ms": 300, "gateway.retries": 2, "orders.capacity": 5000}
+    assert u.tunable_values() == {
+        "gateway.timeout_ms": 300,
+        "gateway.retries": 2,
+        "orders.capacity": 5000,
+    }
     assert u.param_values()["fulfil.cost_per_replica"] == 1  # catalogue default
     assert [d.integer for d in u.parameters] == [False, True, True]
 
@@ -85,21 +89,51 @@ def test_json_round_trip_keeps_evidence_and_reasoning() -> None:
 @pytest.mark.parametrize(
     ("mutate", "field", "needle"),
     [
-        (lambda d: d["spec"]["architecture"]["connections"].append({"from": "fulfil", "to": "gateway"}),
-         "spec.architecture.connections", "cycle"),
-        (lambda d: d["spec"]["specification"]["assumptions"].append("gateway.replicas >= 1"),
-         "spec.specification.assumptions[5]", "env.*"),
-        (lambda d: d["spec"]["parameters"].append({"name": "orders.latency_ms", "min": 1, "max": 2}),
-         "spec.parameters[3].name", "no tunable parameter"),
-        (lambda d: d["spec"]["parameters"].append({"name": "gateway.retries", "min": 0.5, "max": 2}),
-         "spec.parameters[3]", ""),
-        (lambda d: d["spec"]["architecture"]["components"][0]["params"].update({"replicas": 0}),
-         "spec.architecture.components[0].params.replicas", "must be >= 1"),
-        (lambda d: d["spec"]["specification"]["invariants"][0].update({"operator": "EVENTUALLY"}),
-         "spec.specification.invariants[0].operator", "invariants must be ALWAYS"),
-        (lambda d: d["spec"]["specification"]["properties"][0].update(
-            {"predicate": "system.wibble <= 3"}), "spec.specification.properties[0].predicate",
-         "unknown system quantity"),
+        (
+            lambda d: d["spec"]["architecture"]["connections"].append(
+                {"from": "fulfil", "to": "gateway"}
+            ),
+            "spec.architecture.connections",
+            "cycle",
+        ),
+        (
+            lambda d: d["spec"]["specification"]["assumptions"].append("gateway.replicas >= 1"),
+            "spec.specification.assumptions[5]",
+            "env.*",
+        ),
+        (
+            lambda d: d["spec"]["parameters"].append(
+                {"name": "orders.latency_ms", "min": 1, "max": 2}
+            ),
+            "spec.parameters[3].name",
+            "no tunable parameter",
+        ),
+        (
+            lambda d: d["spec"]["parameters"].append(
+                {"name": "gateway.retries", "min": 0.5, "max": 2}
+            ),
+            "spec.parameters[3]",
+            "",
+        ),
+        (
+            lambda d: d["spec"]["architecture"]["components"][0]["params"].update({"replicas": 0}),
+            "spec.architecture.components[0].params.replicas",
+            "must be >= 1",
+        ),
+        (
+            lambda d: d["spec"]["specification"]["invariants"][0].update(
+                {"operator": "EVENTUALLY"}
+            ),
+            "spec.specification.invariants[0].operator",
+            "invariants must be ALWAYS",
+        ),
+        (
+            lambda d: d["spec"]["specification"]["properties"][0].update(
+                {"predicate": "system.wibble <= 3"}
+            ),
+            "spec.specification.properties[0].predicate",
+            "unknown system quantity",
+        ),
     ],
 )
 def test_semantic_errors_name_the_field(mutate: Any, field: str, needle: str) -> None:
