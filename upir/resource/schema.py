@@ -17,12 +17,59 @@ and ``upir.resource.crd.build_crd`` hand out fresh mutable copies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Mapping
 from typing import Any
 
 from upir.resource import rules as R
+from upir.resource.builders import (
+    COMPONENT_NAME_PATTERN,
+    CONDITION_REASON_PATTERN,
+    CONDITION_TYPE_PATTERN,
+    DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
+    HTTP_URL_PATTERN,
+    PARAMETER_NAME_PATTERN,
+    PATTERN_HINTS,
+    PROPERTY_NAME_PATTERN,
+    Schema,
+    freeze,
+    list_of,
+    map_of,
+    number,
+    obj,
+    string,
+    thaw,
+)
 from upir.resource.rules import CelRule
+from upir.resource.status_schema import status_schema
+
+__all__ = [
+    "API_VERSION",
+    "COMPONENT_NAME_PATTERN",
+    "CONDITION_REASON_PATTERN",
+    "CONDITION_TYPE_PATTERN",
+    "CRD_NAME",
+    "DNS_LABEL_PATTERN",
+    "DNS_SUBDOMAIN_PATTERN",
+    "GROUP",
+    "HTTP_URL_PATTERN",
+    "KIND",
+    "LIST_KIND",
+    "PARAMETER_NAME_PATTERN",
+    "PATTERN_HINTS",
+    "PLURAL",
+    "PRINTER_COLUMNS",
+    "PROPERTY_NAME_PATTERN",
+    "SHORT_NAMES",
+    "SINGULAR",
+    "SPEC_SCHEMA",
+    "STATUS_SCHEMA",
+    "UPIR_SCHEMA",
+    "VERSION",
+    "freeze",
+    "openapi_schema",
+    "thaw",
+]
 
 GROUP = "upir.dev"
 VERSION = "v1alpha1"
@@ -45,173 +92,25 @@ MAX_PARAMETERS = 128
 MAX_EXPRESSION_CHARS = 2000  # the expression parser's default limit (upir.expr.limits)
 MAX_NAME_CHARS = 63
 
-# Patterns use only syntax Go's RE2 and Python's re share. A component name is
-# used in expressions as <component>.<param>, so it must be an identifier.
-COMPONENT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-PARAMETER_NAME_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
-PROPERTY_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
-DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-HTTP_URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*$"
-# metav1.Condition's own patterns (k8s.io/apimachinery/pkg/apis/meta/v1/types.go)
-CONDITION_TYPE_PATTERN = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
-)
-CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
-
-PATTERN_HINTS: Mapping[str, str] = MappingProxyType(
-    {
-        COMPONENT_NAME_PATTERN: (
-            "must be a lowercase identifier of at most 63 characters: a letter, then letters, "
-            "digits or '_' (it is used in expressions as <component>.<param>)"
-        ),
-        PARAMETER_NAME_PATTERN: "must be <component>.<param>, e.g. gateway.timeout_ms",
-        PROPERTY_NAME_PATTERN: (
-            "must be at most 63 characters: a letter, then letters, digits, '_' or '-'"
-        ),
-        DNS_LABEL_PATTERN: (
-            "must be a DNS-1123 label: lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        ),
-        DNS_SUBDOMAIN_PATTERN: (
-            "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
-            "starting and ending with a letter or digit"
-        ),
-        HTTP_URL_PATTERN: "must be an http:// or https:// URL",
-        CONDITION_TYPE_PATTERN: "must be a CamelCase condition type, optionally prefixed by a domain/",
-        CONDITION_REASON_PATTERN: "must be a CamelCase reason: a letter, then letters, digits, '_', ',' or ':'",
-    }
-)
-"""Plain-English wording of each pattern, for error messages."""
-
-Schema = dict[str, Any]
-
-
-# ------------------------------------------------------------------ builders
-
-
-def _rules(rules: Sequence[CelRule]) -> Schema:
-    return {"x-kubernetes-validations": [r.validation() for r in rules]} if rules else {}
-
-
-def _str(
-    description: str,
-    *,
-    max_length: int | None = None,
-    min_length: int | None = None,
-    pattern: str | None = None,
-    enum: Sequence[str] | None = None,
-    fmt: str | None = None,
-) -> Schema:
-    out: Schema = {"type": "string", "description": description}
-    if enum is not None:
-        out["enum"] = list(enum)
-    if fmt is not None:
-        out["format"] = fmt
-    if min_length is not None:
-        out["minLength"] = min_length
-    if max_length is not None:
-        out["maxLength"] = max_length
-    if pattern is not None:
-        if pattern not in PATTERN_HINTS:
-            raise ValueError(f"pattern {pattern!r} needs a PATTERN_HINTS entry")
-        out["pattern"] = pattern
-    return out
-
-
-def _num(
-    description: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive_minimum: bool = False,
-    integer: bool = False,
-) -> Schema:
-    out: Schema = {"type": "integer" if integer else "number", "description": description}
-    if integer:
-        out["format"] = "int64"
-    if minimum is not None:
-        out["minimum"] = minimum
-        if exclusive_minimum:
-            out["exclusiveMinimum"] = True
-    if maximum is not None:
-        out["maximum"] = maximum
-    return out
-
-
-def _obj(
-    description: str,
-    properties: Mapping[str, Schema],
-    *,
-    required: Sequence[str] = (),
-    rules: Sequence[CelRule] = (),
-) -> Schema:
-    out: Schema = {"type": "object", "description": description}
-    if required:
-        out["required"] = list(required)
-    out["properties"] = dict(properties)
-    out.update(_rules(rules))
-    return out
-
-
-def _map(description: str, values: Schema, *, max_properties: int) -> Schema:
-    return {
-        "type": "object",
-        "description": description,
-        "maxProperties": max_properties,
-        "additionalProperties": values,
-    }
-
-
-def _list(
-    description: str,
-    items: Schema,
-    *,
-    max_items: int,
-    min_items: int | None = None,
-    map_key: str | None = None,
-    rules: Sequence[CelRule] = (),
-) -> Schema:
-    out: Schema = {"type": "array", "description": description}
-    if min_items is not None:
-        out["minItems"] = min_items
-    out["maxItems"] = max_items
-    if map_key is not None:
-        # The API server enforces unique keys (and server-side apply merges by key).
-        out["x-kubernetes-list-type"] = "map"
-        out["x-kubernetes-list-map-keys"] = [map_key]
-    out["items"] = items
-    out.update(_rules(rules))
-    return out
-
-
-def _free_object(description: str) -> Schema:
-    return {
-        "type": "object",
-        "description": description,
-        "x-kubernetes-preserve-unknown-fields": True,
-    }
-
 
 # ---------------------------------------------------------------------- spec
 
 
 def _component() -> Schema:
-    return _obj(
+    return obj(
         "One component of the system.",
         {
-            "name": _str(
+            "name": string(
                 "Unique name; expressions refer to its parameters as <name>.<param>.",
                 max_length=MAX_NAME_CHARS,
                 pattern=COMPONENT_NAME_PATTERN,
             ),
-            "type": _str(
+            "type": string(
                 "Component model: service (replicas x concurrency workers with timeouts and "
                 "retries), queue (bounded FIFO buffer) or batcher (groups items into batches).",
                 enum=("service", "queue", "batcher"),
             ),
-            "params": _map(
+            "params": map_of(
                 "Parameter values by name (e.g. replicas, timeout_ms, capacity); each a JSON "
                 "number in the parameter's unit.",
                 {"type": "number"},
@@ -224,15 +123,15 @@ def _component() -> Schema:
 
 
 def _connection() -> Schema:
-    return _obj(
+    return obj(
         "A directed edge: requests or items flow from one component to another.",
         {
-            "from": _str(
+            "from": string(
                 "Upstream component name.",
                 max_length=MAX_NAME_CHARS,
                 pattern=COMPONENT_NAME_PATTERN,
             ),
-            "to": _str(
+            "to": string(
                 "Downstream component name.",
                 max_length=MAX_NAME_CHARS,
                 pattern=COMPONENT_NAME_PATTERN,
@@ -244,17 +143,17 @@ def _connection() -> Schema:
 
 
 def _architecture() -> Schema:
-    return _obj(
+    return obj(
         "The components and how they connect.",
         {
-            "components": _list(
+            "components": list_of(
                 "The components; names are unique.",
                 _component(),
                 min_items=1,
                 max_items=MAX_COMPONENTS,
                 map_key="name",
             ),
-            "connections": _list(
+            "connections": list_of(
                 "Directed connections between declared components; they must not form a cycle.",
                 _connection(),
                 max_items=MAX_CONNECTIONS,
@@ -266,7 +165,7 @@ def _architecture() -> Schema:
 
 
 def _expression(description: str) -> Schema:
-    return _str(description, min_length=1, max_length=MAX_EXPRESSION_CHARS)
+    return string(description, min_length=1, max_length=MAX_EXPRESSION_CHARS)
 
 
 def _temporal_property(*, invariant: bool) -> Schema:
@@ -278,17 +177,17 @@ def _temporal_property(*, invariant: bool) -> Schema:
     )
     if invariant:
         rules = (R.INVARIANT_IS_ALWAYS, *rules)
-    return _obj(
+    return obj(
         "An invariant (must hold in every reachable state)."
         if invariant
         else "A temporal property.",
         {
-            "name": _str(
+            "name": string(
                 "Unique name across invariants and properties; verdicts are reported under it.",
                 max_length=MAX_NAME_CHARS,
                 pattern=PROPERTY_NAME_PATTERN,
             ),
-            "operator": _str(
+            "operator": string(
                 "Temporal operator: ALWAYS p, EVENTUALLY p, WITHIN p (timeBoundMs), "
                 "p UNTIL trigger, p SINCE trigger."
                 + (" Invariants are ALWAYS." if invariant else ""),
@@ -300,7 +199,7 @@ def _temporal_property(*, invariant: bool) -> Schema:
             "trigger": _expression(
                 "Second predicate of UNTIL and SINCE (predicate UNTIL/SINCE trigger)."
             ),
-            "timeBoundMs": _num("Time bound of WITHIN, ms.", minimum=0, exclusive_minimum=True),
+            "timeBoundMs": number("Time bound of WITHIN, ms.", minimum=0, exclusive_minimum=True),
         },
         required=("name", "operator", "predicate"),
         rules=rules,
@@ -309,39 +208,39 @@ def _temporal_property(*, invariant: bool) -> Schema:
 
 def _bounds(description: str, *, ratio: bool = False) -> Schema:
     lo, hi = (0, 1) if ratio else (0, None)
-    return _obj(
+    return obj(
         description,
         {
-            "min": _num("Lower bound (inclusive).", minimum=lo, maximum=hi),
-            "max": _num("Upper bound (inclusive).", minimum=lo, maximum=hi),
+            "min": number("Lower bound (inclusive).", minimum=lo, maximum=hi),
+            "max": number("Upper bound (inclusive).", minimum=lo, maximum=hi),
         },
         rules=(R.BOUNDS_PRESENT, R.BOUNDS_MIN_LE_MAX),
     )
 
 
 def _specification() -> Schema:
-    return _obj(
+    return obj(
         "What must hold: assumptions on the environment, invariants, temporal properties "
         "and constraints on system-level quantities.",
         {
-            "assumptions": _list(
+            "assumptions": list_of(
                 "Bounds on environment variables (names start with env.), e.g. 'env.arrival_rps <= 800'.",
                 _expression("A boolean expression over env.* names."),
                 max_items=MAX_ASSUMPTIONS,
             ),
-            "invariants": _list(
+            "invariants": list_of(
                 "Properties that must hold in every reachable state (operator ALWAYS).",
                 _temporal_property(invariant=True),
                 max_items=MAX_INVARIANTS,
                 map_key="name",
             ),
-            "properties": _list(
+            "properties": list_of(
                 "Timed and temporal properties.",
                 _temporal_property(invariant=False),
                 max_items=MAX_PROPERTIES,
                 map_key="name",
             ),
-            "constraints": _obj(
+            "constraints": obj(
                 "Bounds on the system-level derived quantities (system.latency_ms, "
                 "system.availability, system.cost, system.throughput_rps).",
                 {
@@ -357,18 +256,18 @@ def _specification() -> Schema:
 
 
 def _parameter() -> Schema:
-    return _obj(
+    return obj(
         "A tunable parameter: CEGIS chooses its value in [min, max] on the step grid, "
         "and the tuner moves it inside the same domain.",
         {
-            "name": _str(
+            "name": string(
                 "The parameter, as <component>.<param>.",
                 max_length=2 * MAX_NAME_CHARS + 1,
                 pattern=PARAMETER_NAME_PATTERN,
             ),
-            "min": _num("Smallest allowed value (inclusive), in the parameter's unit."),
-            "max": _num("Largest allowed value (inclusive), in the parameter's unit."),
-            "step": _num(
+            "min": number("Smallest allowed value (inclusive), in the parameter's unit."),
+            "max": number("Largest allowed value (inclusive), in the parameter's unit."),
+            "step": number(
                 "Grid step: allowed values are min + k * step.", minimum=0, exclusive_minimum=True
             ),
         },
@@ -378,36 +277,36 @@ def _parameter() -> Schema:
 
 
 def _tuning() -> Schema:
-    return _obj(
+    return obj(
         "Online tuning: a PPO agent proposes parameter changes from live metrics; only "
         "changes the Z3 guardrail proves safe are recommended or applied.",
         {
-            "mode": _str(
+            "mode": string(
                 "Off: no tuning. Recommend: write proved recommendations to status only "
                 "(never the target). Auto: apply proved changes to the target.",
                 enum=("Off", "Recommend", "Auto"),
             ),
-            "intervalSeconds": _num(
+            "intervalSeconds": number(
                 "Seconds between tuning steps (at most one change per interval).",
                 minimum=5,
                 maximum=86400,
                 integer=True,
             ),
-            "maxStepFraction": _num(
+            "maxStepFraction": number(
                 "Largest relative change of one parameter in one step, in (0, 1].",
                 minimum=0,
                 exclusive_minimum=True,
                 maximum=1,
             ),
-            "prometheus": _obj(
+            "prometheus": obj(
                 "Where the live metrics come from.",
                 {
-                    "url": _str(
+                    "url": string(
                         "Base URL of the Prometheus HTTP API.",
                         max_length=2048,
                         pattern=HTTP_URL_PATTERN,
                     ),
-                    "queries": _map(
+                    "queries": map_of(
                         "PromQL per metric name (latency_ms, throughput_rps, error_rate, ...); "
                         "each must return one scalar.",
                         {"type": "string", "minLength": 1, "maxLength": 4096},
@@ -416,7 +315,7 @@ def _tuning() -> Schema:
                 },
                 required=("url",),
             ),
-            "objective": _map(
+            "objective": map_of(
                 "Weight of each metric in the tuning objective.",
                 {"type": "number"},
                 max_properties=32,
@@ -426,20 +325,20 @@ def _tuning() -> Schema:
 
 
 def _spec() -> Schema:
-    return _obj(
+    return obj(
         "The system, its formal specification, its tunable parameters and how to tune them.",
         {
-            "systemType": _str(
+            "systemType": string(
                 "Kind of system; inferred from the components when absent.",
                 enum=("streaming", "batch", "api"),
             ),
-            "target": _obj(
+            "target": obj(
                 "The workload the operator configures, in the UPIR's namespace.",
                 {
-                    "deployment": _str(
+                    "deployment": string(
                         "Name of the Deployment.", max_length=253, pattern=DNS_SUBDOMAIN_PATTERN
                     ),
-                    "configMap": _str(
+                    "configMap": string(
                         "Name of the ConfigMap the operator owns (one key per parameter).",
                         max_length=253,
                         pattern=DNS_SUBDOMAIN_PATTERN,
@@ -448,7 +347,7 @@ def _spec() -> Schema:
             ),
             "architecture": _architecture(),
             "specification": _specification(),
-            "parameters": _list(
+            "parameters": list_of(
                 "Tunable parameters: CEGIS fills them, the tuner moves them.",
                 _parameter(),
                 max_items=MAX_PARAMETERS,
@@ -457,148 +356,6 @@ def _spec() -> Schema:
             "tuning": _tuning(),
         },
         required=("architecture",),
-    )
-
-
-# -------------------------------------------------------------------- status
-
-
-def _condition() -> Schema:
-    # The shape of metav1.Condition, as Kubernetes' own types declare it.
-    return _obj(
-        "A condition in the metav1.Condition shape. Types: Valid, Verified, Synthesized, Tuning, Ready.",
-        {
-            "type": _str(
-                "Condition type, CamelCase.", max_length=316, pattern=CONDITION_TYPE_PATTERN
-            ),
-            "status": _str("True, False or Unknown.", enum=("True", "False", "Unknown")),
-            "observedGeneration": _num(
-                "The .metadata.generation the condition was set for.", minimum=0, integer=True
-            ),
-            "lastTransitionTime": _str("When status last changed.", fmt="date-time"),
-            "reason": _str(
-                "Machine-readable CamelCase reason.",
-                min_length=1,
-                max_length=1024,
-                pattern=CONDITION_REASON_PATTERN,
-            ),
-            "message": _str("Human-readable details.", max_length=32768),
-        },
-        required=("type", "status", "lastTransitionTime", "reason", "message"),
-    )
-
-
-def _verdict() -> Schema:
-    return _obj(
-        "The verdict on one property.",
-        {
-            "property": _str(
-                "Property name (invariant, property or constraint).", min_length=1, max_length=256
-            ),
-            "kind": _str(
-                "Where the property came from.", enum=("invariant", "property", "constraint")
-            ),
-            "status": _str(
-                "Verdict; only PROVED counts as a pass.",
-                enum=("PROVED", "VIOLATED", "UNKNOWN", "TIMEOUT", "ERROR"),
-            ),
-            "proof": _str(
-                "How it was proved: 'inductive' (unbounded) or 'bounded:N' (N steps).",
-                max_length=64,
-            ),
-            "counterexample": _free_object(
-                "For VIOLATED: the environment values and, for temporal properties, the state "
-                "trace (free-form, size-trimmed by the operator)."
-            ),
-            "message": _str("Details, e.g. why the verdict is UNKNOWN or ERROR.", max_length=4096),
-            "timeMs": _num("Solver time, ms.", minimum=0),
-            "cached": {
-                "type": "boolean",
-                "description": "Whether the verdict came from the proof cache.",
-            },
-        },
-        required=("property", "status"),
-    )
-
-
-def _status() -> Schema:
-    params = _map(
-        "Parameter values by <component>.<param>.", {"type": "number"}, max_properties=4096
-    )
-    counter = "Count since the UPIR was created."
-    return _obj(
-        "Observed state, written by the operator.",
-        {
-            "observedGeneration": _num(
-                "The .metadata.generation last reconciled.", minimum=0, integer=True
-            ),
-            "verdict": _str(
-                "Summary: Proved (every property PROVED), Violated, Unknown, or Invalid (bad spec).",
-                enum=("Proved", "Violated", "Unknown", "Invalid"),
-            ),
-            "message": _str("One-line human summary.", max_length=1024),
-            "specHash": _str(
-                "SHA-256 of the canonical specification the verdicts are for.", max_length=128
-            ),
-            "lastVerifiedTime": _str("When the verdicts were computed.", fmt="date-time"),
-            "measuredLatencyMs": _num("Latest measured latency of the workload, ms.", minimum=0),
-            "conditions": _list(
-                "Conditions, one per type.", _condition(), max_items=16, map_key="type"
-            ),
-            "verdicts": _list(
-                "Verdict per property.", _verdict(), max_items=512, map_key="property"
-            ),
-            "appliedParameters": params,
-            "certificate": _obj(
-                "Signed certificate that appliedParameters were proved against specHash "
-                "(the envelope of upir.certificates; check it with 'upir cert verify').",
-                {
-                    # the payload lists every verdict and parameter: up to ~50 KB at the size limits
-                    "payload": _str("The signed statement (canonical JSON).", max_length=262144),
-                    "signature": _str("Signature of payload, base64.", max_length=8192),
-                    "keyId": _str("Identifier of the signing key.", max_length=256),
-                    "algorithm": _str("Signature algorithm, e.g. Ed25519.", max_length=64),
-                    "publicKey": _str(
-                        "The signer's public key, base64 (integrity only; trust needs the "
-                        "operator's published key).",
-                        max_length=4096,
-                    ),
-                },
-            ),
-            "tuning": _obj(
-                "Tuning counters.",
-                {
-                    "proposals": _num(
-                        "Proposals made by the agent. " + counter, minimum=0, integer=True
-                    ),
-                    "accepted": _num(
-                        "Proposals the guardrail proved safe. " + counter, minimum=0, integer=True
-                    ),
-                    "rejected": _num(
-                        "Proposals the guardrail rejected. " + counter, minimum=0, integer=True
-                    ),
-                    "rolledBack": _num(
-                        "Changes rolled back after regressions. " + counter, minimum=0, integer=True
-                    ),
-                    "holds": _num(
-                        "Intervals held (missing or stale metrics). " + counter,
-                        minimum=0,
-                        integer=True,
-                    ),
-                },
-            ),
-            "lastRecommendation": _obj(
-                "The latest proved recommendation (Recommend and Auto modes).",
-                {
-                    "parameters": params,
-                    "time": _str("When it was made.", fmt="date-time"),
-                    "message": _str("Why: expected effect on the objective.", max_length=1024),
-                },
-            ),
-            "kopf": _free_object(
-                "Bookkeeping of the kopf framework (handler progress); not for users."
-            ),
-        },
     )
 
 
@@ -631,27 +388,9 @@ def _root() -> Schema:
                 },
             },
             "spec": _spec(),
-            "status": _status(),
+            "status": status_schema(),
         },
     }
-
-
-def freeze(value: Any) -> Any:
-    """A read-only deep copy: mappings become ``MappingProxyType``, lists tuples."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """A plain mutable deep copy (dicts and lists) of a frozen structure."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
-    return value
 
 
 UPIR_SCHEMA: Mapping[str, Any] = freeze(_root())
