@@ -128,7 +128,7 @@ def bounded_work_queue() -> Resource:
         ],
         [("producer", "jobs"), ("jobs", "workers")],
         assumptions=[
-            "env.arrival_rps <= 200",
+            "150 <= env.arrival_rps <= 200",
             "5 <= env.producer_service_ms <= 20",
             "20 <= env.workers_service_ms <= 100",
             "env.producer_failure_rate <= 0.01",
@@ -157,16 +157,16 @@ def streaming_batching(*, sink: bool = False) -> Resource:
     ]
     conns = [("ingest", "events"), ("events", "batcher"), ("batcher", "processor")]
     assumptions = [
-        "env.arrival_rps <= 2000",
+        "1000 <= env.arrival_rps <= 2000",
         "1 <= env.ingest_service_ms <= 10",
         "20 <= env.processor_service_ms <= 120",
         "env.ingest_failure_rate <= 0.001",
         "env.processor_failure_rate <= 0.01",
     ]
     if sink:
-        comps.append(("sink", "service", _svc(2, 8, 200, 1)))
+        comps.append(("sink", "service", _svc(8, 16, 200, 1)))
         conns.append(("processor", "sink"))
-        assumptions.append("5 <= env.sink_service_ms <= 50")
+        assumptions += ["5 <= env.sink_service_ms <= 50", "env.sink_failure_rate <= 0.01"]
     return _resource(
         "streaming-batching",
         "streaming",

@@ -50,13 +50,11 @@ class Clusterer(Protocol):
 
 @dataclass(frozen=True)
 class Observation:
-    """One corpus member: the UPIR, its verifier verdicts by property name when it
-    was verified (``"PROVED"``, ``"VIOLATED"``, ...), and the component-contract
-    keys it has PROVED (see :mod:`upir.patterns.reuse`)."""
+    """One corpus member: the UPIR and, when it was verified, its verdicts by
+    property name (``"PROVED"``, ``"VIOLATED"``, ...)."""
 
     upir: UPIR
     verdicts: Mapping[str, str] | None = None
-    contracts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -236,8 +234,9 @@ class PatternExtractor:
     ) -> Pattern:
         """The pattern a group of instances shares: roles with the parameter
         ranges seen, property templates with how many members state, were
-        checked for and PROVED each, the union of their proved contracts, and
-        the centroid and spread of their features."""
+        checked for and PROVED each, and the centroid and spread of their
+        features. (Proof-cache keys for reuse are added by
+        :class:`upir.patterns.reuse.ProofReuse` as instances are verified.)"""
         obs = [m if isinstance(m, Observation) else Observation(m) for m in members]
         if not obs:
             raise ValueError("a pattern needs at least one member")
@@ -291,7 +290,6 @@ class PatternExtractor:
             properties=tuple(templates.values()),
             members=len(upirs),
             reference=upirs[0].to_resource(),
-            contracts=frozenset().union(*(o.contracts for o in obs)),
         )
 
     def discover(self, corpus: Sequence[UPIR | Observation]) -> DiscoveryResult:

@@ -16,52 +16,18 @@ from typing import Any
 import numpy as np
 
 from upir.core.catalog import COMPONENT_TYPES
-from upir.expr import parse, to_source
 from upir.patterns.builtin import BUILTINS, BuiltinPattern, Resource
-from upir.patterns.pattern import map_names
-
-_ENV_SUFFIXES = tuple(sorted({k for t in COMPONENT_TYPES.values() for k in t.env}))
+from upir.patterns.rename import rename_components
 
 
-def _rename_expr(text: str, mapping: Mapping[str, str], field: str) -> str:
-    def fn(name: str) -> str:
-        scope, _, attr = name.partition(".")
-        if scope in mapping:
-            return f"{mapping[scope]}.{attr}"
-        if scope == "env":
-            for old, new in mapping.items():
-                for suffix in _ENV_SUFFIXES:
-                    if attr == f"{old}_{suffix}":
-                        return f"env.{new}_{suffix}"
-        return name
-
-    return to_source(map_names(parse(text, field=field), fn))
-
-
-def rename_components(doc: Resource, mapping: Mapping[str, str]) -> Resource:
-    """A copy of ``doc`` with components renamed everywhere they appear:
-    components, connections, predicates, triggers, assumptions (``env.<c>_*``)
-    and tunable parameter names."""
-    out = copy.deepcopy(doc)
-    spec = out["spec"]
-    for c in spec["architecture"]["components"]:
-        c["name"] = mapping.get(c["name"], c["name"])
-    for c in spec["architecture"].get("connections", []):
-        c["from"] = mapping.get(c["from"], c["from"])
-        c["to"] = mapping.get(c["to"], c["to"])
-    sspec = spec.get("specification", {})
-    sspec["assumptions"] = [
-        _rename_expr(a, mapping, "assumption") for a in sspec.get("assumptions", [])
-    ]
-    for key in ("invariants", "properties"):
-        for p in sspec.get(key, []):
-            p["predicate"] = _rename_expr(p["predicate"], mapping, "predicate")
-            if "trigger" in p:
-                p["trigger"] = _rename_expr(p["trigger"], mapping, "trigger")
-    for d in spec.get("parameters", []):
-        comp, _, param = d["name"].partition(".")
-        d["name"] = f"{mapping.get(comp, comp)}.{param}"
-    return out
+def snap_125(x: float) -> int:
+    """The value of the series 1, 2, 5, 10, 20, 50, ... nearest to ``x`` in log
+    scale (0 for anything below 0.5)."""
+    if x < 0.5:
+        return 0
+    exp = math.floor(math.log10(x))
+    cands = [m * 10**e for e in (exp - 1, exp, exp + 1) for m in (1, 2, 5) if m * 10**e >= 1]
+    return int(min(cands, key=lambda c: abs(math.log(x / c))))
 
 
 def _token(rng: np.random.Generator, n: int = 3) -> str:
@@ -76,12 +42,15 @@ def perturb(
     spread: float = 0.3,
     rename: bool = True,
     drop_property: float = 0.0,
+    snap: bool = False,
 ) -> Resource:
     """A variant of ``doc``: every parameter scaled by a log-uniform factor in
     ``[1/(1+spread), 1+spread]`` (rounded, kept within the catalogue's lower
-    bound), components renamed with a random suffix and shuffled, and each
-    non-invariant property dropped with probability ``drop_property``. Tunable
-    parameter domains are widened to keep containing the new values."""
+    bound; with ``snap``, moved to the nearest value of the 1-2-5 series, the
+    round numbers operators usually configure), components renamed with a
+    random suffix and shuffled, and each non-invariant property dropped with
+    probability ``drop_property``. Tunable parameter domains are widened to keep
+    containing the new values."""
     out = copy.deepcopy(doc)
     comps = out["spec"]["architecture"]["components"]
     amp = math.log1p(spread)
@@ -90,7 +59,8 @@ def perturb(
         for k, v in list(c.get("params", {}).items()):
             factor = math.exp(float(rng.uniform(-amp, amp)))
             lower = float(catalog[k].lower) if k in catalog else 0.0
-            c["params"][k] = max(int(round(v * factor)), math.ceil(lower))
+            value = snap_125(v * factor) if snap else round(v * factor)
+            c["params"][k] = max(int(value), math.ceil(lower))
     values = {f"{c['name']}.{k}": v for c in comps for k, v in c.get("params", {}).items()}
     for d in out["spec"].get("parameters", []):
         v = values.get(d["name"])
@@ -117,21 +87,32 @@ def family_instance(
     *,
     spread: float = 0.3,
     drop_property: float = 0.2,
+    snap: bool = False,
 ) -> Resource:
     """An instance of ``family``: structural knobs sampled in their ranges, then
     :func:`perturb`-ed."""
     knobs = {k: int(rng.integers(lo, hi + 1)) for k, (lo, hi) in family.knobs.items()}
-    return perturb(family.build(**knobs), rng, spread=spread, drop_property=drop_property)
+    return perturb(
+        family.build(**knobs), rng, spread=spread, drop_property=drop_property, snap=snap
+    )
 
 
 def corpus(
-    size: int, *, seed: int, spread: float = 0.3, drop_property: float = 0.2
+    size: int,
+    *,
+    seed: int,
+    spread: float = 0.3,
+    drop_property: float = 0.2,
+    snap: bool = False,
 ) -> list[tuple[str, Resource]]:
     """``size`` instances as (family id, resource), families taking turns so
     their sizes differ by at most one, in a seeded random order."""
     rng = np.random.default_rng(seed)
     out = [
-        (fam.id, family_instance(fam, rng, spread=spread, drop_property=drop_property))
+        (
+            fam.id,
+            family_instance(fam, rng, spread=spread, drop_property=drop_property, snap=snap),
+        )
         for fam in (BUILTINS[i % len(BUILTINS)] for i in range(size))
     ]
     order = rng.permutation(size)

@@ -35,6 +35,9 @@ MAX_LIBRARY_BYTES = 64 << 20
 
 PROVED = "PROVED"
 
+MAX_PROOFS_PER_PATTERN = 10_000
+"""Proof-cache keys remembered per pattern (oldest dropped first)."""
+
 
 @dataclass(frozen=True)
 class Match:
@@ -82,6 +85,7 @@ class PatternLibrary:
         self._patterns: dict[str, Pattern] = {}
         self._index: SimilarityIndex | None = None
         self._rows: list[Pattern] = []
+        self._row_of: dict[str, int] = {}
         for p in patterns:
             self.add(p)
 
@@ -125,6 +129,7 @@ class PatternLibrary:
     def _ensure_index(self) -> SimilarityIndex:
         if self._index is None:
             self._rows = list(self._patterns.values())
+            self._row_of = {p.id: i for i, p in enumerate(self._rows)}
             self._index = SimilarityIndex(
                 stack([p.vector for p in self._rows]), stack([p.spread_vector for p in self._rows])
             )
@@ -162,8 +167,7 @@ class PatternLibrary:
         """Count one verification run of an instance of the pattern."""
         p = self.get(pattern_id)
         updated = replace(p, success=p.success.update(success))
-        self._patterns[pattern_id] = updated
-        self._index = None
+        self._update(updated)
         return updated
 
     def record_verdicts(self, pattern_id: str, verdicts: Mapping[str, str]) -> Pattern:
@@ -171,6 +175,28 @@ class PatternLibrary:
         was at least one verdict and every one was PROVED."""
         success = bool(verdicts) and all(v == PROVED for v in verdicts.values())
         return self.record_outcome(pattern_id, success)
+
+    def add_proofs(self, pattern_id: str, proofs: Mapping[str, str]) -> Pattern:
+        """Remember proof-cache keys PROVED by an instance of the pattern (see
+        :mod:`upir.patterns.reuse`). The newest ``MAX_PROOFS_PER_PATTERN`` are kept."""
+        p = self.get(pattern_id)
+        merged = dict(p.proofs)
+        for key, proof in proofs.items():
+            merged.pop(key, None)  # re-insert: most recently proved last
+            merged[key] = proof
+        excess = len(merged) - MAX_PROOFS_PER_PATTERN
+        if excess > 0:
+            for key in list(merged)[:excess]:
+                del merged[key]
+        updated = replace(p, proofs=MappingProxyType(merged))
+        self._update(updated)
+        return updated
+
+    def _update(self, pattern: Pattern) -> None:
+        """Replace a pattern whose features did not change (keeps the index)."""
+        self._patterns[pattern.id] = pattern
+        if self._index is not None:
+            self._rows[self._row_of[pattern.id]] = pattern
 
     # -- persistence ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

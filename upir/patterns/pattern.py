@@ -249,9 +249,11 @@ class Pattern:
 
     ``centroid`` is the mean feature vector of its instances and ``spread`` the
     per-feature standard deviation (zeros for a single reference instance); both
-    are ordered as :data:`upir.patterns.features.FEATURE_NAMES`. ``contracts``
-    holds the component-contract keys its instances have PROVED (for proof
-    reuse). ``reference`` is a resource document of a typical instance."""
+    are ordered as :data:`upir.patterns.features.FEATURE_NAMES`. ``proofs``
+    maps the proof-cache keys of properties its instances PROVED, computed on
+    their role-canonical form (see :mod:`upir.patterns.reuse`), to what the
+    proof covers (``stateless``, ``inductive``, ``bounded:N``). ``reference`` is
+    a resource document of a typical instance."""
 
     id: str
     name: str
@@ -264,7 +266,7 @@ class Pattern:
     properties: tuple[PropertyTemplate, ...] = ()
     members: int = 1
     reference: Mapping[str, Any] | None = None
-    contracts: frozenset[str] = frozenset()
+    proofs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     success: BetaPosterior = field(default_factory=BetaPosterior)
 
     def __post_init__(self) -> None:
@@ -302,7 +304,8 @@ class Pattern:
             "features": dict(zip(FEATURE_NAMES, self.centroid, strict=True)),
             "spread": dict(zip(FEATURE_NAMES, self.spread, strict=True)),
             "properties": [p.to_dict() for p in self.properties],
-            "contracts": sorted(self.contracts),
+            # pairs, oldest first: the order is what the library evicts by
+            "proofs": [[k, v] for k, v in self.proofs.items()],
             "success": self.success.to_dict(),
             "reference": None if self.reference is None else dict(self.reference),
         }
@@ -342,7 +345,7 @@ class Pattern:
                 properties=tuple(PropertyTemplate.from_dict(p) for p in raw.get("properties", [])),
                 members=int(raw.get("members", 1)),
                 reference=None if ref is None else MappingProxyType(dict(ref)),
-                contracts=frozenset(str(c) for c in raw.get("contracts", [])),
+                proofs=MappingProxyType({str(k): str(v) for k, v in raw.get("proofs", [])}),
                 success=BetaPosterior.from_dict(raw.get("success", {})),
             )
         except InvalidSpecError:

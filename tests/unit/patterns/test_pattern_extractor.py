@@ -101,10 +101,7 @@ def test_pattern_from_cluster_has_roles_ranges_and_verified_templates() -> None:
         if i == 0:
             v["decides"] = "VIOLATED"
         verdicts.append(v)
-    obs = [
-        Observation(u, v, frozenset({f"k{i}"}))
-        for i, (u, v) in enumerate(zip(members, verdicts, strict=True))
-    ]
+    obs = [Observation(u, v) for u, v in zip(members, verdicts, strict=True)]
     obs.append(Observation(UPIR.from_resource(family_instance(fam, rng, drop_property=0.0))))
     p = PatternExtractor(seed=0).extract_pattern(obs)
     assert p.members == 7 and p.source == "discovered" and p.id.startswith("discovered-")
@@ -118,7 +115,7 @@ def test_pattern_from_cluster_has_roles_ranges_and_verified_templates() -> None:
     assert (decides.seen, decides.checked, decides.proved) == (7, 6, 5)
     assert decides not in p.proved_properties()
     assert coord.name in decides.predicate  # stated over role names, not component names
-    assert p.contracts == frozenset(f"k{i}" for i in range(6))
+    assert not p.proofs  # proof keys come from ProofReuse, not from clustering
     assert (coord.name, participants.name) in p.connections
 
 

@@ -153,3 +153,23 @@ def test_remove_and_membership() -> None:
         lib.get("bulkhead")
     lib.add_pattern(removed)
     assert "bulkhead" in lib
+
+
+def test_proofs_are_kept_bounded_newest_last_and_persisted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import upir.patterns.library as library_module
+
+    monkeypatch.setattr(library_module, "MAX_PROOFS_PER_PATTERN", 3)
+    lib = PatternLibrary.builtin()
+    u = UPIR.from_resource(BUILTINS[0].reference)
+    before = lib.match(u, top_k=1)[0].similarity
+    lib.add_proofs("request-response", {"k1": "stateless", "k2": "inductive"})
+    lib.add_proofs("request-response", {"k3": "bounded:8", "k1": "stateless", "k4": "stateless"})
+    assert list(lib.get("request-response").proofs) == ["k3", "k1", "k4"]
+    # the index survives the update and still returns the updated pattern
+    m = lib.match(u, top_k=1)[0]
+    assert m.similarity == before and m.pattern.proofs == lib.get("request-response").proofs
+    lib.save(tmp_path / "p.json")
+    loaded = PatternLibrary.load(tmp_path / "p.json").get("request-response").proofs
+    assert list(loaded.items()) == [("k3", "bounded:8"), ("k1", "stateless"), ("k4", "stateless")]
