@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from upir.errors import SettingsError
+from upir_operator.settings import OperatorSettings, load_operator_settings
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = load_operator_settings({"HOME": str(tmp_path)})
+    assert s == OperatorSettings()
+    assert s.namespace is None and s.peering is None and s.metrics_port == 8080
+
+
+def test_values_are_read_and_passed_to_the_library(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("x")
+    s = load_operator_settings({
+        "HOME": str(tmp_path), "UPIR_NAMESPACE": "prod", "UPIR_SIGNING_KEY_FILE": str(key),
+        "UPIR_METRICS_PORT": "0", "UPIR_PEERING": "upir", "UPIR_WORKERS": "4", "UPIR_Z3_TIMEOUT": "500",
+    })
+    assert (s.namespace, s.signing_key_file, s.metrics_port, s.peering, s.workers) == ("prod", key, 0, "upir", 4)
+    assert s.library.solver.timeout_ms == 500
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "needle"),
+    [
+        ("UPIR_METRICS_PORT", "http", "UPIR_METRICS_PORT must be an integer"),
+        ("UPIR_WORKERS", "0", "UPIR_WORKERS must be between"),
+        ("UPIR_RECHECK_SECONDS", "soon", "UPIR_RECHECK_SECONDS must be a number"),
+        ("UPIR_SIGNING_KEY_FILE", "/nonexistent/key.pem", "UPIR_SIGNING_KEY_FILE"),
+        ("UPIR_Z3_TIMEOUT", "-5", "UPIR_Z3_TIMEOUT"),
+    ],
+)
+def test_bad_variables_name_themselves(tmp_path: Path, var: str, value: str, needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle):
+        load_operator_settings({"HOME": str(tmp_path), var: value})
