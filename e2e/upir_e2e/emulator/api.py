@@ -19,19 +19,18 @@ import json
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp.web
 import attrs
 import kmock
-import yaml
 from kmock._internal.rendering import ReactionMismatchError  # re-exported by kmock, not in __all__
 
 from . import errors, protobuf
 from .controllers import CRDS, NAMESPACES, Controllers, CrdStrategy, NamespaceStrategy
 from .errors import ApiError
 from .registry import Registry, ResourceType
+from .routing import ApiPath, decode_body, discovery, json_response, parse_path
 from .selectors import parse_field_selector, parse_label_selector, selectable_fields
 from .store import APPLY, JSON_PATCH, MERGE, STRATEGIC, Obj, Store, WriteOptions
 from .tables import table, wants_table
@@ -39,99 +38,9 @@ from .watch import Watch, WatchParams, render
 
 log = logging.getLogger(__name__)
 
-SERVER_VERSION = {
-    "major": "1",
-    "minor": "34",
-    "gitVersion": "v1.34.0+upir-emulator",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2025-01-01T00:00:00Z",
-    "goVersion": "go1.24",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
 _PATCH_TYPES = frozenset({MERGE, JSON_PATCH, STRATEGIC, APPLY})
-
-
-@dataclass(frozen=True)
-class ApiPath:
-    """A parsed request path. ``kind``: root|version|health|api|apis|group|resources|resource|unknown."""
-
-    kind: str
-    group: str = ""
-    version: str = ""
-    namespace: str | None = None
-    plural: str = ""
-    name: str | None = None
-    subresource: str = ""
-    watch_prefix: bool = False
-
-
-def parse_path(path: str) -> ApiPath:
-    parts = [p for p in path.split("/") if p]
-    if not parts:
-        return ApiPath("root")
-    if parts == ["version"]:
-        return ApiPath("version")
-    if parts[0] in ("healthz", "livez", "readyz"):
-        return ApiPath("health")
-    if parts[0] == "api":
-        if len(parts) == 1:
-            return ApiPath("api")
-        group, version, rest = "", parts[1], parts[2:]
-    elif parts[0] == "apis":
-        if len(parts) == 1:
-            return ApiPath("apis")
-        if len(parts) == 2:
-            return ApiPath("group", group=parts[1])
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return ApiPath("unknown")
-    if not rest:
-        return ApiPath("resources", group=group, version=version)
-    watch_prefix = rest[0] == "watch"
-    if watch_prefix:
-        rest = rest[1:]
-    namespace: str | None = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
-        namespace, rest = rest[1], rest[2:]
-    if not rest or len(rest) > 3:
-        return ApiPath("unknown")
-    return ApiPath(
-        "resource",
-        group=group,
-        version=version,
-        namespace=namespace,
-        plural=rest[0],
-        name=rest[1] if len(rest) > 1 else None,
-        subresource=rest[2] if len(rest) > 2 else "",
-        watch_prefix=watch_prefix,
-    )
-
-
-def _json_response(
-    body: Any, status: int = 200, warnings: list[str] | None = None
-) -> aiohttp.web.Response:
-    response = aiohttp.web.Response(
-        body=json.dumps(body).encode(), status=status, content_type="application/json"
-    )
-    for warning in warnings or []:
-        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
-        response.headers.add("Warning", f'299 - "{escaped}"')
-    return response
-
-
-def _decode(body: bytes, content_type: str) -> Any:
-    if not body:
-        return None
-    try:
-        if "yaml" in content_type:
-            return yaml.safe_load(body)
-        return json.loads(body)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
 
 @attrs.define(kw_only=True)
@@ -194,22 +103,22 @@ class KubernetesApiEmulator(kmock.RawHandler):
         try:
             request = await self._parse(raw_request)
             self._requests.append(request)
-            if len(self._requests) > self.max_recorded_requests:
+            if len(self._requests) > self.max_recorded_requests * 1.1:  # trim in batches
                 del self._requests[: len(self._requests) - self.max_recorded_requests]
             return await self._handle(request)
         except ApiError as exc:
-            return _json_response(exc.to_status(), exc.code)
+            return json_response(exc.to_status(), exc.code)
         except Exception as exc:  # a bug of ours must still answer like a server: 500 Status
             log.exception("emulator failed on %s %s", raw_request.method, raw_request.path)
             status = ApiError(500, "InternalError", f"Internal error occurred: {exc!r}")
-            return _json_response(status.to_status(), 500)
+            return json_response(status.to_status(), 500)
 
     async def _parse(self, raw: aiohttp.web.BaseRequest) -> kmock.Request:
         body = await raw.read()
         path = parse_path(raw.path)
         content_type = raw.headers.get("Content-Type", "").split(";")[0].strip().lower()
         try:
-            data = _decode(body, content_type)
+            data = decode_body(body, content_type)
         except ApiError:
             data = None
         resource = None
@@ -285,7 +194,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
                 raise errors.method_not_allowed(
                     "the server does not allow this method on the requested resource"
                 )
-            return self._discovery(path)
+            return discovery(self.registry, path, self.server_address)
         rt = self.registry.get(path.group, path.version, path.plural)
         if rt is None or (path.namespace is not None and not rt.namespaced):
             raise errors.page_not_found()
@@ -318,41 +227,6 @@ class KubernetesApiEmulator(kmock.RawHandler):
             "the server does not allow this method on the requested resource"
         )
 
-    def _discovery(self, path: ApiPath) -> aiohttp.web.StreamResponse:
-        if path.kind == "root":
-            paths = {"/api", "/api/v1", "/apis", "/version", "/healthz", "/livez", "/readyz"}
-            for group, versions in self.registry.groups().items():
-                paths.add(f"/apis/{group}")
-                paths.update(f"/apis/{group}/{v}" for v in versions)
-            return _json_response({"paths": sorted(paths)})
-        if path.kind == "version":
-            return _json_response(SERVER_VERSION)
-        if path.kind == "health":
-            return aiohttp.web.Response(text="ok")
-        if path.kind == "api":
-            return _json_response(
-                {
-                    "kind": "APIVersions",
-                    "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [
-                        {"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}
-                    ],
-                }
-            )
-        if path.kind == "apis":
-            return _json_response(self.registry.api_group_list())
-        if path.kind == "group":
-            api_group = self.registry.api_group(path.group)
-            if api_group is None:
-                raise errors.page_not_found()
-            return _json_response({"kind": "APIGroup", "apiVersion": "v1", **api_group})
-        if path.kind == "resources":
-            listing = self.registry.resource_list(path.group, path.version)
-            if listing is None or (path.group == "" and path.version != "v1"):
-                raise errors.page_not_found()
-            return _json_response(listing)
-        raise errors.page_not_found()
-
     # ------------------------------------------------------------ verbs
 
     def _allow(self, rt: ResourceType, verb: str) -> None:
@@ -375,7 +249,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
         rendered = render(rt, obj)
         if wants_table(request.headers.get("Accept", "")) and request.method == kmock.method.GET:
             meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
-            return _json_response(
+            return json_response(
                 table(
                     rt,
                     [rendered],
@@ -384,7 +258,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
                     request.params.get("includeObject", "Metadata"),
                 )
             )
-        return _json_response(rendered, status, warnings)
+        return json_response(rendered, status, warnings)
 
     def _selectors(
         self, request: kmock.Request, rt: ResourceType, path: ApiPath
@@ -418,7 +292,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
             meta["continue"] = token
         rendered = [render(rt, obj) for obj in items]
         if wants_table(request.headers.get("Accept", "")):
-            return _json_response(
+            return json_response(
                 table(
                     rt, rendered, meta, self._now(), request.params.get("includeObject", "Metadata")
                 )
@@ -428,7 +302,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
                 {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
                 for obj in rendered
             ]
-        return _json_response(
+        return json_response(
             {
                 "kind": rt.list_kind,
                 "apiVersion": rt.group_version,
@@ -511,7 +385,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
             return protobuf.decode(request.body)
         if "protobuf" in content_type or "cbor" in content_type:
             raise errors.unsupported_media_type(content_type)
-        return _decode(request.body, content_type)
+        return decode_body(request.body, content_type)
 
     def _create(
         self, request: kmock.Request, rt: ResourceType, path: ApiPath
@@ -552,7 +426,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
             self._check_crd_active(rt)
             if rt.namespaced and path.namespace is None:
                 raise errors.page_not_found()
-        patch = _decode(request.body, "yaml" if content_type == APPLY else "json")
+        patch = decode_body(request.body, "yaml" if content_type == APPLY else "json")
         obj, created = self.store.patch(
             rt, path.namespace, path.name, content_type, patch, opts, subresource=path.subresource
         )
@@ -585,7 +459,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
             details = {"name": path.name, "kind": rt.plural, "uid": obj["metadata"]["uid"]}
             if rt.group:
                 details["group"] = rt.group
-            return _json_response(
+            return json_response(
                 {
                     "kind": "Status",
                     "apiVersion": "v1",
@@ -612,7 +486,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        return _json_response(
+        return json_response(
             {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         )
 

@@ -19,83 +19,55 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
+import itertools
 import json
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from . import errors, fieldmanager, schema
 from .errors import ApiError, Cause
 from .fieldmanager import ManagerEntry
 from .patching import json_equal, json_patch, merge_patch, strategic_merge_patch
+from .records import (
+    APPLY,
+    JSON_PATCH,
+    MERGE,
+    STRATEGIC,
+    SYSTEM_META,
+    Obj,
+    ObjKey,
+    StoreKey,
+    Strategy,
+    WatchEvent,
+    WriteOptions,
+    check_identity,
+    check_kind,
+    content,
+    normalize,
+    rfc3339,
+    spec_changed,
+    split_subresource,
+)
 from .registry import Registry, ResourceType
 from .selectors import FieldSelector, LabelSelector, field_getter, selectable_fields
 from .validation import validate_metadata
 
-StoreKey = tuple[str, str]  # (group, plural)
-ObjKey = tuple[str | None, str]  # (namespace, name)
-Obj = dict[str, Any]
+__all__ = [
+    "APPLY",
+    "JSON_PATCH",
+    "MERGE",
+    "STRATEGIC",
+    "Obj",
+    "Store",
+    "StoreKey",
+    "WatchEvent",
+    "WriteOptions",
+]
 
-MERGE = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
-APPLY = "application/apply-patch+yaml"
-
-_SYSTEM_META = (
-    "uid",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "generation",
-    "selfLink",
-)
-_OMIT_EMPTY_META = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the apiserver's generateName alphabet
-
-
-def rfc3339(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class WriteOptions:
-    """How one write request asked to be handled (query parameters of the request)."""
-
-    manager: str
-    dry_run: bool = False
-    force: bool = False
-    field_validation: str = "Warn"  # Strict | Warn | Ignore
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    """One committed change. ``obj``/``prev`` are never mutated after commit."""
-
-    rv: int
-    type: str  # ADDED | MODIFIED | DELETED
-    store_key: StoreKey
-    obj: Obj
-    prev: Obj | None
-
-
-class Strategy(Protocol):
-    """Type-specific behaviour (namespaces, CRDs) plugged into the write path."""
-
-    def prepare(self, store: Store, rt: ResourceType, old: Obj | None, new: Obj) -> None: ...
-
-    def validate(
-        self, store: Store, rt: ResourceType, old: Obj | None, new: Obj
-    ) -> list[Cause]: ...
-
-    def blocks_deletion(self, obj: Obj) -> bool: ...
-
-    def on_delete(self, store: Store, rt: ResourceType, obj: Obj) -> None: ...
-
-    def committed(self, store: Store, rt: ResourceType, obj: Obj, deleted: bool) -> None: ...
 
 
 class Store:
@@ -210,7 +182,11 @@ class Store:
         oldest = self._history[0].rv if self._history else self._rv + 1
         if rv < oldest - 1:
             raise errors.gone(f"too old resource version: {rv} ({oldest - 1})")
-        return list(self._history)[rv - oldest + 1 :]
+        # Versions are contiguous, so the newest (current - rv) events are the answer;
+        # reading them from the right keeps a watch's wake-up O(new events).
+        newest = list(itertools.islice(reversed(self._history), self._rv - rv))
+        newest.reverse()
+        return newest
 
     # --------------------------------------------------------------- writing
 
@@ -232,7 +208,7 @@ class Store:
         new["metadata"] = meta
         if meta.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
-        self._check_kind(rt, new)
+        check_kind(rt, new)
         if rt.namespaced:
             if meta.get("namespace") and namespace and meta["namespace"] != namespace:
                 raise errors.bad_request(
@@ -245,7 +221,7 @@ class Store:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = self._generate_name(rt, namespace, str(meta["generateName"]))
-        for key in (*_SYSTEM_META, "resourceVersion", "managedFields"):
+        for key in (*SYSTEM_META, "resourceVersion", "managedFields"):
             meta.pop(key, None)
         if rt.has_status:
             new.pop("status", None)
@@ -269,7 +245,7 @@ class Store:
                 now=self.now(),
             )
         meta["managedFields"] = fieldmanager.render_entries(entries)
-        _normalize(new)
+        normalize(new)
         return self._commit(rt, None, new, dry_run=opts.dry_run)
 
     def update(
@@ -287,8 +263,8 @@ class Store:
         if not isinstance(body, Mapping) or not isinstance(body.get("metadata", {}), Mapping):
             raise errors.bad_request("the body of the request must be a JSON or YAML object")
         body = copy.deepcopy(dict(body))
-        self._check_kind(rt, body)
-        self._check_identity(rt, old, body)
+        check_kind(rt, body)
+        check_identity(rt, old, body)
         rv = (body.get("metadata") or {}).get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, name, errors.STALE)
@@ -305,7 +281,7 @@ class Store:
                     )
                 ],
             )
-        new = self._split_status(rt, old, body, subresource)
+        new = split_subresource(rt, old, body, subresource)
         return self._finish(rt, old, new, opts, subresource=subresource)
 
     def patch(
@@ -344,8 +320,8 @@ class Store:
         rv = patched["metadata"].get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, name, errors.STALE)
-        self._check_identity(rt, old, patched)
-        new = self._split_status(rt, old, patched, subresource)
+        check_identity(rt, old, patched)
+        new = split_subresource(rt, old, patched, subresource)
         return self._finish(rt, old, new, opts, subresource=subresource), False
 
     def _apply(
@@ -368,7 +344,7 @@ class Store:
         config = copy.deepcopy(dict(config))
         if not config.get("apiVersion") or not config.get("kind"):
             raise errors.bad_request("apiVersion and kind must be set in an apply patch")
-        self._check_kind(rt, config)
+        check_kind(rt, config)
         meta = config.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
@@ -415,7 +391,7 @@ class Store:
             now=self.now(),
         )
         merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        new = self._split_status(rt, old, merged, subresource)
+        new = split_subresource(rt, old, merged, subresource)
         return self._finish(rt, old, new, opts, subresource=subresource, entries=entries), False
 
     def delete(
@@ -472,40 +448,10 @@ class Store:
             new["metadata"]["generation"] += 1
         if strategy is not None:
             strategy.on_delete(self, rt, new)
-        _normalize(new)
+        normalize(new)
         return self._commit(rt, old, new, dry_run=dry_run), False
 
     # ------------------------------------------------------------- internals
-
-    def _check_kind(self, rt: ResourceType, body: Mapping[str, Any]) -> None:
-        kind = body.get("kind")
-        if kind and kind != rt.kind:
-            raise errors.bad_request(
-                f"the kind of the object ({kind}) does not match the resource ({rt.kind} of {rt.group_version})"
-            )
-
-    def _check_identity(self, rt: ResourceType, old: Obj, body: Mapping[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        name = old["metadata"]["name"]
-        if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
-            )
-        if (
-            rt.namespaced
-            and meta.get("namespace")
-            and meta["namespace"] != old["metadata"]["namespace"]
-        ):
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
-        if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {old['metadata']['uid']}",
-            )
 
     def _check_namespace(self, rt: ResourceType, namespace: str, name: str) -> None:
         ns = self.find(("", "namespaces"), None, namespace)
@@ -525,35 +471,6 @@ class Store:
             if self.find(rt.store_key, namespace, name) is None:
                 return name
         raise errors.already_exists(rt.plural, rt.group, prefix)
-
-    def _split_status(self, rt: ResourceType, old: Obj, body: Obj, subresource: str) -> Obj:
-        """Status writes change only status; main writes keep the status (with the subresource on)."""
-        if subresource == "status":
-            new = copy.deepcopy(old)
-            if "status" in body:
-                new["status"] = copy.deepcopy(body["status"])
-            else:
-                new.pop("status", None)
-            return new
-        if subresource == "finalize" and rt.store_key == ("", "namespaces"):
-            new = copy.deepcopy(old)
-            new.setdefault("spec", {})["finalizers"] = list(
-                (body.get("spec") or {}).get("finalizers") or []
-            )
-            return new
-        if subresource:
-            raise errors.not_found(rt.plural, rt.group, old["metadata"]["name"])
-        new = copy.deepcopy(body)
-        if rt.store_key == ("", "namespaces"):  # spec.finalizers change only through /finalize
-            new.setdefault("spec", {})["finalizers"] = list(
-                (old.get("spec") or {}).get("finalizers") or []
-            )
-        if rt.has_status:
-            if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
-            else:
-                new.pop("status", None)
-        return new
 
     def _prepare(self, rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions) -> None:
         """Strategy hooks, schema pruning/defaulting/validation and metadata validation."""
@@ -596,7 +513,7 @@ class Store:
         meta = new.setdefault("metadata", {})
         if subresource in ("status", "finalize"):
             new["metadata"] = meta = copy.deepcopy(old_meta)
-        for key in ("name", "namespace", "generateName", *_SYSTEM_META, "resourceVersion"):
+        for key in ("name", "namespace", "generateName", *SYSTEM_META, "resourceVersion"):
             if key in old_meta:
                 meta[key] = copy.deepcopy(old_meta[key])
             else:
@@ -618,10 +535,10 @@ class Store:
                 )
         self._prepare(rt, old, new, opts)
         meta = new["metadata"]  # schema defaulting may have rebuilt the dict
-        _normalize(new)
-        if json_equal(_content(new), _content(old)):
+        normalize(new)
+        if json_equal(content(new), content(old)):
             return old  # a no-op write: same resourceVersion, no event
-        if rt.tracks_generation and _spec_changed(rt, old, new):
+        if rt.tracks_generation and spec_changed(rt, old, new):
             meta["generation"] = int(old_meta.get("generation") or 0) + 1
         if entries is None:
             entries = fieldmanager.record_update(
@@ -634,7 +551,7 @@ class Store:
                 now=self.now(),
             )
         meta["managedFields"] = fieldmanager.render_entries(entries)
-        _normalize(new)
+        normalize(new)
         strategy = self.strategies.get(rt.store_key)
         deleting = bool(meta.get("deletionTimestamp"))
         held = bool(meta.get("finalizers")) or (
@@ -685,28 +602,3 @@ class Store:
                 deps.discard((store_key, key))
                 if not deps:
                     del self._dependents[str(ref.get("uid"))]
-
-
-def _normalize(obj: Obj) -> None:
-    """Drop empty metadata lists/maps as the real server's JSON (omitempty) does."""
-    meta = obj["metadata"]
-    for key in _OMIT_EMPTY_META:
-        if key in meta and not meta[key]:
-            del meta[key]
-
-
-def _content(obj: Obj) -> Obj:
-    """The object without the fields that every write touches (for no-op detection)."""
-    meta = {
-        k: v for k, v in obj["metadata"].items() if k not in ("resourceVersion", "managedFields")
-    }
-    return {**obj, "metadata": meta}
-
-
-def _spec_changed(rt: ResourceType, old: Obj, new: Obj) -> bool:
-    """Generation moves on changes outside metadata (and outside status with the subresource on)."""
-    skip = {"metadata", "status"} if rt.has_status else {"metadata"}
-    return not json_equal(
-        {k: v for k, v in old.items() if k not in skip},
-        {k: v for k, v in new.items() if k not in skip},
-    )
