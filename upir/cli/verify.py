@@ -12,7 +12,6 @@ environment. ``--json`` prints one object: ``{"results": [{"property", "status",
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from upir.cli.common import (
