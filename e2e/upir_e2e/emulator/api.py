@@ -26,9 +26,10 @@ import attrs
 import kmock
 from kmock._internal.rendering import ReactionMismatchError  # re-exported by kmock, not in __all__
 
-from . import errors, protobuf
+from . import errors, protobuf, scale
 from .controllers import CRDS, NAMESPACES, Controllers, CrdStrategy, NamespaceStrategy
 from .errors import ApiError
+from .patching import json_patch, merge_patch, strategic_merge_patch
 from .registry import Registry, ResourceType
 from .routing import ApiPath, decode_body, discovery, json_response, parse_path
 from .selectors import parse_field_selector, parse_label_selector, selectable_fields
@@ -200,9 +201,11 @@ class KubernetesApiEmulator(kmock.RawHandler):
             raise errors.page_not_found()
         if path.subresource and (
             path.subresource not in rt.subresources
-            or path.subresource not in ("status", "finalize")
+            or path.subresource not in ("status", "finalize", "scale")
         ):
             raise errors.page_not_found()
+        if path.subresource == "scale" and path.name is not None:
+            return self._scale(request, rt, path, method)
         query = request.params
         watch = path.watch_prefix or query.get("watch", "").lower() in ("true", "1")
         if method == "GET":
@@ -228,6 +231,37 @@ class KubernetesApiEmulator(kmock.RawHandler):
         )
 
     # ------------------------------------------------------------ verbs
+
+    def _scale(
+        self, request: kmock.Request, rt: ResourceType, path: ApiPath, method: str
+    ) -> aiohttp.web.Response:
+        assert path.name is not None
+        old = self.store.get(rt, path.namespace, path.name)
+        if method == "GET":
+            return json_response(scale.to_scale(rt, old))
+        opts = self._options(request)
+        if method == "PUT":
+            wanted = self._body(request)
+        elif method == "PATCH":
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            current = scale.to_scale(rt, old)
+            body = decode_body(request.body, "yaml" if content_type == APPLY else "json")
+            if content_type in (MERGE, APPLY) and isinstance(body, Mapping):
+                wanted = merge_patch(current, body)
+            elif content_type == STRATEGIC and isinstance(body, Mapping):
+                wanted = strategic_merge_patch(current, body)
+            elif content_type == JSON_PATCH:
+                wanted = json_patch(current, body)
+            else:
+                raise errors.unsupported_media_type(content_type)
+        else:
+            raise errors.method_not_allowed(
+                "the server does not allow this method on the requested resource"
+            )
+        obj = self.store.update(
+            rt, path.namespace, path.name, scale.with_replicas(rt, old, wanted), opts
+        )
+        return json_response(scale.to_scale(rt, obj))
 
     def _allow(self, rt: ResourceType, verb: str) -> None:
         if verb not in rt.verbs:

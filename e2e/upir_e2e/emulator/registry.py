@@ -73,6 +73,7 @@ class ResourceType:
     selectable_fields: tuple[str, ...] = ()
     crd_name: str = ""
     storage_version: str = ""
+    scale_paths: tuple[str, str, str] | None = None  # spec/status replicas, selector (CRDs)
 
     @property
     def group_version(self) -> str:
@@ -357,6 +358,14 @@ def crd_types(crd: Mapping[str, Any]) -> list[ResourceType]:
         if not version.get("served", True):
             continue
         subresources = set((version.get("subresources") or {}).keys())
+        scale = (version.get("subresources") or {}).get("scale")
+        scale_paths = None
+        if isinstance(scale, Mapping):
+            scale_paths = (
+                str(scale.get("specReplicasPath", ".spec.replicas")),
+                str(scale.get("statusReplicasPath", ".status.replicas")),
+                str(scale.get("labelSelectorPath", "")),
+            )
         selectable = tuple(
             str(f.get("jsonPath", "")).lstrip(".") for f in version.get("selectableFields") or []
         )
@@ -379,6 +388,7 @@ def crd_types(crd: Mapping[str, Any]) -> list[ResourceType]:
                 selectable_fields=selectable,
                 crd_name=str(crd["metadata"]["name"]),
                 storage_version=str(storage),
+                scale_paths=scale_paths,
             )
         )
     return types
