@@ -220,3 +220,107 @@ def test_kopf_operator_full_lifecycle(secured: EmulatorThread, test_crd: dict[st
         thread.join(15)
         api.close()
     assert not thread.is_alive(), "the operator did not stop"
+
+
+PEERING_CRDS = [
+    ("Cluster", "ClusterKopfPeering", "clusterkopfpeerings"),
+    ("Namespaced", "KopfPeering", "kopfpeerings"),
+]
+
+
+def test_kopf_peering_through_kopf_dev_crds(
+    secured: EmulatorThread, test_crd: dict[str, Any]
+) -> None:
+    """Without --standalone, kopf coordinates through a KopfPeering object (a plain CRD)."""
+    api = kubernetes.config.new_client_from_config(config_file=str(secured.kubeconfig_path))  # type: ignore[no-untyped-call]
+    core, custom = _api(CoreV1Api, api), _api(CustomObjectsApi, api)
+    extensions = _api(kubernetes.client.ApiextensionsV1Api, api)
+    core.create_namespace({"metadata": {"name": "kopf-peering"}})
+    for crd in [test_crd, *(_peering_crd(*names) for names in PEERING_CRDS)]:
+        try:
+            extensions.create_custom_resource_definition(crd)
+        except ApiException as exc:
+            assert exc.status == 409  # the other test of this module made it
+    peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "default"}}
+    custom.create_namespaced_custom_object(
+        "kopf.dev", "v1", "kopf-peering", "kopfpeerings", peering
+    )
+
+    registry = kopf.OperatorRegistry()
+    seen: list[str] = []
+    ca_pem = secured.server.ca_pem
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(
+            server=secured.url, ca_data=ca_pem, token=secured.token, scheme="Bearer"
+        )
+
+    @kopf.on.create(GROUP, VERSION, PLURAL, id="create", registry=registry)
+    def create(*, name: str, **_: Any) -> None:
+        seen.append(name)
+
+    stop, ready = threading.Event(), threading.Event()
+    operator = kopf.operator(
+        registry=registry,
+        namespaces=["kopf-peering"],
+        peering_name="default",
+        stop_flag=stop,
+        ready_flag=ready,
+    )
+    thread = threading.Thread(
+        target=asyncio.run, args=(operator,), name="kopf-peering", daemon=True
+    )
+    thread.start()
+    try:
+        assert ready.wait(20)
+
+        def announced() -> Any:
+            status = (
+                custom.get_namespaced_custom_object(
+                    "kopf.dev", "v1", "kopf-peering", "kopfpeerings", "default"
+                ).get("status")
+                or {}
+            )
+            return status or None
+
+        identities = _wait(announced, "kopf's peering announcement")
+        (identity,) = identities.values()
+        assert identity["priority"] == 0 and identity["lifetime"] > 0
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "UPIR",
+            "metadata": {"name": "peered"},
+            "spec": {"mode": "Off"},
+        }
+        custom.create_namespaced_custom_object(GROUP, VERSION, "kopf-peering", PLURAL, body)
+        _wait(lambda: seen == ["peered"], "the create handler under peering")
+    finally:
+        stop.set()
+        thread.join(15)
+        api.close()
+    assert not thread.is_alive()
+
+
+def _peering_crd(scope: str, kind: str, plural: str) -> dict[str, Any]:
+    status = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.kopf.dev"},
+        "spec": {
+            "scope": scope,
+            "group": "kopf.dev",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "properties": {"status": status}}
+                    },
+                }
+            ],
+        },
+    }
