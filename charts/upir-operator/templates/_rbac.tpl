@@ -6,15 +6,15 @@ upir_operator.kube.RESOURCES, the verbs of upir_operator.kube.Kube, and kopf's o
 needs.
 */}}
 {{- define "upir-operator.namespacedRules" -}}
-# UPIR objects: kopf lists and watches them and patches its finalizer and
-# annotations; the operator reads them
+# UPIR objects: kopf lists and watches them (handlers get the body from the
+# watch) and patches its finalizer; users' objects are never created or deleted
 - apiGroups: ["upir.dev"]
   resources: ["upirs"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 # verdicts, conditions and kopf's progress live in the status subresource
 - apiGroups: ["upir.dev"]
   resources: ["upirs/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 # what a UPIR renders (server-side apply = patch, create as the fallback; get
 # reads the target Deployment; delete removes what a UPIR no longer asks for);
 # events: kopf and the operator post them
