@@ -51,7 +51,9 @@ class KubernetesApiEmulator(kmock.RawHandler):
     ``token``: when set, every request but /version and the health checks must
     carry ``Authorization: Bearer <token>``. ``history_size``: how many events
     watches can resume from (older versions answer 410 Gone).
-    ``bookmark_interval``/``watch_timeout``: seconds.
+    ``bookmark_interval``: seconds between BOOKMARK events of watches that allow them.
+    ``watch_timeout``: seconds a watch without ``timeoutSeconds`` lasts (1x-2x, random).
+    ``max_recorded_requests``: how many requests kmock's log keeps (oldest dropped).
     """
 
     token: str | None = None
@@ -103,10 +105,12 @@ class KubernetesApiEmulator(kmock.RawHandler):
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         try:
             request = await self._parse(raw_request)
-            self._requests.append(request)
-            if len(self._requests) > self.max_recorded_requests * 1.1:  # trim in batches
-                del self._requests[: len(self._requests) - self.max_recorded_requests]
-            return await self._handle(request)
+            self._requests.append(request)  # kmock's log: reactions match against it
+            try:
+                return await self._handle(request)
+            finally:
+                if len(self._requests) > self.max_recorded_requests * 1.1:  # trim in batches
+                    del self._requests[: len(self._requests) - self.max_recorded_requests]
         except ApiError as exc:
             return json_response(exc.to_status(), exc.code)
         except Exception as exc:  # a bug of ours must still answer like a server: 500 Status
