@@ -26,7 +26,7 @@ from upir.patterns.extractor import PatternExtractor
 from upir.patterns.features import FloatArray, extract_features
 from upir.patterns.matching import Explanation, SimilarityIndex, stack
 from upir.patterns.pattern import Pattern
-from upir.patterns.roles import assign_roles
+from upir.patterns.roles import RoleQuery, assign_roles
 
 LIBRARY_FORMAT = "upir.dev/pattern-library"
 LIBRARY_VERSION = 1
@@ -153,12 +153,14 @@ class PatternLibrary:
         x = extract_features(upir)
         index = self._ensure_index()
         out: list[Match] = []
+        query: RoleQuery | None = None
         for row, sim in index.top(x, top_k):
             if sim < min_similarity:
                 break
             pattern = self._rows[row]
             expl = index.explain(x, row)
-            roles = MappingProxyType(assign_roles(upir, pattern.roles))
+            query = query or RoleQuery.of(upir)
+            roles = MappingProxyType(assign_roles(query, pattern.roles))
             out.append(Match(pattern, sim, replace(expl, roles=roles)))
         return out
 

@@ -138,11 +138,11 @@ class SimilarityIndex:
     def __len__(self) -> int:
         return int(self.centroids.shape[0])
 
-    def _terms(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """``z^2`` and the applicability mask, both ``(N, F)``."""
-        diff = self.centroids - x[None, :]
-        z_sq = diff * diff * self._inv_sq
-        applies = np.maximum(self._present, (x[PRESENCE] != 0).astype(np.float64)[None, :])
+    def _terms(self, x: FloatArray, rows: slice = slice(None)) -> tuple[FloatArray, FloatArray]:
+        """``z^2`` and the applicability mask, both ``(N, F)`` (or the given rows)."""
+        diff = self.centroids[rows] - x[None, :]
+        z_sq = diff * diff * self._inv_sq[rows]
+        applies = np.maximum(self._present[rows], (x[PRESENCE] != 0).astype(np.float64)[None, :])
         return z_sq, applies
 
     @staticmethod
@@ -184,8 +184,7 @@ class SimilarityIndex:
 
     def explain(self, x: FloatArray, row: int, *, max_diffs: int = 5) -> Explanation:
         """Per-group similarity and the features that agree and differ most."""
-        z_sq, applies = self._terms(x)
-        z_sq, applies = z_sq[row : row + 1], applies[row : row + 1]
+        z_sq, applies = self._terms(x, slice(row, row + 1))
         d2, active = self._group_d2(z_sq, applies)
         groups = {
             g: math.exp(_SCALE * float(d2[0, j])) for j, g in enumerate(GROUPS) if active[0, j]

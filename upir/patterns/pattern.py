@@ -72,10 +72,18 @@ def rename(expr: Expr, mapping: Mapping[str, str]) -> Expr:
 
 @dataclass(frozen=True, slots=True)
 class ParamRange:
-    """Values of one parameter seen across a pattern's instances (inclusive)."""
+    """Values of one parameter seen across a pattern's instances (inclusive).
+    ``log_min``/``log_max`` are ``log1p`` of the ends, kept for role matching."""
 
     min: Fraction
     max: Fraction
+    log_min: float = field(init=False, repr=False, compare=False)
+    log_max: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # frozen: derived once, at construction
+        object.__setattr__(self, "log_min", math.log1p(max(float(self.min), 0.0)))
+        object.__setattr__(self, "log_max", math.log1p(max(float(self.max), 0.0)))
 
     def contains(self, value: Fraction) -> bool:
         return self.min <= value <= self.max

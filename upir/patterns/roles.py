@@ -176,31 +176,53 @@ def group_roles(members: Sequence[UPIR]) -> RoleGrouping:
     return RoleGrouping(tuple(roles), conns, frozen)
 
 
-def _param_distance(values: Mapping[str, Fraction], role: Role) -> float:
+def _log(v: Fraction) -> float:
+    return math.log1p(max(float(v), 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class RoleQuery:
+    """What role assignment needs of one UPIR, computed once and reused against
+    every pattern it is matched to: slots, and log1p parameter values."""
+
+    slots: Mapping[str, Slot]
+    logs: Mapping[str, Mapping[str, float]]
+
+    @classmethod
+    def of(cls, upir: UPIR) -> RoleQuery:
+        logs = {
+            c.name: {p: _log(v) for p, v in c.effective_params().items()}
+            for c in upir.architecture.components
+        }
+        return cls(slots(upir), logs)
+
+
+def _param_distance(values: Mapping[str, float], role: Role) -> float:
     """Mean log-distance of the parameters to the role's ranges (0 inside them)."""
     if not role.params:
         return 0.0
     total = 0.0
     for p, rng in role.params.items():
-        if p not in values:
+        v = values.get(p)
+        if v is None:
             continue
-        v = float(values[p])
-        lo, hi = float(rng.min), float(rng.max)
+        lo, hi = rng.log_min, rng.log_max
         if v < lo:
-            total += math.log1p(lo) - math.log1p(v)
+            total += lo - v
         elif v > hi:
-            total += math.log1p(v) - math.log1p(hi)
+            total += v - hi
     return total / len(role.params)
 
 
-def assign_roles(upir: UPIR, roles: Sequence[Role]) -> dict[str, str | None]:
+def assign_roles(upir: UPIR | RoleQuery, roles: Sequence[Role]) -> dict[str, str | None]:
     """The role each component of ``upir`` most plausibly fills: same type
     required, then nearest graph position, then nearest parameters. ``None``
-    for a component whose type no role has."""
+    for a component whose type no role has. Pass a :class:`RoleQuery` to assign
+    one UPIR against many patterns without recomputing its slots."""
+    q = upir if isinstance(upir, RoleQuery) else RoleQuery.of(upir)
     out: dict[str, str | None] = {}
-    for name, s in slots(upir).items():
-        comp = upir.architecture.component(name)
-        values = comp.effective_params()
+    for name, s in q.slots.items():
+        values = q.logs[name]
         best: tuple[float, str] | None = None
         for r in roles:
             if r.type != s.type:
@@ -209,8 +231,10 @@ def assign_roles(upir: UPIR, roles: Sequence[Role]) -> dict[str, str | None]:
                 abs(s.level - r.level)
                 + 0.5 * abs(min(s.fan_in, 2) - min(r.fan_in, 2))
                 + 0.5 * abs(min(s.fan_out, 2) - min(r.fan_out, 2))
-                + 0.25 * _param_distance(values, r)
             )
+            if best is not None and cost >= best[0]:
+                continue  # the parameter term only adds: this role cannot win
+            cost += 0.25 * _param_distance(values, r)
             if best is None or cost < best[0]:
                 best = (cost, r.name)
         out[name] = None if best is None else best[1]
