@@ -14,12 +14,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from upir.cli.common import EXIT_INVALID, EXIT_OK, Context, print_json, read_upirs, report_invalid
-from upir.core import UPIR
 from upir.errors import InvalidSpecError
-from upir.patterns import CLUSTERER_NAMES, Pattern, PatternExtractor, PatternLibrary
+
+if TYPE_CHECKING:
+    from upir.core import UPIR
+    from upir.patterns import Pattern
+
+# upir.patterns pulls in scikit-learn and SciPy (about a second to import), so it is
+# imported when a patterns command runs, not whenever the CLI starts.
+CLUSTERERS = ("kmeans", "dbscan", "agglomerative")
+"""Same as ``upir.patterns.CLUSTERER_NAMES`` (a test keeps them equal)."""
 
 MAX_CORPUS_FILES = 10_000
 """Most files ``discover`` reads from one directory tree."""
@@ -42,9 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     d = psub.add_parser("discover", help="cluster the UPIRs under a directory into patterns")
     d.add_argument("dir", metavar="DIR", help="directory searched for *.yaml, *.yml, *.json")
-    d.add_argument(
-        "--clusterer", choices=CLUSTERER_NAMES, default="kmeans", help="clustering algorithm"
-    )
+    d.add_argument("--clusterer", choices=CLUSTERERS, default="kmeans", help="clustering algorithm")
     d.add_argument(
         "--clusters",
         type=_positive,
@@ -69,6 +74,8 @@ def _positive(text: str) -> int:
 
 # -- match -------------------------------------------------------------------------
 def run_match(args: argparse.Namespace, ctx: Context) -> int:
+    from upir.patterns import PatternLibrary
+
     try:
         library = PatternLibrary.load(args.library) if args.library else PatternLibrary.builtin()
     except InvalidSpecError as err:
@@ -130,6 +137,8 @@ def _pattern_summary(p: Pattern, sources: list[str]) -> dict[str, Any]:
 
 
 def run_discover(args: argparse.Namespace, ctx: Context) -> int:
+    from upir.patterns import PatternExtractor, PatternLibrary
+
     root = Path(args.dir)
     if not root.is_dir():
         sys.stderr.write(f"upir: {args.dir}: not a directory\n")

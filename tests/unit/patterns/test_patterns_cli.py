@@ -108,3 +108,10 @@ def test_discover_text_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
     (d / "broken.yaml").write_text("spec: [")
     assert main(["patterns", "discover", str(d)]) == 2
     assert "broken.yaml" in capsys.readouterr().err
+
+
+def test_cli_clusterer_choices_match_the_library() -> None:
+    from upir.cli.patterns import CLUSTERERS
+    from upir.patterns import CLUSTERER_NAMES
+
+    assert CLUSTERERS == CLUSTERER_NAMES
