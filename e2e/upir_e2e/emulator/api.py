@@ -27,7 +27,16 @@ import kmock
 from kmock._internal.rendering import ReactionMismatchError  # re-exported by kmock, not in __all__
 
 from . import errors, protobuf, scale
-from .controllers import CRDS, NAMESPACES, Controllers, CrdStrategy, NamespaceStrategy
+from .controllers import (
+    CONFIGMAPS,
+    CRDS,
+    NAMESPACES,
+    SECRETS,
+    Controllers,
+    CrdStrategy,
+    DataStrategy,
+    NamespaceStrategy,
+)
 from .errors import ApiError
 from .patching import json_patch, merge_patch, strategic_merge_patch
 from .registry import Registry, ResourceType
@@ -73,6 +82,7 @@ class KubernetesApiEmulator(kmock.RawHandler):
         self.store = Store(self.registry, history_size=self.history_size)
         self.store.strategies[NAMESPACES] = NamespaceStrategy()
         self.store.strategies[CRDS] = CrdStrategy()
+        self.store.strategies[SECRETS] = self.store.strategies[CONFIGMAPS] = DataStrategy()
         self.controllers = Controllers(self.store)
         namespaces = self.registry.get("", "v1", "namespaces")
         assert namespaces is not None  # the bundled catalogue always has namespaces

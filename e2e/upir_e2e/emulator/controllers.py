@@ -21,6 +21,7 @@ changes a client would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import logging
 from typing import Any
@@ -33,10 +34,58 @@ log = logging.getLogger(__name__)
 
 NAMESPACES: StoreKey = ("", "namespaces")
 CRDS: StoreKey = ("apiextensions.k8s.io", "customresourcedefinitions")
+SECRETS: StoreKey = ("", "secrets")
+CONFIGMAPS: StoreKey = ("", "configmaps")
 CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 GC_MANAGER = "generic-garbage-collector"
 NS_MANAGER = "namespace-controller"
 CRD_MANAGER = "apiextensions-apiserver"
+
+
+class DataStrategy:
+    """ConfigMaps and Secrets: ``immutable`` data, and a Secret's write-only ``stringData``."""
+
+    def prepare(self, store: Store, rt: ResourceType, old: Obj | None, new: Obj) -> None:
+        if rt.store_key != SECRETS:
+            return
+        new.setdefault("type", "Opaque")
+        string_data = new.pop("stringData", None)
+        if isinstance(string_data, dict):  # folded into data, base64-encoded, like the real server
+            data = new.setdefault("data", {})
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+
+    def validate(self, store: Store, rt: ResourceType, old: Obj | None, new: Obj) -> list[Cause]:
+        if old is None or not old.get("immutable"):
+            return []
+        causes = []
+        for key in ("data", "binaryData"):
+            if old.get(key) != new.get(key):
+                causes.append(
+                    Cause(
+                        "FieldValueForbidden",
+                        "Forbidden: field is immutable when `immutable` is set",
+                        key,
+                    )
+                )
+        if not new.get("immutable"):
+            causes.append(
+                Cause(
+                    "FieldValueForbidden",
+                    "Forbidden: field is immutable when `immutable` is set",
+                    "immutable",
+                )
+            )
+        return causes
+
+    def blocks_deletion(self, obj: Obj) -> bool:
+        return False
+
+    def on_delete(self, store: Store, rt: ResourceType, obj: Obj) -> None:
+        pass
+
+    def committed(self, store: Store, rt: ResourceType, obj: Obj, deleted: bool) -> None:
+        pass
 
 
 class NamespaceStrategy:

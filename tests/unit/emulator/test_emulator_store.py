@@ -295,3 +295,21 @@ def test_strict_field_validation_and_warnings(emu: KubernetesApiEmulator) -> Non
     obj = emu.store.create(rt, "default", {"metadata": {"name": "w"}, "spec": {"bogus": 1}}, opts)
     assert obj["spec"] == {"size": 1}
     assert opts.warnings == ['unknown field "spec.bogus"']
+
+
+def test_secret_string_data_and_immutable_data(emu: KubernetesApiEmulator) -> None:
+    secrets = rt_of(emu, "", "v1", "secrets")
+    made = emu.store.create(
+        secrets,
+        "default",
+        {"metadata": {"name": "s"}, "stringData": {"k": "v"}, "immutable": True},
+        OPTS,
+    )
+    assert made["data"] == {"k": "dg=="} and "stringData" not in made and made["type"] == "Opaque"
+    with pytest.raises(ApiError) as info:
+        emu.store.patch(secrets, "default", "s", MERGE, {"data": {"k": "eA=="}}, OPTS)
+    assert info.value.code == 422 and "immutable" in info.value.message
+    labelled, _ = emu.store.patch(
+        secrets, "default", "s", MERGE, {"metadata": {"labels": {"a": "b"}}}, OPTS
+    )
+    assert labelled["metadata"]["labels"] == {"a": "b"}  # metadata stays writable
