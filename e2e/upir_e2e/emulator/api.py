@@ -26,7 +26,7 @@ import attrs
 import kmock
 from kmock._internal.rendering import ReactionMismatchError  # re-exported by kmock, not in __all__
 
-from . import errors, protobuf, scale
+from . import errors, protobuf, reviews, scale
 from .controllers import (
     CONFIGMAPS,
     CRDS,
@@ -441,6 +441,10 @@ class KubernetesApiEmulator(kmock.RawHandler):
         self._allow(rt, "create")
         if rt.namespaced and path.namespace is None:
             raise errors.page_not_found()
+        if reviews.is_review(rt):
+            return json_response(
+                reviews.answer(rt, self._body(request), path.namespace, self.token), 201
+            )
         self._check_crd_active(rt)
         opts = self._options(request)
         obj = self.store.create(rt, path.namespace, self._body(request), opts)

@@ -1,12 +1,12 @@
 """Decoding the protobuf request bodies kubectl's imperative commands send.
 
-``kubectl create namespace|configmap|secret|serviceaccount`` post
-``application/vnd.kubernetes.protobuf`` bodies (the ``k8s\\0`` envelope around
-a ``runtime.Unknown`` holding the generated-proto object). This module reads
-those four kinds with their field numbers from k8s.io/api's generated.proto;
-any other kind, or a field it does not know that carries a value, is a 415
-asking for JSON, never a silently dropped field. Responses are always JSON
-(kubectl accepts it).
+``kubectl create namespace|configmap|secret|serviceaccount`` and ``kubectl
+auth can-i|whoami`` post ``application/vnd.kubernetes.protobuf`` bodies (the
+``k8s\\0`` envelope around a ``runtime.Unknown`` holding the generated-proto
+object). This module reads those kinds, with the field numbers of k8s.io/api's
+generated.proto (checked against kubectl's bytes); any other kind, or a field
+it does not know that carries a value, is a 415 asking for JSON, never a
+silently dropped field. Responses are always JSON (kubectl accepts it).
 """
 
 from __future__ import annotations
@@ -57,6 +57,16 @@ _OBJECT_REFERENCE: Table = {
     6: ("resourceVersion", "string"),
     7: ("fieldPath", "string"),
 }
+_RESOURCE_ATTRIBUTES: Table = {
+    1: ("namespace", "string"),
+    2: ("verb", "string"),
+    3: ("group", "string"),
+    4: ("version", "string"),
+    5: ("resource", "string"),
+    6: ("subresource", "string"),
+    7: ("name", "string"),
+}
+_NON_RESOURCE_ATTRIBUTES: Table = {1: ("path", "string"), 2: ("verb", "string")}
 KINDS: dict[tuple[str, str], Table] = {
     ("v1", "ConfigMap"): {
         1: ("metadata", ("message", _OBJECT_META)),
@@ -81,6 +91,30 @@ KINDS: dict[tuple[str, str], Table] = {
         2: ("secrets", ("repeated", ("message", _OBJECT_REFERENCE))),
         3: ("imagePullSecrets", ("repeated", ("message", {1: ("name", "string")}))),
         4: ("automountServiceAccountToken", "bool"),
+    },
+    # `kubectl auth can-i` and `kubectl auth whoami`; the server writes the status.
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
+        1: ("metadata", ("message", _OBJECT_META)),
+        2: (
+            "spec",
+            (
+                "message",
+                {
+                    1: ("resourceAttributes", ("message", _RESOURCE_ATTRIBUTES)),
+                    2: ("nonResourceAttributes", ("message", _NON_RESOURCE_ATTRIBUTES)),
+                },
+            ),
+        ),
+        3: ("status", "ignore"),
+    },
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
+        1: ("metadata", ("message", _OBJECT_META)),
+        2: ("spec", ("message", {1: ("namespace", "string")})),
+        3: ("status", "ignore"),
+    },
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): {
+        1: ("metadata", ("message", _OBJECT_META)),
+        2: ("status", "ignore"),
     },
 }
 

@@ -563,10 +563,14 @@ class Store:
         self, rt: ResourceType, old: Obj | None, new: Obj, *, dry_run: bool, deleted: bool = False
     ) -> Obj:
         meta = new["metadata"]
+        if dry_run:  # nothing is written, so the version does not move
+            if old is not None:
+                meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+            else:
+                meta.pop("resourceVersion", None)
+            return new
         rv = self._rv + 1
         meta["resourceVersion"] = str(rv)
-        if dry_run:
-            return new
         self._rv = rv
         key: ObjKey = (meta.get("namespace"), meta["name"])
         bucket = self._objects.setdefault(rt.store_key, {})

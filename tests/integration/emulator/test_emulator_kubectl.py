@@ -300,3 +300,12 @@ def test_product_crd_and_example_apply(kubectl: Kubectl, emulator: EmulatorThrea
         for c in crd_doc["spec"]["versions"][0].get("additionalPrinterColumns", [])
     ]
     assert header == ["NAME", *columns]
+
+
+def test_access_reviews_and_server_dry_run(kubectl: Kubectl) -> None:
+    # No RBAC: every access review is allowed, and reviews are never stored.
+    assert kubectl("auth", "can-i", "delete", "customresourcedefinitions").stdout.strip() == "yes"
+    assert "upir-emulator-user" in kubectl("auth", "whoami").stdout
+    dry = kubectl("create", "configmap", "dry", "--dry-run=server", "-o", "json").stdout
+    assert json.loads(dry)["metadata"]["name"] == "dry"
+    assert kubectl("get", "configmap", "dry", check=False).returncode != 0
