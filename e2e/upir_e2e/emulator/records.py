@@ -7,8 +7,10 @@ and the generation rule.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -168,3 +170,18 @@ def check_identity(rt: ResourceType, old: Obj, body: Mapping[str, Any]) -> None:
             name,
             f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {old['metadata']['uid']}",
         )
+
+
+def encode_continue(last: Obj) -> str:
+    """A list's continue token: the position of the last object returned."""
+    meta = last["metadata"]
+    raw = json.dumps({"ns": meta.get("namespace") or "", "name": meta["name"]})
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_continue(token: str) -> tuple[str, str]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return (str(decoded["ns"]), str(decoded["name"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise errors.bad_request(f"invalid continue token: {exc}") from exc

@@ -16,11 +16,9 @@ loop); controllers that act on its events live in ``controllers.py``.
 
 from __future__ import annotations
 
-import base64
 import copy
 import datetime
 import itertools
-import json
 import random
 import uuid
 from collections import deque
@@ -46,6 +44,8 @@ from .records import (
     check_identity,
     check_kind,
     content,
+    decode_continue,
+    encode_continue,
     normalize,
     rfc3339,
     spec_changed,
@@ -143,13 +143,7 @@ class Store:
         continue_token: str = "",
     ) -> tuple[list[Obj], str, str]:
         """Matching objects, the list's resourceVersion, and a continue token."""
-        start: tuple[str, str] | None = None
-        if continue_token:
-            try:
-                decoded = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
-                start = (str(decoded["ns"]), str(decoded["name"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise errors.bad_request(f"invalid continue token: {exc}") from exc
+        start = decode_continue(continue_token) if continue_token else None
         getter = field_getter(selectable_fields(rt.group, rt.plural, rt.selectable_fields))
         items: list[Obj] = []
         token = ""
@@ -161,9 +155,7 @@ class Store:
             if not labels.matches(meta.get("labels")) or not fields.matches(getter(obj)):
                 continue
             if limit and len(items) >= limit:
-                last = items[-1]["metadata"]
-                raw = json.dumps({"ns": last.get("namespace") or "", "name": last["name"]})
-                token = base64.urlsafe_b64encode(raw.encode()).decode()
+                token = encode_continue(items[-1])
                 break
             items.append(obj)
         return items, str(self._rv), token
