@@ -378,8 +378,8 @@ class KubernetesApiEmulator(kmock.RawHandler):
         as_table = wants_table(request.headers.get("Accept", ""))
         raw = request._raw_request
         assert raw is not None  # always set for requests that came over HTTP
+        watch.start()  # a bad request fails here, before the headers go out
         stream = watch.events()
-        first = await anext(stream, None)  # fail before the headers go out (e.g. 400/422)
         response = aiohttp.web.StreamResponse(
             status=200,
             headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"},
@@ -387,18 +387,12 @@ class KubernetesApiEmulator(kmock.RawHandler):
         response.enable_chunked_encoding()
         await response.prepare(raw)
         try:
-            event = first
-            while event is not None:
+            async for event in stream:
                 if as_table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                    meta = {
-                        "resourceVersion": event["object"]["metadata"].get("resourceVersion", "")
-                    }
-                    event = {
-                        "type": event["type"],
-                        "object": table(rt, [event["object"]], meta, self._now()),
-                    }
+                    obj = event["object"]
+                    meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+                    event = {"type": event["type"], "object": table(rt, [obj], meta, self._now())}
                 await response.write(json.dumps(event).encode() + b"\n")
-                event = await anext(stream, None)
             await response.write_eof()
         except (ConnectionResetError, ConnectionError):
             pass  # the client went away

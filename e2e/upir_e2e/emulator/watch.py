@@ -136,6 +136,8 @@ class Watch:
             if timeout is not None and timeout > 0
             else default_timeout * (1 + random.random())
         )
+        self._first: list[dict[str, Any]] | None = None  # set by start()
+        self._cursor: int | None = None
         self._getter: Callable[[Obj], dict[str, str]] = field_getter(
             selectable_fields(rt.group, rt.plural, rt.selectable_fields)
         )
@@ -189,21 +191,33 @@ class Watch:
         replay = [e for e in (self._translate(ev) for ev in self.store.events_since(since)) if e]
         return replay, self.store.resource_version
 
+    def start(self) -> None:
+        """Take the starting point now: a bad version fails before any response is sent.
+
+        A compacted version is not a failure of the request but an ERROR event in
+        the stream, as on a real server.
+        """
+        try:
+            self._first, self._cursor = self._start()
+        except ApiError as exc:
+            if exc.code != 410:
+                raise
+            self._first, self._cursor = [{"type": "ERROR", "object": exc.to_status()}], None
+
     async def events(self) -> AsyncGenerator[dict[str, Any]]:
         """Events until the timeout; an ERROR event (410) when the history is outrun."""
         deadline = time.monotonic() + self.timeout
         changed = asyncio.Event()
         unsubscribe = self.store.subscribe(changed.set)
         try:
-            try:
-                first, cursor = self._start()
-            except ApiError as exc:
-                if exc.code != 410:
-                    raise
-                yield {"type": "ERROR", "object": exc.to_status()}
-                return
-            for event in first:
+            if self._first is None:
+                self.start()
+            assert self._first is not None
+            for event in self._first:
                 yield event
+            if self._cursor is None:
+                return
+            cursor = self._cursor
             last_bookmark = time.monotonic()
             while True:
                 now = time.monotonic()
