@@ -180,7 +180,12 @@ class KubernetesApiEmulator(kmock.RawHandler):
         return await self._serve(request)
 
     async def _user_reaction(self, request: kmock.Request) -> aiohttp.web.StreamResponse | None:
-        """Reactions a test added with kmock's DSL, in kmock's priority order."""
+        """Reactions a test added with kmock's DSL, in kmock's priority order.
+
+        The same selection as ``kmock.RawHandler._handle`` (hence its private fields),
+        except that fallback reactions (priority -inf) never shadow the API: with no
+        user reaction matching, None, and the API serves the request.
+        """
         payloads = [p for p in self._payloads if -math.inf not in p.priorities]
         if not payloads:
             return None
