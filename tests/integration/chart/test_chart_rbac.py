@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
 
@@ -97,10 +97,10 @@ def rule_of(method: str, path: str) -> Rule:
 def code_rules() -> set[Rule]:
     """Every request Kube can make, per kind of RESOURCES."""
     kube = RecordingKube()
-    drivers = {
-        "get": lambda m: kube.get(m),
-        "apply": lambda m: kube.apply(m),
-        "delete": lambda m: kube.delete(m),
+    drivers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, object]]] = {
+        "get": kube.get,
+        "apply": kube.apply,
+        "delete": kube.delete,
     }
     methods = {
         name
