@@ -355,3 +355,28 @@ def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
     )
     assert out.returncode != 0
     assert re.search(r"DL3008|DL3007|DL3002", out.stdout)
+
+
+def test_packaged_chart_is_complete(helm: Run, tmp_path: Path) -> None:
+    """`helm package` (what a release publishes) carries the CRDs, schema, dashboard
+    and ci scenarios, and renders like the source folder."""
+    helm("package", str(CHART), "-d", str(tmp_path))
+    (archive,) = tmp_path.glob("upir-operator-*.tgz")
+    assert archive.name == "upir-operator-0.1.0.tgz"
+    listing = subprocess.run(
+        ["tar", "-tzf", str(archive)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in (
+        "Chart.yaml",
+        "values.yaml",
+        "values.schema.json",
+        "crds/upir.dev_upirs.yaml",
+        "crds/kopf.dev_peerings.yaml",
+        "dashboards/upir-operator.json",
+        "templates/NOTES.txt",
+        "templates/tests/test-metrics.yaml",
+    ):
+        assert f"upir-operator/{name}" in listing, name
+    from_package = helm("template", RELEASE, str(archive), "-n", NAMESPACE, "--include-crds").stdout
+    kinds = [d["kind"] for d in yaml.safe_load_all(from_package) if d]
+    assert kinds.count("CustomResourceDefinition") == 3 and "Deployment" in kinds
