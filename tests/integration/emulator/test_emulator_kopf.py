@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -110,7 +111,9 @@ def _operator(handle: EmulatorThread, api: ApiClient, calls: list[str]) -> kopf.
     return registry
 
 
-def test_kopf_operator_full_lifecycle(secured: EmulatorThread, test_crd: dict[str, Any]) -> None:
+def test_kopf_operator_full_lifecycle(
+    secured: EmulatorThread, test_crd: dict[str, Any], tmp_path: Path
+) -> None:
     api = kubernetes.config.new_client_from_config(config_file=str(secured.kubeconfig_path))  # type: ignore[no-untyped-call]
     core, custom = _api(CoreV1Api, api), _api(CustomObjectsApi, api)
     core.create_namespace({"metadata": {"name": NS}})
@@ -142,7 +145,16 @@ def test_kopf_operator_full_lifecycle(secured: EmulatorThread, test_crd: dict[st
 
     def kubectl(*args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
-            [find_kubectl(), "--kubeconfig", str(secured.kubeconfig_path), "-n", NS, *args],
+            [
+                find_kubectl(),
+                "--kubeconfig",
+                str(secured.kubeconfig_path),
+                "--cache-dir",
+                str(tmp_path),
+                "-n",
+                NS,
+                *args,
+            ],
             input=stdin,
             capture_output=True,
             text=True,
