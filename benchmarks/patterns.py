@@ -172,6 +172,8 @@ def _verify_plain(upirs: list[UPIR], settings: SolverSettings) -> dict[str, Any]
         "proof_cache_hits": st.cache.hits,
         "proof_cache_hit_rate": round(st.cache.hits / checks, 4),
         "contract_cache_hit_rate": round(st.contracts.hit_rate, 4),
+        "compositional_checks": st.compositional,
+        "monolithic_checks": st.monolithic,
         "verdicts": dict(Counter(s for ss in statuses for s in ss)),
     }
 
@@ -209,6 +211,8 @@ def _verify_reuse(
         "reusable": reusable,
         "reuse_rate": round(reused / total, 4) if total else 0.0,
         "contract_cache_hit_rate": round(st.contracts.hit_rate, 4),
+        "compositional_checks": st.compositional,
+        "monolithic_checks": st.monolithic,
     }
 
 
@@ -253,7 +257,10 @@ def bench_reuse(
         f"verdict mismatches {mismatches} (inconclusive differences {inconclusive}); "
         f"median per UPIR plain {plain['per_upir']['median_ms']:.1f} ms vs with built-in "
         f"reuse {builtin['per_upir']['median_ms']:.1f} ms; total {plain['seconds']} s vs "
-        f"{builtin['seconds']} s; contract-cache hit rate "
+        f"{builtin['seconds']} s; solver-backed checks plain "
+        f"{plain['compositional_checks']} compositional + {plain['monolithic_checks']} monolithic vs "
+        f"{builtin['compositional_checks']} + {builtin['monolithic_checks']} with reuse; "
+        f"contract-cache hit rate "
         f"{plain['contract_cache_hit_rate']:.1%}; verdicts {plain['verdicts']}"
     )
     return out

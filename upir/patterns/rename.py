@@ -9,10 +9,17 @@ document stops meaning the same system.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
+from upir.core.architecture import Architecture, Component, Connection
 from upir.core.catalog import COMPONENT_TYPES
+from upir.core.evidence import ReasoningGraph
+from upir.core.specification import Assumption, FormalSpecification
+from upir.core.temporal import TemporalProperty
+from upir.core.upir import UPIR
 from upir.expr import parse, to_source
 from upir.patterns.pattern import map_names
 
@@ -24,19 +31,62 @@ Resource = dict[str, Any]
 _ENV_SUFFIXES = tuple(sorted({k for t in COMPONENT_TYPES.values() for k in t.env} | {"drain_rps"}))
 
 
-def _rename_expr(text: str, mapping: Mapping[str, str], field: str) -> str:
+def name_renamer(mapping: Mapping[str, str]) -> Callable[[str], str]:
+    """A function renaming one dotted name: ``<c>.<attr>`` and
+    ``env.<c>_<suffix>`` follow ``mapping``; everything else stays."""
+    env_map = {
+        f"env.{old}_{suffix}": f"env.{new}_{suffix}"
+        for old, new in mapping.items()
+        for suffix in _ENV_SUFFIXES
+    }
+
     def fn(name: str) -> str:
         scope, _, attr = name.partition(".")
         if scope in mapping:
             return f"{mapping[scope]}.{attr}"
-        if scope == "env":
-            for old, new in mapping.items():
-                for suffix in _ENV_SUFFIXES:
-                    if attr == f"{old}_{suffix}":
-                        return f"env.{new}_{suffix}"
-        return name
+        return env_map.get(name, name)
 
-    return to_source(map_names(parse(text, field=field), fn))
+    return fn
+
+
+def _rename_expr(text: str, mapping: Mapping[str, str], field: str) -> str:
+    return to_source(map_names(parse(text, field=field), name_renamer(mapping)))
+
+
+def rename_upir(upir: UPIR, mapping: Mapping[str, str]) -> UPIR:
+    """``upir`` with components renamed, built from the model directly (no
+    re-parsing): the same system under other names. Its ``resource`` is left
+    empty; use :func:`rename_components` on ``to_resource()`` for a document."""
+    fn = name_renamer(mapping)
+
+    def new(name: str) -> str:
+        return mapping.get(name, name)
+
+    arch = Architecture(
+        tuple(Component(new(c.name), c.type, c.params) for c in upir.architecture.components),
+        tuple(Connection(new(c.source), new(c.target)) for c in upir.architecture.connections),
+    )
+    spec = upir.specification
+
+    def prop(p: TemporalProperty) -> TemporalProperty:
+        trigger = None if p.trigger is None else map_names(p.trigger, fn)
+        return replace(p, predicate=map_names(p.predicate, fn), trigger=trigger)
+
+    renamed = FormalSpecification(
+        assumptions=tuple(Assumption(map_names(a.expr, fn), a.field) for a in spec.assumptions),
+        invariants=tuple(prop(p) for p in spec.invariants),
+        properties=tuple(prop(p) for p in spec.properties),
+        constraints=spec.constraints,
+    )
+    params = tuple(replace(d, name=f"{new(d.component)}.{d.param}") for d in upir.parameters)
+    return replace(
+        upir,
+        architecture=arch,
+        specification=renamed,
+        parameters=params,
+        resource=MappingProxyType({}),
+        reasoning=ReasoningGraph(),
+    )
 
 
 def rename_components(doc: Resource, mapping: Mapping[str, str]) -> Resource:

@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from upir.core.upir import UPIR
+from upir.patterns.features import extract_features
 from upir.patterns.library import PatternLibrary
 from upir.patterns.pattern import Pattern
-from upir.patterns.rename import rename_components
+from upir.patterns.rename import rename_upir
 from upir.patterns.roles import assign_roles
 from upir.settings import SolverSettings
 from upir.verification import (
@@ -78,8 +79,7 @@ def canonical_mapping(upir: UPIR, pattern: Pattern) -> dict[str, str]:
 
 def canonicalize(upir: UPIR, pattern: Pattern) -> UPIR:
     """``upir`` with its components renamed by :func:`canonical_mapping`."""
-    mapping = canonical_mapping(upir, pattern)
-    return UPIR.from_resource(rename_components(upir.to_resource(), mapping))
+    return rename_upir(upir, canonical_mapping(upir, pattern))
 
 
 def proof_keys(upir: UPIR, settings: SolverSettings) -> dict[str, str]:
@@ -147,14 +147,13 @@ class ProofReuse:
         self.learn = learn
 
     def verify(self, upir: UPIR) -> ReuseOutcome:
-        matches = self.library.match(upir, top_k=1)
+        # scores only: the explanation a user reads is not needed here
+        best = self.library.match_features(extract_features(upir), top_k=1)
         total = len(upir.specification.all_properties())
-        if not matches or matches[0].similarity < self.min_similarity:
+        if not best or best[0][1] < self.min_similarity:
             report = self.verifier.verify(upir)
-            return ReuseOutcome(
-                report, None, matches[0].similarity if matches else 0.0, 0, 0, total
-            )
-        pattern, similarity = matches[0].pattern, matches[0].similarity
+            return ReuseOutcome(report, None, best[0][1] if best else 0.0, 0, 0, total)
+        pattern, similarity = best[0]
         settings = self.verifier.settings
         canonical = canonicalize(upir, pattern)
         canon_keys = proof_keys(canonical, settings)
