@@ -205,6 +205,10 @@ class Unrolling:
         self._len: dict[tuple[str, int], Term] = {}
         self._memo: dict[tuple[str, str, int], Term | None] = {}
         self.initial_free = False
+        self.empty: frozenset[str] = frozenset()
+        """Queues proved empty in every reachable state (an inductive invariant):
+        their length is the constant 0 and they pass their inflow straight on
+        (inflow never exceeds their drain, or they would fill)."""
 
     # -- variables ---------------------------------------------------------
     def env(self, name: str, t: int) -> Term:
@@ -216,6 +220,8 @@ class Unrolling:
         return var
 
     def length(self, queue: str, t: int) -> Term:
+        if queue in self.empty:
+            return z.num(0)
         key = (queue, t)
         var = self._len.get(key)
         if var is None:
@@ -407,6 +413,8 @@ class Unrolling:
 
     def drained(self, q: str, t: int) -> Term:
         def build() -> Term:
+            if q in self.empty:
+                return self.in_items(q, t)
             backlog = self.length(q, t) + self.in_items(q, t)
             d = self.drain(q, t)
             if d is None:
@@ -420,6 +428,8 @@ class Unrolling:
 
     def dropped(self, q: str, t: int) -> Term:
         def build() -> Term:
+            if q in self.empty:
+                return z.num(0)
             over = (
                 self.length(q, t)
                 + self.in_items(q, t)
@@ -432,6 +442,8 @@ class Unrolling:
 
     def next_length(self, q: str, t: int) -> Term:
         def build() -> Term:
+            if q in self.empty:
+                return z.num(0)
             rest = self.length(q, t) + self.in_items(q, t) - self.drained(q, t)
             return z.min_([as_term(self.param(f"{q}.capacity")), rest])
 
@@ -439,6 +451,8 @@ class Unrolling:
 
     def queue_wait(self, q: str, t: int) -> Term:
         def build() -> Term:
+            if q in self.empty:
+                return z.num(0)
             d = self.drain(q, t)
             if d is None:
                 return z.num(0)

@@ -174,13 +174,12 @@ class Checker:
         empty: Sequence[str] = (),
     ) -> VerificationResult:
         u = self._unrolling()
-        fixed = [u.length(q, 0) == 0 for q in empty]
+        u.empty = frozenset(empty)
         use_trigger = prop.operator in (TemporalOperator.UNTIL, TemporalOperator.SINCE)
         target = self._holds_at(u, prop, 0, trigger=use_trigger)
         bad = z.or_([z.not_(self._defined_at(u, prop, 0)), z.not_(target)])
         solver = z.make_solver(self.settings, deadline)
         solver.add(*u.environment([0]))
-        solver.add(*fixed)
         solver.add(bad)
         outcome = z.check(solver)
         if outcome.status is CheckStatus.UNSAT:
@@ -201,8 +200,11 @@ class Checker:
     def _queues(self, support: Support) -> list[str]:
         return [q for q in self.st.of_type("queue") if q in support.components]
 
-    def _unroll(self, support: Support, steps: int, free_start: bool) -> Unrolling:
+    def _unroll(
+        self, support: Support, steps: int, free_start: bool, empty: Sequence[str] = ()
+    ) -> Unrolling:
         u = self._unrolling()
+        u.empty = frozenset(empty)
         for q in self._queues(support):
             for t in range(steps + 1):
                 u.length(q, t)
@@ -210,14 +212,14 @@ class Checker:
         return u
 
     def _frame(self, u: Unrolling, steps: int, lemmas: list[str]) -> list[Formula]:
-        """Transitions, state bounds, lemmas (queue empty) and environment."""
+        """Transitions, state bounds (or the empty start) and environment; the
+        queues in ``lemmas`` are already constant 0 in ``u``."""
         out: list[Formula] = []
         for t in range(steps):
             out.extend(u.transition(t))
         if u.initial_free:
             for t in range(steps + 1):
                 out.extend(u.state_bounds(t))
-                out.extend(u.length(q, t) == 0 for q in lemmas)
         else:
             out.extend(u.initial())
         out.extend(u.environment(range(steps + 1)))
@@ -249,7 +251,7 @@ class Checker:
         if prop.operator is TemporalOperator.ALWAYS:
             # cheap one-step search for a queue that fills and then violates
             try:
-                steady = self._steady_state(prop, support, deadline)
+                steady = self._steady_state(prop, support, deadline, lemmas)
             except SolverError as err:
                 log.debug("steady-state search of %r failed: %s", prop.name, err)
                 steady = None
@@ -261,7 +263,8 @@ class Checker:
         self, prop: TemporalProperty, support: Support, deadline: Deadline, lemmas: list[str]
     ) -> VerificationResult:
         horizon, covers = horizon_for(prop, self.settings)
-        u = self._unroll(support, horizon, free_start=False)
+        # proven invariants of reachable states: the queues in ``lemmas`` are empty
+        u = self._unroll(support, horizon, free_start=False, empty=lemmas)
         ps = [self._holds_at(u, prop, t) for t in range(horizon + 1)]
         qs = (
             [self._holds_at(u, prop, t, trigger=True) for t in range(horizon + 1)]
@@ -272,8 +275,6 @@ class Checker:
         bad = z.or_([undefined, z.not_(_semantics(prop.operator, ps, qs))])
         solver = z.make_solver(self.settings, deadline)
         solver.add(*self._frame(u, horizon, []))
-        # proven invariants of reachable states: redundant, but they spare Z3 the work
-        solver.add(*(u.length(q, t) == 0 for q in lemmas for t in range(horizon + 1)))
         solver.add(bad)
         outcome = z.check(solver)
         if outcome.status is CheckStatus.SAT:
@@ -311,7 +312,11 @@ class Checker:
         )
 
     def _steady_state(
-        self, prop: TemporalProperty, support: Support, deadline: Deadline
+        self,
+        prop: TemporalProperty,
+        support: Support,
+        deadline: Deadline,
+        lemmas: Sequence[str] = (),
     ) -> VerificationResult | None:
         """Look for a violation beyond the bounded horizon: under one environment
         held constant, every queue's inflow and drain are constant, so a queue
@@ -321,17 +326,25 @@ class Checker:
         ``MAX_STEADY_STEPS``), then replay it step by step to find the first
         violating step. None when there is no such violation (or no answer)."""
         for limit in (STEADY_FAST_STEPS, MAX_STEADY_STEPS):
-            found = self._steady_within(prop, support, deadline, limit)
+            found = self._steady_within(prop, support, deadline, limit, lemmas)
             if found is not None:
                 return found
         return None
 
     def _steady_within(
-        self, prop: TemporalProperty, support: Support, deadline: Deadline, limit: int
+        self,
+        prop: TemporalProperty,
+        support: Support,
+        deadline: Deadline,
+        limit: int,
+        lemmas: Sequence[str],
     ) -> VerificationResult | None:
         u = self._unrolling()
+        u.empty = frozenset(lemmas)
         cons: list[Formula] = []
         for q in self._queues(support):
+            if q in u.empty:
+                continue
             length = u.length(q, 0)
             d = u.drain(q, 0)
             if d is None:
@@ -396,7 +409,7 @@ class Checker:
         for k in range(1, min(MAX_INDUCTION_DEPTH, base + 1) + 1):
             if deadline.expired():
                 return None
-            u = self._unroll(support, k, free_start=True)
+            u = self._unroll(support, k, free_start=True, empty=lemmas)
             solver = z.make_solver(self.settings, deadline)
             solver.add(*self._frame(u, k, lemmas))
             for t in range(k):
