@@ -1,0 +1,573 @@
+"""``ArchitectureLearner``: online PPO tuning of one UPIR's parameters.
+
+One call per decision window::
+
+    learner = ArchitectureLearner(upir, seed=0)
+    proposal = learner.learn_from_metrics(metrics, current)   # every interval
+    decision = guardrail.check(proposal)
+    if decision.proved:
+        apply(proposal)
+    else:
+        learner.record_rejection(proposal, decision)          # parameters stay
+    blob = learner.to_bytes()                                 # persist
+    learner = ArchitectureLearner.from_bytes(blob, upir)      # after a restart
+
+``metrics`` are one window's figures (``latency_ms`` (p99), ``throughput_rps``
+and ``error_rate`` at least; anything else the objective weighs, and optionally
+``drop_rate`` and ``cost``); ``current`` the tunable parameters in force while the
+window was measured (None: the learner's own record).
+
+Credit assignment: the window measured after a proposal was applied is the
+consequence of that proposal, so :meth:`learn_from_metrics` first records the
+*pending* action with *this* window's reward, then proposes the next one. A
+proposal that was not applied (``current`` still shows the values it was made
+from: the operator held, is in Recommend mode, or rolled back) is dropped
+rather than credited with a window it did not cause. A rejected proposal is
+recorded at once (:meth:`record_rejection`): the parameters did not change, so
+its consequence is this window's reward minus a penalty; the caller may then ask
+:meth:`propose` for another candidate in the same window.
+
+State (all in [-3, 3]): each tunable parameter's position in its domain; each
+objective metric, relative to the first window (log-ratio) or as a share; the
+change of each since the previous window; the slack of every constraint a
+metric measures; and the number of rejections in this window.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import torch
+
+from upir.core.numbers import Number, to_fraction
+from upir.core.upir import UPIR
+from upir.errors import FieldIssue, InvalidSpecError
+from upir.learning.actions import ParameterSpace
+from upir.learning.agent import CheckpointError, PPOAgent
+from upir.learning.guardrail import GuardrailDecision
+from upir.learning.objective import ObjectiveWeights, TuningObjective, is_ratio
+from upir.learning.policy import KEEP
+from upir.learning.ppo import PPOConfig
+from upir.verification.results import VerificationReport
+
+__all__ = ["LEARNER_CONFIG", "ArchitectureLearner", "LearnerSettings"]
+
+LEARNER_FORMAT = "upir.learner/1"
+
+LEARNER_CONFIG = PPOConfig(
+    learning_rate=1e-3,
+    gamma=0.9,
+    gae_lambda=0.9,
+    num_steps=8,
+    update_epochs=8,
+    num_minibatches=2,
+    ent_coef=0.005,
+    hidden_sizes=(32, 32),
+)
+"""PPO settings for tuning a live service: a decision is one window (minutes of
+production time), so rollouts are short (8 windows), each is reused for 8
+epochs, and the horizon is short (gamma 0.9: a change pays off within ~10
+windows)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerSettings:
+    """How the learner turns outcomes into rewards and how cautious it starts."""
+
+    reward: str = "improvement"
+    """``improvement``: a move's reward is the change of the score it caused
+    (score of the window after it minus the score of the window it was made
+    in), so a move is judged by its own effect, not by where earlier moves left
+    the system; with gamma > 0 later improvements still count. ``absolute``: the
+    score of the window after it."""
+    rejection_penalty: float = 0.25
+    """Subtracted from the reward of a move the guardrail rejected (score units:
+    0.25 is about what a 25% latency change is worth at weight 1)."""
+    keep_prob: float | None = None
+    """Initial probability of KEEP for each parameter; None: ``1 - 1/n`` for n
+    parameters (at least 0.5), so about one parameter moves per window at first."""
+    weights: ObjectiveWeights = field(default_factory=ObjectiveWeights)
+    """Penalty weights of the objective (constraint violations, errors, drops)."""
+    history: int = 32
+    """Rejections kept (with their counterexamples) for reports and checkpoints."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LearnerSettings:
+        d = dict(data)
+        d["weights"] = ObjectiveWeights(**dict(d.get("weights") or {}))
+        return cls(**d)
+
+
+@dataclass
+class _Pending:
+    """A proposal waiting for the window that shows its consequence."""
+
+    obs: torch.Tensor
+    mask: torch.Tensor
+    action: torch.Tensor
+    logprob: float
+    value: float
+    before: dict[str, Fraction]
+    proposal: dict[str, Fraction]
+    score: float
+    """Score of the window the proposal was made in (for improvement rewards)."""
+
+
+def _fractions(values: Mapping[str, Fraction | Number]) -> dict[str, Fraction]:
+    return {k: to_fraction(v) for k, v in values.items()}
+
+
+class ArchitectureLearner:
+    """PPO over DOWN/KEEP/UP moves of a UPIR's tunable parameters.
+
+    Args:
+        upir: the resource (tunable domains, ``maxStepFraction``, objective,
+            constraints); its current tunable values are the starting point.
+        config: PPO hyperparameters (default :data:`LEARNER_CONFIG`).
+        seed: seeds the network's initialisation and the action sampling.
+        settings: reward shaping and initial caution.
+    """
+
+    def __init__(
+        self,
+        upir: UPIR,
+        *,
+        config: PPOConfig | None = None,
+        seed: int = 0,
+        settings: LearnerSettings | None = None,
+    ) -> None:
+        self.upir = upir
+        self.settings = settings if settings is not None else LearnerSettings()
+        self.space = ParameterSpace(upir)
+        self.objective = TuningObjective(upir, self.settings.weights)
+        self.metric_names = self.objective.metric_names()
+        self.constraint_keys = tuple(sorted(self.objective.bounds))
+        n, m, c = len(self.space), len(self.metric_names), len(self.constraint_keys)
+        self.obs_dim = n + 2 * m + c + 1
+        self.agent = PPOAgent(self.obs_dim, self.space.action_dims, config or LEARNER_CONFIG, seed)
+        self._bias_towards_keep()
+        self.buffer = self.agent.new_buffer(num_envs=1)
+        self.params: dict[str, Fraction] = upir.tunable_values()
+        """The tunable values the learner believes are in force."""
+        self.metrics: dict[str, float] | None = None
+        """The last window's metrics (completed), None before the first."""
+        self._prev_metrics: dict[str, float] | None = None
+        self._pending: _Pending | None = None
+        self._rejections_now = 0
+        self.counters: dict[str, int] = {
+            "windows": 0,
+            "proposals": 0,
+            "transitions": 0,
+            "updates": 0,
+            "rejections": 0,
+            "dropped": 0,
+        }
+        self.last_reward: float | None = None
+        self.last_update: dict[str, float] = {}
+        self.rejections: deque[dict[str, Any]] = deque(maxlen=self.settings.history)
+
+    # -- the tuning step ---------------------------------------------------------------
+    def learn_from_metrics(
+        self,
+        metrics: Mapping[str, float],
+        current: Mapping[str, Fraction | Number] | None = None,
+        *,
+        deterministic: bool = False,
+    ) -> dict[str, Fraction]:
+        """Learn from one window, then propose the next tunable values.
+
+        Records the pending proposal's transition with this window's reward
+        (when it was applied), updates PPO when the rollout is full, and
+        returns every tunable parameter's proposed value (equal to ``current``
+        when the policy keeps everything). Raises :class:`InvalidSpecError`
+        when a required metric is missing or not finite, or ``current`` lacks a
+        tunable parameter.
+        """
+        now = self._current(current)
+        m = self.objective.complete(metrics, now)
+        reward = self.objective.score(m, now)
+        self._prev_metrics, self.metrics = self.metrics, m
+        self._rejections_now = 0
+        self.counters["windows"] += 1
+        self.last_reward = reward
+        obs = self._observe(now)
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            if _same(now, pending.proposal):
+                self._add(pending, self._reward(reward, pending), obs)
+            else:
+                # Not applied (held, Recommend mode, rolled back, changed by hand):
+                # this window is not its consequence. Cut the advantage recursion.
+                self.counters["dropped"] += 1
+                self._cut()
+        self.params = now
+        return self._propose(obs, deterministic)
+
+    def propose(
+        self,
+        metrics: Mapping[str, float] | None = None,
+        current: Mapping[str, Fraction | Number] | None = None,
+        *,
+        deterministic: bool = False,
+    ) -> dict[str, Fraction]:
+        """A proposal for the current state without learning from a window.
+
+        With ``metrics`` the learner takes them as the latest window (any pending
+        proposal is dropped, not credited); without, it reuses the last window's
+        (e.g. another candidate after a rejection). ``deterministic`` takes each
+        parameter's most likely move (evaluation)."""
+        if metrics is not None:
+            now = self._current(current)
+            m = self.objective.complete(metrics, now)
+            self.objective.score(m, now)  # fixes the baseline on a first window
+            self._prev_metrics, self.metrics = self.metrics, m
+            self.params = now
+            self._rejections_now = 0
+        elif current is not None:
+            self.params = self._current(current)
+        if self.metrics is None:
+            raise InvalidSpecError([FieldIssue("metrics", "no window of metrics seen yet")])
+        if self._pending is not None:
+            self._pending = None
+            self.counters["dropped"] += 1
+            self._cut()
+        return self._propose(self._observe(self.params), deterministic)
+
+    def record_rejection(
+        self,
+        proposal: Mapping[str, Fraction | Number],
+        outcome: GuardrailDecision | VerificationReport | None = None,
+    ) -> None:
+        """The guardrail did not prove ``proposal``: the parameters stay.
+
+        When it is the pending proposal, its transition is recorded now with the
+        last window's reward minus the rejection penalty (the parameters did not
+        change, so that window is what the move led to). The rejection is kept
+        with the first counterexample for reports."""
+        values = _fractions(proposal)
+        self.counters["rejections"] += 1
+        self.rejections.append(_rejection_record(values, outcome, self.counters["windows"]))
+        pending = self._pending
+        if pending is None or not _same(values, pending.proposal) or self.metrics is None:
+            return
+        self._pending = None
+        self._rejections_now += 1
+        score = self.objective.score(self.metrics, self.params)
+        reward = self._reward(score, pending) - self.settings.rejection_penalty
+        self._add(pending, reward, self._observe(self.params))
+
+    # -- encoding -----------------------------------------------------------------------
+    def observation(self) -> torch.Tensor:
+        """The current state vector (obs_dim,) (after at least one window)."""
+        if self.metrics is None:
+            raise InvalidSpecError([FieldIssue("metrics", "no window of metrics seen yet")])
+        return self._observe(self.params)
+
+    def _observe(self, params: Mapping[str, Fraction]) -> torch.Tensor:
+        assert self.metrics is not None
+        m, prev = self.metrics, self._prev_metrics
+        feats = self.space.encode(params)
+        now_f = [self._metric_feature(k, m.get(k)) for k in self.metric_names]
+        if prev is None:
+            deltas = [0.0] * len(now_f)
+        else:
+            deltas = [
+                a - self._metric_feature(k, prev.get(k))
+                for k, a in zip(self.metric_names, now_f, strict=True)
+            ]
+        slack = [self._slack(k, m) for k in self.constraint_keys]
+        extra = [min(self._rejections_now, 3) / 3.0]
+        vec = feats + now_f + deltas + slack + extra
+        return torch.tensor([max(-3.0, min(3.0, x)) for x in vec], dtype=torch.float32)
+
+    def _metric_feature(self, name: str, value: float | None) -> float:
+        if value is None:
+            return 0.0
+        if is_ratio(name):
+            # shares are small and matter on a log scale: 0.1% -> 0.1, 100% -> 1
+            return 1.0 + math.log10(max(value, 0.0) + 1e-3) / 3.0
+        base = (self.objective.baseline or {}).get(name, value)
+        return math.log1p(max(value, 0.0)) - math.log1p(max(base, 0.0))
+
+    def _slack(self, key: str, m: Mapping[str, float]) -> float:
+        value = m.get(key)
+        lo, hi = self.objective.bounds[key]
+        if value is None:
+            return 0.0
+        margins: list[float] = []
+        if key == "availability":
+            if lo is not None:
+                margins.append((value - lo) / max(1.0 - lo, 1e-6))
+        else:
+            if hi is not None:
+                margins.append((hi - value) / max(abs(hi), 1e-9))
+            if lo is not None:
+                margins.append((value - lo) / max(abs(lo), 1e-9))
+        return max(-3.0, min(1.0, min(margins))) if margins else 0.0
+
+    # -- acting and learning ---------------------------------------------------------------
+    def _propose(self, obs: torch.Tensor, deterministic: bool) -> dict[str, Fraction]:
+        mask = self.space.mask(self.params)
+        action, logprob, value = self.agent.act(obs, mask, deterministic=deterministic)
+        act = action[0]
+        proposal = self.space.decode(self.params, act)
+        self._pending = _Pending(
+            obs=obs,
+            mask=mask,
+            action=act.clone(),
+            logprob=float(logprob[0]),
+            value=float(value[0]),
+            before=dict(self.params),
+            proposal=proposal,
+            score=self._score_now(),
+        )
+        self.counters["proposals"] += 1
+        return dict(proposal)
+
+    def _reward(self, score: float, p: _Pending) -> float:
+        return score - p.score if self.settings.reward == "improvement" else score
+
+    def _add(self, p: _Pending, reward: float, next_obs: torch.Tensor) -> None:
+        self.buffer.add(
+            p.obs.unsqueeze(0),
+            p.mask.unsqueeze(0),
+            p.action.unsqueeze(0),
+            torch.tensor([p.logprob]),
+            torch.tensor([p.value]),
+            float(reward),
+            next_obs.unsqueeze(0),
+            False,
+            False,
+        )
+        self.counters["transitions"] += 1
+        if self.buffer.full:
+            self.last_update = self.agent.update(self.buffer)
+            self.counters["updates"] += 1
+
+    def _score_now(self) -> float:
+        assert self.metrics is not None
+        return self.objective.score(self.metrics, self.params)
+
+    def _cut(self) -> None:
+        """Mark the last stored transition as truncated (a gap follows it)."""
+        if self.buffer.pos > 0:
+            self.buffer.truncated[self.buffer.pos - 1] = 1.0
+
+    def _bias_towards_keep(self) -> None:
+        n = len(self.space)
+        keep = self.settings.keep_prob
+        if keep is None:
+            keep = max(0.5, 1.0 - 1.0 / n)
+        if not 0.0 < keep < 1.0:
+            raise InvalidSpecError([FieldIssue("keep_prob", "must be in (0, 1)")])
+        if self.settings.reward not in ("improvement", "absolute"):
+            raise InvalidSpecError([FieldIssue("reward", "must be 'improvement' or 'absolute'")])
+        last = self.agent.net.actor[-1]
+        assert isinstance(last, torch.nn.Linear)
+        with torch.no_grad():
+            bias = last.bias.view(n, self.agent.net.max_actions)
+            bias[:, KEEP] = math.log(keep / ((1.0 - keep) / 2.0))
+
+    def _current(self, current: Mapping[str, Fraction | Number] | None) -> dict[str, Fraction]:
+        if current is None:
+            return dict(self.params)
+        values = _fractions(current)
+        self.space.values_of(values)  # every tunable must be there
+        return {n: values[n] for n in self.space.names}
+
+    # -- reports ---------------------------------------------------------------------------------
+    @property
+    def pending_proposal(self) -> dict[str, Fraction] | None:
+        """The proposal waiting for its window (None when there is none)."""
+        return None if self._pending is None else dict(self._pending.proposal)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, the last reward and the last PPO update's diagnostics."""
+        return {
+            **self.counters,
+            "buffered": self.buffer.pos,
+            "lastReward": self.last_reward,
+            "lastUpdate": dict(self.last_update),
+        }
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def signature(self) -> dict[str, Any]:
+        """What a checkpoint must match: the action space and the observation layout."""
+        return {
+            "parameters": [
+                [a.name, str(a.domain.min), str(a.domain.max), str(a.unit)] for a in self.space.axes
+            ],
+            "maxStepFraction": str(self.space.fraction),
+            "metrics": list(self.metric_names),
+            "constraints": list(self.constraint_keys),
+            "obsDim": self.obs_dim,
+        }
+
+    def to_bytes(self) -> bytes:
+        """Everything needed to resume: agent (weights, optimizer, RNG), the
+        partial rollout, the pending proposal, the baseline and the counters."""
+        pos = self.buffer.pos
+        b = self.buffer
+        p = self._pending
+        state: dict[str, Any] = {
+            "format": LEARNER_FORMAT,
+            "signature": self.signature(),
+            "settings": self.settings.to_dict(),
+            "agent": self.agent.state_dict(),
+            "buffer": {
+                "pos": pos,
+                **{k: getattr(b, k)[:pos].clone() for k in _BUFFER_FIELDS},
+            },
+            "params": _strings(self.params),
+            "metrics": self.metrics,
+            "prevMetrics": self._prev_metrics,
+            "objective": self.objective.state(),
+            "pending": None
+            if p is None
+            else {
+                "obs": p.obs,
+                "mask": p.mask,
+                "action": p.action,
+                "logprob": p.logprob,
+                "value": p.value,
+                "before": _strings(p.before),
+                "proposal": _strings(p.proposal),
+                "score": p.score,
+            },
+            "rejectionsNow": self._rejections_now,
+            "counters": dict(self.counters),
+            "lastReward": self.last_reward,
+            "lastUpdate": dict(self.last_update),
+            "rejections": list(self.rejections),
+        }
+        out = io.BytesIO()
+        torch.save(state, out)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, upir: UPIR) -> ArchitectureLearner:
+        """Resume a learner for ``upir`` from :meth:`to_bytes` output.
+
+        Raises :class:`CheckpointError` when the blob is unreadable or was made
+        for another action space or observation layout (a changed spec). Loads
+        with ``weights_only=True``: a checkpoint holds data, never code."""
+        try:
+            state = torch.load(io.BytesIO(data), weights_only=True)
+            if not isinstance(state, dict) or state.get("format") != LEARNER_FORMAT:
+                raise CheckpointError(f"not a {LEARNER_FORMAT} checkpoint")
+            agent_state = state["agent"]
+            config = PPOConfig.from_dict(dict(agent_state["config"]))
+            learner = cls(
+                upir,
+                config=config,
+                seed=int(agent_state["seed"]),
+                settings=LearnerSettings.from_dict(state["settings"]),
+            )
+            if state["signature"] != learner.signature():
+                raise CheckpointError("the checkpoint was made for another spec's parameters")
+            learner.agent.load_state_dict(agent_state)
+            learner._load(state)
+        except CheckpointError:
+            raise
+        except Exception as exc:  # torch.load and malformed dicts raise many types
+            raise CheckpointError(f"unreadable learner checkpoint: {exc}") from None
+        return learner
+
+    def _load(self, state: Mapping[str, Any]) -> None:
+        buf = state["buffer"]
+        pos = int(buf["pos"])
+        if not 0 <= pos < self.buffer.num_steps:
+            raise CheckpointError(f"buffer position {pos} out of range")
+        for k in _BUFFER_FIELDS:
+            getattr(self.buffer, k)[:pos] = buf[k]
+        self.buffer.pos = pos
+        self.params = _parse(state["params"])
+        self.space.values_of(self.params)
+        self.metrics = _floats(state["metrics"])
+        self._prev_metrics = _floats(state["prevMetrics"])
+        self.objective.load_state(state["objective"])
+        p = state["pending"]
+        self._pending = None
+        if p is not None:
+            self._pending = _Pending(
+                obs=p["obs"],
+                mask=p["mask"],
+                action=p["action"],
+                logprob=float(p["logprob"]),
+                value=float(p["value"]),
+                before=_parse(p["before"]),
+                proposal=_parse(p["proposal"]),
+                score=float(p["score"]),
+            )
+        self._rejections_now = int(state["rejectionsNow"])
+        self.counters = {str(k): int(v) for k, v in state["counters"].items()}
+        last = state["lastReward"]
+        self.last_reward = None if last is None else float(last)
+        self.last_update = {str(k): float(v) for k, v in state["lastUpdate"].items()}
+        self.rejections.extend(state["rejections"])
+
+
+_BUFFER_FIELDS = (
+    "obs",
+    "next_obs",
+    "masks",
+    "actions",
+    "logprobs",
+    "values",
+    "rewards",
+    "terminated",
+    "truncated",
+)
+
+
+def _same(a: Mapping[str, Fraction], b: Mapping[str, Fraction]) -> bool:
+    return all(a.get(k) == v for k, v in b.items())
+
+
+def _strings(values: Mapping[str, Fraction]) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items()}
+
+
+def _parse(values: Mapping[str, str]) -> dict[str, Fraction]:
+    return {str(k): Fraction(str(v)) for k, v in values.items()}
+
+
+def _floats(values: Mapping[str, float] | None) -> dict[str, float] | None:
+    return None if values is None else {str(k): float(v) for k, v in values.items()}
+
+
+def _rejection_record(
+    values: Mapping[str, Fraction],
+    outcome: GuardrailDecision | VerificationReport | None,
+    window: int,
+) -> dict[str, Any]:
+    """A JSON-able record of one rejection (kept in checkpoints)."""
+    record: dict[str, Any] = {
+        "window": window,
+        "parameters": {k: float(v) for k, v in values.items()},
+        "status": None,
+        "failed": [],
+        "counterexample": None,
+    }
+    if isinstance(outcome, GuardrailDecision):
+        record["status"] = outcome.status.value
+        record["failed"] = list(outcome.failed)
+        if outcome.counterexample is not None:
+            record["counterexample"] = outcome.counterexample.to_json()
+    elif isinstance(outcome, VerificationReport):
+        record["status"] = outcome.status.value
+        failures = outcome.failures()
+        record["failed"] = [r.property.name for r in failures]
+        cex = next((r.counterexample for r in failures if r.counterexample is not None), None)
+        if cex is not None:
+            record["counterexample"] = cex.to_json()
+    return record

@@ -1,0 +1,237 @@
+"""Tuning against the simulator: a UPIR's parameters on the reference workload.
+
+:class:`SimulatedWorkload` maps a UPIR's parameters onto the simulator's
+:class:`~upir.simulator.WorkloadParams` (same names: ``gateway.timeout_ms`` ...)
+and reports each window as the metrics the operator reads from Prometheus.
+:func:`tune` runs the loop the operator runs (learner, guardrail, apply) for a
+number of windows and returns what happened in each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from upir.core.numbers import to_json_number
+from upir.core.upir import UPIR
+from upir.errors import FieldIssue, InvalidSpecError
+from upir.learning.guardrail import Guardrail, GuardrailDecision
+from upir.learning.independent import assumption_bounds
+from upir.learning.learner import ArchitectureLearner
+from upir.simulator import (
+    FIELDS_BY_KEY,
+    LoadProfile,
+    ServiceModel,
+    Simulator,
+    WindowMetrics,
+    WorkloadParams,
+)
+
+__all__ = [
+    "PROFILES",
+    "SimulatedWorkload",
+    "WindowRecord",
+    "arrival_bound",
+    "make_profile",
+    "metrics_of",
+    "params_after",
+    "tune",
+    "workload_params",
+]
+
+PROFILES = ("steady", "shift", "ramp")
+
+
+def arrival_bound(upir: UPIR) -> float | None:
+    """The upper bound the assumptions put on ``env.arrival_rps`` (None if none)."""
+    _, hi = assumption_bounds([a.expr for a in upir.specification.assumptions]).get(
+        "env.arrival_rps", (None, None)
+    )
+    return None if hi is None else float(hi)
+
+
+def make_profile(kind: str, rps: float, peak_rps: float, total_s: float) -> LoadProfile:
+    """``steady``: ``rps`` throughout; ``shift``: ``rps`` for the first half, then
+    ``peak_rps``; ``ramp``: ``rps`` for the first quarter, rising linearly to
+    ``peak_rps`` at three quarters, then flat. Times in seconds."""
+    if kind == "steady":
+        return LoadProfile.steady(rps)
+    if kind == "shift":
+        return LoadProfile.step(rps, peak_rps, total_s / 2)
+    if kind == "ramp":
+        return LoadProfile.ramp(rps, peak_rps, total_s / 4, 3 * total_s / 4)
+    raise InvalidSpecError([FieldIssue("profile", f"unknown profile {kind!r}; use {PROFILES}")])
+
+
+def workload_params(upir: UPIR, values: Mapping[str, Fraction] | None = None) -> WorkloadParams:
+    """The simulator's parameters for ``upir`` with ``values`` applied: every
+    parameter the simulator models that the UPIR sets (defaults filled)."""
+    u = upir.with_params(values) if values else upir
+    known = {k: to_json_number(v) for k, v in u.param_values().items() if k in FIELDS_BY_KEY}
+    return WorkloadParams.from_mapping(known)
+
+
+def metrics_of(m: WindowMetrics) -> dict[str, float]:
+    """One window as the operator's metrics (``latency_ms`` is the p99).
+
+    A window in which no request was answered has no latency percentile; it
+    counts as the whole window (every request waited at least that long)."""
+    p99 = m.p99_ms if math.isfinite(m.p99_ms) else m.duration_s * 1000.0
+    p50 = m.p50_ms if math.isfinite(m.p50_ms) else m.duration_s * 1000.0
+    return {
+        "latency_ms": p99,
+        "p50_ms": p50,
+        "throughput_rps": m.throughput_rps,
+        "error_rate": m.error_rate,
+        "drop_rate": m.drop_rate,
+        "availability": m.availability,
+        "cost": m.cost,
+        "offered_rps": m.offered_rps,
+        "utilization": m.utilization,
+    }
+
+
+class SimulatedWorkload:
+    """The simulator running one UPIR's parameters, one window at a time.
+
+    Raises :class:`InvalidSpecError` when a tunable parameter is one the
+    simulator does not model (it models the reference workload's nine knobs,
+    :data:`upir.simulator.FIELDS_BY_KEY`).
+    """
+
+    def __init__(
+        self,
+        upir: UPIR,
+        profile: LoadProfile,
+        *,
+        service: ServiceModel | None = None,
+        seed: int = 0,
+        window_s: float = 10.0,
+    ) -> None:
+        unsupported = [d.name for d in upir.parameters if d.name not in FIELDS_BY_KEY]
+        if unsupported:
+            raise InvalidSpecError(
+                [
+                    FieldIssue(
+                        f"spec.parameters.{n}",
+                        "the simulator does not model this parameter (it models "
+                        + ", ".join(sorted(FIELDS_BY_KEY))
+                        + ")",
+                    )
+                    for n in unsupported
+                ]
+            )
+        self.upir = upir
+        self.window_s = float(window_s)
+        self.sim = Simulator(workload_params(upir), profile, service, seed)
+
+    def run(self, values: Mapping[str, Fraction]) -> dict[str, float]:
+        """Apply ``values`` (tunable parameters) and simulate the next window."""
+        params = workload_params(self.upir, values)
+        return metrics_of(self.sim.run_window(self.window_s, params))
+
+
+@dataclass
+class WindowRecord:
+    """What happened in one decision window of :func:`tune`."""
+
+    episode: int
+    window: int
+    params: dict[str, Fraction]
+    """Tunable values in force during the window."""
+    metrics: dict[str, float]
+    score: float
+    proposal: dict[str, Fraction] | None
+    outcome: str
+    """``unchanged`` (the proposal kept everything), ``accepted`` (proved and
+    applied), ``rejected`` (not proved: nothing applied) or ``applied`` (no
+    guardrail)."""
+    decisions: list[GuardrailDecision] = field(default_factory=list)
+    """The guardrail's answers in this window (several when re-proposing)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "episode": self.episode,
+            "window": self.window,
+            "parameters": {k: to_json_number(v) for k, v in self.params.items()},
+            "metrics": {k: round(v, 6) for k, v in self.metrics.items()},
+            "score": round(self.score, 6),
+            "proposal": None
+            if self.proposal is None
+            else {k: to_json_number(v) for k, v in self.proposal.items()},
+            "outcome": self.outcome,
+            "guardrail": [
+                {
+                    "proved": d.proved,
+                    "status": d.status.value,
+                    "failed": list(d.failed),
+                    "timeMs": round(d.time_ms, 3),
+                    "cached": d.cached,
+                }
+                for d in self.decisions
+            ],
+        }
+
+
+def params_after(record: WindowRecord) -> dict[str, Fraction]:
+    """The tunable values in force after ``record``'s window (its proposal when
+    that was applied)."""
+    if record.outcome in ("accepted", "applied") and record.proposal is not None:
+        return dict(record.proposal)
+    return dict(record.params)
+
+
+def tune(
+    learner: ArchitectureLearner,
+    workload: SimulatedWorkload,
+    windows: int,
+    *,
+    guardrail: Guardrail | None,
+    start: Mapping[str, Fraction] | None = None,
+    attempts: int = 2,
+    episode: int = 0,
+    on_window: Callable[[WindowRecord], None] | None = None,
+) -> list[WindowRecord]:
+    """Run ``windows`` decision windows: measure, learn, propose, check, apply.
+
+    Each window runs the parameters in force, feeds its metrics to the learner
+    and takes the proposal through the guardrail; a proved proposal is applied
+    for the next window, a rejected one is recorded with the learner and up to
+    ``attempts`` candidates are tried in the same window. ``guardrail=None``
+    applies every proposal unchecked (the benchmark's unguarded baseline).
+    ``start``: the values in force at the first window (default: the UPIR's).
+    """
+    if attempts < 1:
+        raise ValueError("attempts must be >= 1")
+    params = dict(start) if start is not None else learner.upir.tunable_values()
+    records: list[WindowRecord] = []
+    for w in range(windows):
+        metrics = workload.run(params)
+        score = learner.objective.score(metrics, params)
+        proposal = learner.learn_from_metrics(metrics, params)
+        rec = WindowRecord(episode, w, dict(params), metrics, score, proposal, "unchanged")
+        for attempt in range(attempts):
+            if proposal == params:
+                break
+            if guardrail is None:
+                params = proposal
+                rec.outcome = "applied"
+                break
+            decision = guardrail.check(proposal)
+            rec.decisions.append(decision)
+            if decision.proved:
+                params = proposal
+                rec.outcome = "accepted"
+                break
+            learner.record_rejection(proposal, decision)
+            rec.outcome = "rejected"
+            if attempt + 1 < attempts:
+                proposal = learner.propose()
+                rec.proposal = proposal
+        records.append(rec)
+        if on_window is not None:
+            on_window(rec)
+    return records
