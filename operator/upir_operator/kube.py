@@ -44,7 +44,6 @@ RESOURCES: Mapping[tuple[str, str], Resource] = {
     (r.api_version, r.kind): r
     for r in (
         Resource("v1", "ConfigMap", "configmaps"),
-        Resource("v1", "Secret", "secrets"),
         Resource("v1", "Service", "services"),
         Resource("v1", "Event", "events"),
         Resource("apps/v1", "Deployment", "deployments"),
@@ -87,9 +86,9 @@ class Kube:
         """In-cluster config when running in a pod, else the kubeconfig file."""
         config = kubernetes.client.Configuration()
         try:
-            kubernetes.config.load_incluster_config(client_configuration=config)
+            kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=config)
+            kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=config)  # type: ignore[no-untyped-call]
         return cls(kubernetes.client.ApiClient(config), field_manager)
 
     def _call_sync(
@@ -101,16 +100,18 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
     ) -> Any:
         try:
-            data = self._api.call_api(
-                path,
+            # kubernetes>=31: serialize (auth, host, query) first, then call
+            _method, url, headers, data, post = self._api.param_serialize(
                 method,
+                path,
                 query_params=query or [],
                 header_params={"Content-Type": content_type, "Accept": "application/json"},
                 body=body,
                 auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=30,
-            )[0].data
+            )
+            resp = self._api.call_api(_method, url, headers, data, post, _request_timeout=30)
+            resp.read()  # type: ignore[no-untyped-call]
+            status, payload = resp.status, resp.data or b""
         except ApiException as err:
             raise KubeError(
                 f"{method} {path}: {err.status} {err.reason}: {str(err.body)[:300]}",
@@ -119,7 +120,13 @@ class Kube:
             ) from None
         except Exception as err:  # connection refused, TLS, timeouts: retry later
             raise KubeError(f"{method} {path}: {err}", temporary=True) from None
-        return json.loads(data) if data else None
+        if status >= 400:
+            raise KubeError(
+                f"{method} {path}: {status}: {payload[:300]!r}",
+                temporary=_is_temporary(status),
+                status=status,
+            )
+        return json.loads(payload) if payload else None
 
     async def call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         return await asyncio.to_thread(self._call_sync, method, path, body, **kw)

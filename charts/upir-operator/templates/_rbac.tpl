@@ -19,7 +19,7 @@ needs.
 # reads the target Deployment; delete removes what a UPIR no longer asks for);
 # events: kopf and the operator post them
 - apiGroups: [""]
-  resources: ["configmaps", "secrets", "services", "events"]
+  resources: ["configmaps", "services", "events"]
   verbs: ["get", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]

@@ -1,0 +1,257 @@
+"""The online tuning loop of one UPIR (``tuning.mode`` Recommend or Auto).
+
+Every ``intervalSeconds``: read the configured PromQL; hold when the metrics are
+missing, stale, NaN or too thin; feed the learner; send its proposal through the
+guardrail (the verifier: only PROVED passes); then, per :mod:`decisions`, apply
+it (Auto: at most one change per interval, re-verified in full and signed before
+it is written), record it as a recommendation (Recommend), reject it, or roll
+back to the best proved configuration measured so far. The learner's checkpoint
+and the loop's state live in a ConfigMap owned by the UPIR, so a restarted
+operator resumes without repeating applied changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import kopf
+
+from upir.core import UPIR
+from upir.core.numbers import to_fraction
+from upir.errors import InvalidSpecError, UpirError
+from upir.learning.learner import ArchitectureLearner
+from upir_operator.conditions import condition, merge_conditions
+from upir_operator.decisions import (
+    Action,
+    Decision,
+    TuningPolicy,
+    TuningState,
+    decide,
+    hold_reason,
+)
+from upir_operator.engine import as_number, owner_reference
+from upir_operator.kube import KubeError
+from upir_operator.prometheus import PrometheusUnavailable, query_all
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_METRICS = ("latency_ms", "throughput_rps", "error_rate")
+
+
+@dataclass
+class LoopMemory:
+    """In-memory state of one object's loop (rebuilt from the checkpoint)."""
+
+    spec_hash: str | None = None
+    learner: ArchitectureLearner | None = None
+    state: TuningState = field(default_factory=TuningState)
+
+
+def checkpoint_name(upir_name: str) -> str:
+    return f"{upir_name}-learner"[:63]
+
+
+def _state_json(state: TuningState) -> str:
+    d = asdict(state)
+    d["best_params"] = {k: str(v) for k, v in (state.best_params or {}).items()} or None
+    return json.dumps(d, sort_keys=True)
+
+
+def _state_from_json(text: str) -> TuningState:
+    d = json.loads(text)
+    if d.get("best_params"):
+        d["best_params"] = {k: Fraction(v) for k, v in d["best_params"].items()}
+    return TuningState(**d)
+
+
+def checkpoint_manifest(body: Mapping[str, Any], mem: LoopMemory) -> dict[str, Any]:
+    meta = body["metadata"]
+    assert mem.learner is not None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": checkpoint_name(meta["name"]),
+            "namespace": meta["namespace"],
+            "labels": {
+                "app.kubernetes.io/managed-by": "upir-operator",
+                "upir.dev/name": meta["name"],
+            },
+            "ownerReferences": [owner_reference(body)],
+        },
+        "data": {"state.json": _state_json(mem.state), "specHash": mem.spec_hash or ""},
+        "binaryData": {"learner.pt": base64.b64encode(mem.learner.to_bytes()).decode()},
+    }
+
+
+async def load_memory(runtime: Any, body: Mapping[str, Any], upir: UPIR) -> LoopMemory:
+    """Resume from the checkpoint ConfigMap when it was written for this spec."""
+    meta = body["metadata"]
+    cm = await runtime.kube.get(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"namespace": meta["namespace"], "name": checkpoint_name(meta["name"])},
+        }
+    )
+    spec_hash = upir.spec_hash()
+    if cm and (cm.get("data") or {}).get("specHash") == spec_hash:
+        try:
+            raw = base64.b64decode((cm.get("binaryData") or {})["learner.pt"])
+            learner = await runtime.run(ArchitectureLearner.from_bytes, raw, upir)
+            state = _state_from_json(cm["data"]["state.json"])
+            logger.info("resumed tuning of %s from its checkpoint", meta["name"])
+            return LoopMemory(spec_hash, learner, state)
+        except (KeyError, ValueError, UpirError) as err:
+            logger.warning("ignoring the checkpoint of %s: %s", meta["name"], err)
+    # a new spec invalidates the policy: start learning afresh
+    learner = await runtime.run(lambda: ArchitectureLearner(upir, seed=0))
+    return LoopMemory(spec_hash, learner, TuningState())
+
+
+def _current(status: Mapping[str, Any]) -> dict[str, Fraction] | None:
+    applied = status.get("appliedParameters")
+    if not isinstance(applied, Mapping) or not applied:
+        return None
+    return {k: to_fraction(v) for k, v in applied.items()}
+
+
+async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision | None:
+    """One interval. Returns the decision (None when tuning is off or impossible)."""
+    spec = body.get("spec") or {}
+    tuning = spec.get("tuning") or {}
+    mode = tuning.get("mode", "Off")
+    if mode not in ("Recommend", "Auto"):
+        return None
+    status = dict(body.get("status") or {})
+    try:
+        upir = UPIR.from_resource(
+            {k: body.get(k) for k in ("apiVersion", "kind", "spec")}
+            | {"metadata": {"name": body.metadata.name, "namespace": body.metadata.namespace}}
+        )
+    except InvalidSpecError:
+        return None
+    if mem.learner is None or mem.spec_hash != upir.spec_hash():
+        loaded = await load_memory(runtime, body, upir)
+        mem.spec_hash, mem.learner, mem.state = loaded.spec_hash, loaded.learner, loaded.state
+    current = _current(status)
+    policy = TuningPolicy(max_age_s=runtime.settings.max_metric_age_s)
+    prom = upir.tuning.prometheus
+    if current is None or prom is None:
+        why = (
+            "NotApplied: no proved parameters applied yet"
+            if current is None
+            else "NoPrometheus: spec.tuning.prometheus is missing"
+        )
+        dec = Decision(Action.HOLD, why, state=mem.state)
+    else:
+        try:
+            samples = await query_all(
+                prom.url, prom.queries, timeout_s=runtime.settings.prometheus_timeout_s
+            )
+        except PrometheusUnavailable as err:
+            samples = None
+            dec = Decision(Action.HOLD, f"PrometheusUnavailable: {err}", state=mem.state)
+        if samples is not None:
+            running = upir.with_params(current)
+            metrics = {k: s.value for k, s in samples.items() if s.value is not None}
+            proposal: Mapping[str, Fraction] | None = None
+            proved: bool | None = None
+            if hold_reason(samples, REQUIRED_METRICS, time.time(), policy) is None:
+                learner = mem.learner
+                assert learner is not None
+                proposal = await runtime.run(learner.learn_from_metrics, metrics, current)
+                if proposal is not None and dict(proposal) != current:
+                    report = await runtime.run(
+                        runtime.engine.verifier.check_params, running, dict(proposal)
+                    )
+                    proved = bool(report.passed)
+                    if not proved:
+                        await runtime.run(learner.record_rejection, proposal, report)
+            dec = decide(
+                mode=mode,
+                state=mem.state,
+                current=current,
+                samples=samples,
+                required=REQUIRED_METRICS,
+                objective=upir.tuning.objective,
+                proposal=proposal,
+                proved=proved,
+                now=time.time(),
+                policy=policy,
+            )
+    mem.state = dec.state
+    await act(runtime, body, status, dec)
+    if mem.learner is not None:
+        try:
+            await runtime.kube.apply(checkpoint_manifest(body, mem))
+        except KubeError as err:
+            logger.warning("could not store the learner checkpoint: %s", err)
+    return dec
+
+
+async def act(runtime: Any, body: kopf.Body, status: Mapping[str, Any], dec: Decision) -> None:
+    """Carry out a decision: write the cluster (Apply/RollBack in Auto) and status."""
+    m = runtime.metrics
+    gen = body.metadata.get("generation")
+    patch: dict[str, Any] = {}
+    reason, ok = dec.action.value, dec.action not in (Action.HOLD, Action.REJECT)
+    if dec.action is Action.HOLD:
+        m.holds.labels(dec.reason.split(":", 1)[0]).inc()
+        kopf.info(body, reason="TuningHeld", message=dec.reason[:1000])
+    elif dec.action is Action.REJECT:
+        m.proposals.labels("rejected").inc()
+        kopf.warn(
+            body, reason="ProposalRejected", message=f"{dec.reason}: {_fmt(dec.params)}"[:1000]
+        )
+    elif dec.action is Action.RECOMMEND:
+        m.proposals.labels("recommended").inc()
+        patch["lastRecommendation"] = {
+            "parameters": {k: as_number(v) for k, v in (dec.params or {}).items()},
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "message": "proved by the guardrail; Recommend mode does not write the target",
+        }
+        kopf.info(body, reason="Recommended", message=_fmt(dec.params)[:1000])
+    elif dec.action in (Action.APPLY, Action.ROLLBACK):
+        assert dec.params is not None
+        from upir_operator.handlers import apply_parameters
+
+        applied = await apply_parameters(runtime, body, dec.params)
+        if applied:
+            m.applied_changes.inc()
+            m.proposals.labels("applied" if dec.action is Action.APPLY else "rolled_back").inc()
+            kopf.info(
+                body,
+                reason="Applied" if dec.action is Action.APPLY else "RolledBack",
+                message=f"{dec.reason}: {_fmt(dec.params)}"[:1000],
+            )
+        else:
+            reason, ok = "NotProved", False
+            kopf.warn(
+                body, reason="ProposalRejected", message="full re-verification did not prove it"
+            )
+    s = dec.state
+    patch["tuning"] = {
+        "proposals": s.proposals,
+        "accepted": s.accepted,
+        "rejected": s.rejected,
+        "rolledBack": s.rolled_back,
+        "holds": s.holds,
+    }
+    cond = condition("Tuning", ok, reason if reason[0].isupper() else "Tuning", dec.reason, gen)
+    patch["conditions"] = merge_conditions(status.get("conditions"), [cond])
+    try:
+        await runtime.kube.patch_status(body.metadata.namespace, body.metadata.name, patch)
+    except KubeError as err:
+        logger.warning("could not write tuning status: %s", err)
+
+
+def _fmt(params: Mapping[str, Fraction] | None) -> str:
+    return ", ".join(f"{k}={as_number(v)}" for k, v in (params or {}).items())
