@@ -17,7 +17,7 @@ resolve with more time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from upir.core.specification import Assumption, canonical_hash
@@ -114,31 +114,32 @@ def _frac(x: Fraction) -> str:
     return str(x)
 
 
-def property_key(
+def component_digest(st: Structure, name: str, params: Mapping[str, Fraction]) -> str:
+    """SHA-256 of one component as a cone sees it: name, type, exact parameter
+    values, and its neighbours (which decide its flows and drains)."""
+    return canonical_hash(
+        [
+            name,
+            st.types[name],
+            sorted((k, _frac(v)) for k, v in params.items()),
+            list(st.preds[name]),
+            list(st.succs[name]),
+        ]
+    )
+
+
+def key_from_digests(
     text: Sequence[object],
     st: Structure,
     support: Support,
-    params: dict[str, dict[str, Fraction]],
+    digests: Mapping[str, str],
     assumption_texts: Sequence[str],
     settings: SolverSettings,
 ) -> str:
-    """The cache key of a property given its cone (``support``), the
-    parameters of the cone's components (``params[component][param]``) and the
-    printed assumptions that constrain the cone's environment names
-    (:class:`SpecInfo`)."""
-    cone = []
-    for name in sorted(support.components):
-        cone.append(
-            [
-                name,
-                st.types[name],
-                sorted((k, _frac(v)) for k, v in params[name].items()),
-                list(st.preds[name]),
-                list(st.succs[name]),
-            ]
-        )
+    """:func:`property_key` from precomputed :func:`component_digest` values
+    (``digests[component]`` for every component of the cone), so a cache lookup
+    hashes one short digest per component instead of its parameters."""
     env = sorted(support.env)
-    domains = [[n, repr(st.domain(n))] for n in env]
     return canonical_hash(
         {
             "v": MODEL_VERSION,
@@ -146,8 +147,24 @@ def property_key(
             "bmc": settings.bmc_steps,
             "step": settings.step_ms,
             "property": list(text),
-            "cone": cone,
-            "env": domains,
+            "cone": [digests[name] for name in sorted(support.components)],
+            "env": [[n, repr(st.domain(n))] for n in env],
             "assumptions": sorted(assumption_texts),
         }
     )
+
+
+def property_key(
+    text: Sequence[object],
+    st: Structure,
+    support: Support,
+    params: Mapping[str, Mapping[str, Fraction]],
+    assumption_texts: Sequence[str],
+    settings: SolverSettings,
+) -> str:
+    """The cache key of a property given its cone (``support``), the
+    parameters of the cone's components (``params[component][param]``) and the
+    printed assumptions that constrain the cone's environment names
+    (:meth:`SpecInfo.group_texts`)."""
+    digests = {n: component_digest(st, n, params[n]) for n in support.components}
+    return key_from_digests(text, st, support, digests, assumption_texts, settings)

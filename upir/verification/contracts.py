@@ -262,92 +262,155 @@ def _batch_wait(lam: Bound, size: Fraction, flush: Fraction) -> Fraction:
     return min(flush, (size - 1) * _K / lam)
 
 
+class Ranges:
+    """The composed ranges: derived quantities, environment boxes, and the exact
+    parameters (as points, looked up on demand)."""
+
+    def __init__(
+        self,
+        derived: dict[str, Interval],
+        boxes: Mapping[str, Interval],
+        params: Mapping[str, Fraction],
+    ) -> None:
+        self.derived = derived
+        self.boxes = boxes
+        self.params = params
+
+    def get(self, name: str) -> Interval:
+        found = self.derived.get(name)
+        if found is not None:
+            return found
+        found = self.boxes.get(name)
+        if found is not None:
+            return found
+        value = self.params.get(name)
+        if value is not None:
+            return Interval.point(value)
+        return Interval(-INF, INF)
+
+
+# (component entries, throughput, own latency, own availability)
+Piece = tuple[tuple[tuple[str, Interval], ...], Interval, Interval, Interval]
+
+
+class Composition:
+    """What a composition computed per component, kept so that the next one
+    (after a parameter change) recomputes only the components the change reaches
+    (:func:`compose` with ``previous``)."""
+
+    def __init__(self) -> None:
+        self.derived: dict[str, Interval] = {}
+        self.out: dict[str, Interval] = {}
+        self.path_lat: dict[str, Interval] = {}
+        self.path_av: dict[str, Interval] = {}
+        self.recomputed = 0
+
+
+def reached_by(st: Structure, changed: set[str]) -> set[str]:
+    """Components whose ranges may change when ``changed`` components change:
+    themselves, the queues they drain (through batchers), and everything
+    downstream of those."""
+    seeds = set(changed)
+    for c in changed:
+        stack = list(st.preds[c])
+        while stack:
+            p = stack.pop()
+            if st.types[p] == "queue":
+                seeds.add(p)
+            elif st.types[p] == "batcher":
+                seeds.add(p)
+                stack.extend(st.preds[p])
+    reached = set(seeds)
+    stack = list(seeds)
+    while stack:
+        for s in st.succs[stack.pop()]:
+            if s not in reached:
+                reached.add(s)
+                stack.append(s)
+    return reached
+
+
 def compose(
     st: Structure,
     params: Mapping[str, Fraction],
     boxes: Mapping[str, Interval],
     contract_of: Callable[[str], ServiceContract],
     step_ms: Fraction,
-) -> dict[str, Interval]:
+    *,
+    previous: Composition | None = None,
+    changed: set[str] | None = None,
+) -> tuple[Ranges, Composition]:
     """Ranges of every quantity of every component and of the system, valid at
-    every reachable step. ``contract_of`` gives (cached) service contracts."""
-    r: dict[str, Interval] = {k: Interval.point(v) for k, v in params.items()}
-    r.update(boxes)
-    out: dict[str, Interval] = {}
-    path_lat: dict[str, Interval] = {}
-    path_av: dict[str, Interval] = {}
-    zero = Interval.point(0)
+    every reachable step. ``contract_of`` gives (cached) service contracts.
+
+    With ``previous`` (a composition over the same graph and boxes) and the set
+    of components whose parameters differ from it (``changed``), only the
+    components those reach (:func:`reached_by`) are recomputed."""
+    state = Composition()
+    redo: set[str] | None = None
+    if previous is not None and changed is not None:
+        redo = reached_by(st, changed)
+        state.derived = dict(previous.derived)
+        state.out = dict(previous.out)
+        state.path_lat = dict(previous.path_lat)
+        state.path_av = dict(previous.path_av)
+    r, out, path_lat, path_av = state.derived, state.out, state.path_lat, state.path_av
+    accepts: dict[str, Interval | None] = {}
 
     def accept(name: str) -> Interval | None:
+        if name in accepts:
+            return accepts[name]
         ctype = st.types[name]
+        result: Interval | None
         if ctype == "queue":
-            return None
-        if ctype == "batcher":
+            result = None
+        elif ctype == "batcher":
             found = [a for a in (accept(x) for x in st.succs[name]) if a is not None]
-            return minimum(found) if found else None
-        calls = contract_of(name).calls_rps
-        feeders = st.batch_feeders(name)
-        if not feeders:
-            return calls
-        return minimum(
-            [
-                Interval(
-                    _sustained(calls.lo, params[f"{b}.batch_size"], params[f"{b}.flush_ms"]),
-                    _sustained(calls.hi, params[f"{b}.batch_size"], params[f"{b}.flush_ms"]),
+            result = minimum(found) if found else None
+        else:
+            calls = contract_of(name).calls_rps
+            feeders = st.batch_feeders(name)
+            if not feeders:
+                result = calls
+            else:
+                result = minimum(
+                    [
+                        Interval(
+                            _sustained(
+                                calls.lo, params[f"{b}.batch_size"], params[f"{b}.flush_ms"]
+                            ),
+                            _sustained(
+                                calls.hi, params[f"{b}.batch_size"], params[f"{b}.flush_ms"]
+                            ),
+                        )
+                        for b in feeders
+                    ]
                 )
-                for b in feeders
-            ]
-        )
+        accepts[name] = result
+        return result
 
     for name in st.order:
-        ctype, p = st.types[name], f"{name}."
+        if redo is not None and name not in redo:
+            continue
+        state.recomputed += 1
+        ctype = st.types[name]
         preds = st.preds[name]
         lam = boxes[ARRIVAL] if not preds else _sum([out[x] for x in preds])
-        r[p + "arrival_rps"] = lam
+        extra: Interval | None = None
         if ctype == "service":
-            c = contract_of(name)
-            r[p + "attempt_ms"], r[p + "latency_ms"] = c.attempt_ms, c.latency_ms
-            r[p + "availability"] = c.availability
             feeders = st.batch_feeders(name)
-            b = minimum([r[f"{x}.batch_items"] for x in feeders]) if feeders else Interval.point(1)
-            cap = mul(c.calls_rps, b)
-            r[p + "capacity_rps"] = cap
-            r[p + "utilization"] = Interval(
-                _ZERO if cap.hi == INF else lam.lo / cap.hi, lam.hi / cap.lo if cap.lo > 0 else INF
-            )
-            out[name] = minimum([lam, cap])
-            own_lat, own_av = c.latency_ms, c.availability
-        elif ctype == "batcher":
-            size, flush = params[p + "batch_size"], params[p + "flush_ms"]
-            r[p + "batch_items"] = Interval(
-                _batch_items(lam.lo, size, flush), _batch_items(lam.hi, size, flush)
-            )
-            wait = Interval(_batch_wait(lam.hi, size, flush), _batch_wait(lam.lo, size, flush))
-            r[p + "wait_ms"] = r[p + "latency_ms"] = wait
-            out[name] = lam
-            own_lat, own_av = wait, Interval.point(1)
-        else:
-            cap_items = params[p + "capacity"]
-            drain = (
+            extra = minimum([r[f"{x}.batch_items"] for x in feeders]) if feeders else None
+        elif ctype == "queue":
+            extra = (
                 boxes[drain_rps_name(name)]
                 if st.env_drained(name)
                 else _finite_min([accept(x) for x in st.succs[name]])
             )
-            if drain is None or lam.hi <= drain.lo:
-                # inflow never exceeds the drain: from empty, the queue stays empty
-                r[p + "length"] = r[p + "dropped"] = r[p + "wait_ms"] = zero
-                out[name] = lam
-            else:
-                r[p + "length"] = Interval(_ZERO, cap_items)
-                r[p + "dropped"] = Interval(_ZERO, lam.hi * step_ms / _K)
-                r[p + "wait_ms"] = Interval(
-                    _ZERO, cap_items * _K / drain.lo if drain.lo > 0 else INF
-                )
-                out[name] = Interval(
-                    min(lam.lo, drain.lo), min(drain.hi, lam.hi + cap_items * _K / step_ms)
-                )
-            own_lat, own_av = r[p + "wait_ms"], Interval.point(1)
-        r[p + "throughput_rps"] = out[name]
+        entries, throughput, own_lat, own_av = _piece(
+            st, name, params, lam, extra, contract_of, step_ms
+        )
+        r.update(entries)
+        out[name] = throughput
         if preds:
             path_lat[name] = add(own_lat, maximum([path_lat[x] for x in preds]))
             path_av[name] = mul(own_av, minimum([path_av[x] for x in preds]))
@@ -361,7 +424,73 @@ def compose(
         _ZERO,
     )
     r["system.cost"] = Interval.point(cost)
-    return r
+    return Ranges(r, boxes, params), state
+
+
+def _piece(
+    st: Structure,
+    name: str,
+    params: Mapping[str, Fraction],
+    lam: Interval,
+    extra: Interval | None,
+    contract_of: Callable[[str], ServiceContract],
+    step_ms: Fraction,
+) -> Piece:
+    """One component's ranges from its inflow ``lam`` and ``extra`` (a service:
+    the batch size it is fed, or None; a queue: its drain, None when unbounded)."""
+    ctype, p = st.types[name], f"{name}."
+    one = Interval.point(1)
+    if ctype == "service":
+        c = contract_of(name)
+        cap = mul(c.calls_rps, extra) if extra is not None else c.calls_rps
+        util = Interval(
+            _ZERO if cap.hi == INF else lam.lo / cap.hi, lam.hi / cap.lo if cap.lo > 0 else INF
+        )
+        throughput = minimum([lam, cap])
+        entries: tuple[tuple[str, Interval], ...] = (
+            (p + "arrival_rps", lam),
+            (p + "attempt_ms", c.attempt_ms),
+            (p + "latency_ms", c.latency_ms),
+            (p + "availability", c.availability),
+            (p + "capacity_rps", cap),
+            (p + "utilization", util),
+            (p + "throughput_rps", throughput),
+        )
+        return entries, throughput, c.latency_ms, c.availability
+    if ctype == "batcher":
+        size, flush = params[p + "batch_size"], params[p + "flush_ms"]
+        items = Interval(_batch_items(lam.lo, size, flush), _batch_items(lam.hi, size, flush))
+        wait = Interval(_batch_wait(lam.hi, size, flush), _batch_wait(lam.lo, size, flush))
+        entries = (
+            (p + "arrival_rps", lam),
+            (p + "batch_items", items),
+            (p + "wait_ms", wait),
+            (p + "latency_ms", wait),
+            (p + "throughput_rps", lam),
+        )
+        return entries, lam, wait, one
+    cap_items = params[p + "capacity"]
+    drain = extra
+    if drain is None or lam.hi <= drain.lo:
+        # inflow never exceeds the drain: from empty, the queue stays empty
+        zero = Interval.point(0)
+        length = dropped = wait = zero
+        throughput = lam
+    else:
+        length = Interval(_ZERO, cap_items)
+        dropped = Interval(_ZERO, lam.hi * step_ms / _K)
+        wait = Interval(_ZERO, cap_items * _K / drain.lo if drain.lo > 0 else INF)
+        throughput = Interval(
+            min(lam.lo, drain.lo), min(drain.hi, lam.hi + cap_items * _K / step_ms)
+        )
+    entries = (
+        (p + "arrival_rps", lam),
+        (p + "length", length),
+        (p + "dropped", dropped),
+        (p + "wait_ms", wait),
+        (p + "throughput_rps", throughput),
+    )
+    return entries, throughput, wait, one
 
 
 def _sum(items: list[Interval]) -> Interval:
@@ -376,11 +505,9 @@ def _finite_min(items: list[Interval | None]) -> Interval | None:
     return minimum(found) if found else None
 
 
-def proves(prop: TemporalProperty, ranges: Mapping[str, Interval]) -> bool:
+def proves(prop: TemporalProperty, ranges: Ranges) -> bool:
     """Whether the ranges prove the property (see the module docstring)."""
-
-    def lookup(name: str) -> Interval:
-        return ranges.get(name, Interval(-INF, INF))
+    lookup = ranges.get
 
     if prop.operator in (TemporalOperator.UNTIL, TemporalOperator.SINCE):
         assert prop.trigger is not None
@@ -392,12 +519,10 @@ def proves(prop: TemporalProperty, ranges: Mapping[str, Interval]) -> bool:
     return evaluate_truth(prop.predicate, lookup) is Truth.TRUE
 
 
-def refutes(prop: TemporalProperty, ranges: Mapping[str, Interval]) -> bool:
+def refutes(prop: TemporalProperty, ranges: Ranges) -> bool:
     """Whether the ranges show the property's target false at *every* reachable
     step (so any allowed environment violates it at once)."""
-
-    def lookup(name: str) -> Interval:
-        return ranges.get(name, Interval(-INF, INF))
+    lookup = ranges.get
 
     target = (
         prop.trigger

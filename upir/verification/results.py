@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
 from types import MappingProxyType
@@ -154,7 +154,16 @@ class VerificationResult:
 
     def rebind(self, prop: TemporalProperty, *, cached: bool, time_ms: float) -> VerificationResult:
         """The same verdict for an equivalent property (cache hits)."""
-        return replace(self, property=prop, cached=cached, time_ms=time_ms)
+        return VerificationResult(
+            prop,
+            self.status,
+            self.proof,
+            self.counterexample,
+            time_ms,
+            cached,
+            self.message,
+            self.method,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

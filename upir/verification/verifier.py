@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -28,7 +28,13 @@ from upir.expr.ast import names
 from upir.settings import SolverSettings
 from upir.verification import contracts
 from upir.verification import z3util as z
-from upir.verification.cache import ProofCache, SpecInfo, property_key, property_text
+from upir.verification.cache import (
+    ProofCache,
+    SpecInfo,
+    component_digest,
+    key_from_digests,
+    property_text,
+)
 from upir.verification.contracts import ServiceContract
 from upir.verification.encoder import Unrolling
 from upir.verification.engine import Checker, horizon_for
@@ -88,13 +94,17 @@ class Verifier:
         self._comp_params: IdentityMemo[
             Component, tuple[dict[str, Fraction], tuple[tuple[str, Fraction], ...]]
         ] = IdentityMemo(65536)
+        self._digests: IdentityMemo[Component, tuple[Structure, str]] = IdentityMemo(65536)
         self._all_props: IdentityMemo[FormalSpecification, tuple[TemporalProperty, ...]] = (
             IdentityMemo(256)
         )
         self._contracts: LRU[tuple[object, ...], ServiceContract] = LRU(contract_cache_size)
         self._boxes: LRU[tuple[object, ...], dict[str, Interval]] = LRU(256)
         self._witnesses: LRU[tuple[object, ...], dict[str, Fraction]] = LRU(256)
-        self._ranges: LRU[tuple[object, ...], Mapping[str, Interval]] = LRU(1024)
+        self._ranges_by_upir: IdentityMemo[UPIR, tuple[contracts.Ranges | None]] = IdentityMemo(64)
+        self._compositions: LRU[
+            tuple[object, ...], tuple[dict[str, Component], contracts.Composition]
+        ] = LRU(64)
         self._assumptions_ok: LRU[tuple[str, ...], str] = LRU(1024)
         self._specs: IdentityMemo[FormalSpecification, SpecInfo] = IdentityMemo(256)
         self._lock = threading.Lock()
@@ -144,16 +154,17 @@ class Verifier:
         ``old_report`` (marked ``cached``). Anything else that changed (the
         graph, the specification) means a full re-verification."""
         start = time.perf_counter()
-        if (
-            shape_key(old_upir.architecture) != shape_key(new_upir.architecture)
-            or old_upir.specification != new_upir.specification
+        if shape_key(old_upir.architecture) != shape_key(new_upir.architecture) or (
+            old_upir.specification is not new_upir.specification
+            and old_upir.specification != new_upir.specification
         ):
             return self.verify(new_upir)
-        old_params = {c.name: c.effective_params() for c in old_upir.architecture.components}
+        old_comps = {c.name: c for c in old_upir.architecture.components}
         changed = {
             c.name
             for c in new_upir.architecture.components
-            if c.effective_params() != old_params[c.name]
+            if c is not old_comps[c.name]
+            and self._params_key(c) != self._params_key(old_comps[c.name])
         }
         previous = {r.property.name: r for r in old_report.results}
         st = self._structure(new_upir)
@@ -161,7 +172,8 @@ class Verifier:
         for prop in self._properties(new_upir):
             old = previous.get(prop.name)
             support, _ = self._support(st, prop)
-            if old is not None and old.property == prop and not (support.components & changed):
+            same = old is not None and (old.property is prop or old.property == prop)
+            if old is not None and same and not (support.components & changed):
                 with self._lock:
                     self._counts["reused"] += 1
                 results.append(old.rebind(prop, cached=True, time_ms=0.0))
@@ -222,14 +234,11 @@ class Verifier:
             return VerificationResult(prop, Verdict.ERROR, time_ms=_ms(start), message=problem)
         key = None
         if self.cache is not None:
-            params = {
-                c.name: self._params_of(c)
-                for c in upir.architecture.components
-                if c.name in support.components
-            }
             info = self._spec_info(upir)
-            key = property_key(
-                text, st, support, params, info.group_texts(support.env), self.settings
+            by_name = upir.architecture.component
+            digests = {n: self._digest(st, by_name(n)) for n in support.components}
+            key = key_from_digests(
+                text, st, support, digests, info.group_texts(support.env), self.settings
             )
             hit = self.cache.get(key)
             if hit is not None:
@@ -309,67 +318,101 @@ class Verifier:
         self._witnesses.put(key, witness)
         return witness or None
 
-    def _system_ranges(self, upir: UPIR, st: Structure) -> Mapping[str, Interval] | None:
+    def _system_ranges(self, upir: UPIR, st: Structure) -> contracts.Ranges | None:
         """Ranges of every quantity at every reachable step, composed from
-        (cached) environment boxes and component contracts; None when the
-        environment cannot be bounded."""
-        spec = upir.specification
-        shape = shape_key(upir.architecture)
-        comps = upir.architecture.components
-        params_key = tuple((c.name, self._params_key(c)) for c in comps)
-        info = self._spec_info(upir)
-        range_key = (shape, info.token, params_key)
-        found = self._ranges.get(range_key)
+        (cached) environment boxes, component contracts and per-component pieces;
+        None when the environment cannot be bounded. Memoized per UPIR object (a
+        ``verify`` asks once per property)."""
+        found = self._ranges_by_upir.get(upir)
         if found is not None:
-            return found or None
-        box_key = (shape, info.token)
+            return found[0]
+        ranges = self._compose(upir, st)
+        self._ranges_by_upir.put(upir, (ranges,))
+        return ranges
+
+    def _compose(self, upir: UPIR, st: Structure) -> contracts.Ranges | None:
+        spec = upir.specification
+        info = self._spec_info(upir)
+        box_key = (shape_key(upir.architecture), info.token)
         boxes = self._boxes.get(box_key)
         if boxes is None:
             wanted = set(st.env_domains)
-            for p in spec.all_properties():
-                wanted |= {n for n in names(p.predicate) if n.startswith("env.")}
-                if p.trigger is not None:
-                    wanted |= {n for n in names(p.trigger) if n.startswith("env.")}
+            for p in self._properties(upir):
+                for e in (p.predicate, p.trigger):
+                    if e is not None:
+                        wanted |= {n for n in names(e) if n.startswith("env.")}
             boxes = contracts.env_boxes(st, spec.assumptions, wanted, self.settings) or {}
             self._boxes.put(box_key, boxes)
         if not boxes:
-            self._ranges.put(range_key, {})
             return None
-        by_name = {c.name: c for c in comps}
+        by_name = {c.name: c for c in upir.architecture.components}
 
         def contract_of(name: str) -> ServiceContract:
             s_name, f_name = contracts.service_env(name)
             comp = by_name[name]
-            own = self._params_of(comp)
             key = (self._params_key(comp), boxes[s_name], boxes[f_name])
             contract = self._contracts.get(key)
             if contract is None:
-                contract = contracts.service_contract(own, boxes[s_name], boxes[f_name])
+                contract = contracts.service_contract(
+                    self._params_of(comp), boxes[s_name], boxes[f_name]
+                )
                 self._contracts.put(key, contract)
             return contract
 
-        all_params = {f"{c.name}.{k}": v for c in comps for k, v in self._params_of(c).items()}
-        ranges = contracts.compose(
-            st, all_params, boxes, contract_of, Fraction(self.settings.step_ms)
+        comps = upir.architecture.components
+        all_params = _ParamView(by_name, self._params_of)
+        # Recompose incrementally from the last composition of this graph and spec:
+        # only what the changed components reach is recomputed.
+        last = self._compositions.get(box_key)
+        previous, changed = None, None
+        if last is not None:
+            last_comps, previous = last
+            changed = {
+                c.name
+                for c in comps
+                if c is not last_comps[c.name]
+                and self._params_key(c) != self._params_key(last_comps[c.name])
+            }
+        ranges, state = contracts.compose(
+            st,
+            all_params,
+            boxes,
+            contract_of,
+            Fraction(self.settings.step_ms),
+            previous=previous,
+            changed=changed,
         )
-        self._ranges.put(range_key, ranges)
+        self._compositions.put(box_key, ({c.name: c for c in comps}, state))
         return ranges
+
+    def _digest(self, st: Structure, comp: Component) -> str:
+        """:func:`component_digest`, memoized by component identity (and checked
+        against the structure it was computed for)."""
+        found = self._digests.get(comp)
+        if found is not None and found[0] is st:
+            return found[1]
+        digest = component_digest(st, comp.name, self._params_of(comp))
+        self._digests.put(comp, (st, digest))
+        return digest
 
     def _params_of(self, comp: Component) -> dict[str, Fraction]:
         """``comp.effective_params()``, memoized by identity: ``with_params`` keeps
         the unchanged components, so a candidate only converts what it changed."""
+        return self._component_params(comp)[0]
+
+    def _params_key(self, comp: Component) -> tuple[tuple[str, Fraction], ...]:
+        """The parameters as a sorted tuple (a memo key), memoized likewise."""
+        return self._component_params(comp)[1]
+
+    def _component_params(
+        self, comp: Component
+    ) -> tuple[dict[str, Fraction], tuple[tuple[str, Fraction], ...]]:
         found = self._comp_params.get(comp)
         if found is None:
             exact = comp.effective_params()
             found = (exact, tuple(sorted(exact.items())))
             self._comp_params.put(comp, found)
-        return found[0]
-
-    def _params_key(self, comp: Component) -> tuple[tuple[str, Fraction], ...]:
-        self._params_of(comp)
-        found = self._comp_params.get(comp)
-        assert found is not None
-        return found[1]
+        return found
 
     def _spec_info(self, upir: UPIR) -> SpecInfo:
         key = upir.specification
@@ -459,3 +502,29 @@ class Verifier:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
+
+
+class _ParamView(Mapping[str, Fraction]):
+    """``<component>.<param>`` -> exact value, read through the verifier's
+    per-component memo instead of building one big dict per composition."""
+
+    def __init__(
+        self, comps: Mapping[str, Component], params_of: Callable[[Component], dict[str, Fraction]]
+    ) -> None:
+        self._comps = comps
+        self._params_of = params_of
+
+    def __getitem__(self, key: str) -> Fraction:
+        comp, _, attr = key.partition(".")
+        found = self._comps.get(comp)
+        if found is None:
+            raise KeyError(key)
+        return self._params_of(found)[attr]
+
+    def __iter__(self) -> Iterator[str]:
+        for name, comp in self._comps.items():
+            for attr in self._params_of(comp):
+                yield f"{name}.{attr}"
+
+    def __len__(self) -> int:
+        return sum(len(self._params_of(c)) for c in self._comps.values())
