@@ -154,3 +154,36 @@ def test_simple_bounds_are_read_without_a_solver() -> None:
     assert boxes["env.s_service_ms"] == Interval(F(5), F(40))
     assert boxes["env.arrival_rps"] == Interval(F(0), F(800))
     assert boxes["env.s_failure_rate"] == Interval(F(0), F(1, 100))
+
+
+@settings(max_examples=40, deadline=None)
+@given(systems(), st.data())
+def test_differential_composition_equals_a_fresh_one(
+    system: tuple[UPIR, dict[str, Interval], list[dict[str, F]]], data: st.DataObject
+) -> None:
+    upir, boxes, _ = system
+    st_ = Structure(upir.architecture)
+
+    def ranges_for(u: UPIR, previous: contracts.Composition | None = None, changed: set[str] | None = None) -> Any:
+        params = u.param_values()
+
+        def contract_of(name: str) -> contracts.ServiceContract:
+            own = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(name + ".")}
+            s, f = contracts.service_env(name)
+            return contracts.service_contract(own, boxes[s], boxes[f])
+
+        return contracts.compose(st_, params, boxes, contract_of, F(100), previous=previous, changed=changed)
+
+    _, first = ranges_for(upir)
+    comp = data.draw(st.sampled_from(list(upir.architecture.components)))
+    if comp.type == "service":
+        change: dict[str, int] = {f"{comp.name}.retries": data.draw(st.integers(0, 3)), f"{comp.name}.replicas": 7}
+    elif comp.type == "queue":
+        change = {f"{comp.name}.capacity": data.draw(st.integers(1, 300))}
+    else:
+        change = {f"{comp.name}.batch_size": data.draw(st.integers(1, 30))}
+    new = upir.with_params(change)
+    fresh, _ = ranges_for(new)
+    diff, state = ranges_for(new, first, {comp.name})
+    assert diff.derived == fresh.derived
+    assert state.recomputed <= len(st_.order)
