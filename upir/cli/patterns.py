@@ -112,7 +112,8 @@ def run_match(args: argparse.Namespace, ctx: Context) -> int:
             print(f"     roles: {roles}")
             print(
                 f"     verified instances: {s.successes} of {s.successes + s.failures} "
-                f"(success rate {s.mean:.2f}, 90% interval {lo:.2f}-{hi:.2f})"
+                f"(success rate {s.mean:.2f}, 90% interval {lo:.2f}-{hi:.2f}); "
+                f"{len(m.pattern.proofs)} proved property keys for reuse"
             )
     return EXIT_OK
 

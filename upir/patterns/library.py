@@ -60,6 +60,7 @@ class Match:
                 "successes": self.pattern.success.successes,
                 "failures": self.pattern.success.failures,
             },
+            "provedKeys": len(self.pattern.proofs),
             "explanation": self.explanation.to_dict(),
             "summary": self.explanation.summary(),
         }

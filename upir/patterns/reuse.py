@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from upir.core.upir import UPIR
+from upir.patterns.extractor import Observation
 from upir.patterns.features import extract_features
 from upir.patterns.library import PatternLibrary
 from upir.patterns.pattern import Pattern
@@ -96,6 +97,12 @@ def proof_keys(upir: UPIR, settings: SolverSettings) -> dict[str, str]:
             property_text(prop), st, support, params, info.group_texts(support.env), settings
         )
     return out
+
+
+def observe(upir: UPIR, report: VerificationReport) -> Observation:
+    """A corpus member for :class:`~upir.patterns.extractor.PatternExtractor`
+    with its verdicts, so discovered patterns count what their members PROVED."""
+    return Observation(upir, {r.property.name: r.status.value for r in report.results})
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,21 @@ def test_unmatched_architectures_are_verified_plainly(reuse: ProofReuse) -> None
     out = reuse.verify(UPIR.from_resource(doc))
     assert out.pattern_id is None and out.reused == 0 and out.similarity < 0.5
     assert out.report.passed
+
+
+def test_discovered_patterns_count_what_their_members_proved() -> None:
+    from upir.patterns import PatternExtractor
+    from upir.patterns.reuse import observe
+
+    verifier = Verifier(SETTINGS)
+    docs = corpus(30, seed=6)
+    obs = [observe(u, verifier.verify(u)) for u in (UPIR.from_resource(d) for _, d in docs)]
+    result = PatternExtractor(seed=0).discover(obs)
+    assert result.patterns
+    for p in result.patterns:
+        for t in p.properties:
+            assert t.checked == t.seen and 0 <= t.proved <= t.checked
+        assert p.proved_properties()  # every family has properties proved on all members
+    proved = sum(t.proved for p in result.patterns for t in p.properties)
+    verdicts = sum(1 for o in obs for v in (o.verdicts or {}).values() if v == "PROVED")
+    assert 0 < proved <= verdicts
