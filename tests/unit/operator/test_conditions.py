@@ -10,13 +10,20 @@ T2 = datetime(2026, 11, 21, 11, 0, 0, tzinfo=UTC)
 
 def test_condition_shape() -> None:
     c = condition("Verified", True, "AllProved", "6 PROVED", 3)
-    assert c == {"type": "Verified", "status": "True", "reason": "AllProved", "message": "6 PROVED",
-                 "observedGeneration": 3}
+    assert c == {
+        "type": "Verified",
+        "status": "True",
+        "reason": "AllProved",
+        "message": "6 PROVED",
+        "observedGeneration": 3,
+    }
     assert condition("Ready", None, "Pending", "", 1)["status"] == "Unknown"
     assert len(condition("Valid", False, "InvalidSpec", "x" * 5000, 1)["message"]) == MAX_MESSAGE
 
 
-@pytest.mark.parametrize(("type_", "reason"), [("Bogus", "Ok"), ("Ready", "not camel"), ("Ready", "lower")])
+@pytest.mark.parametrize(
+    ("type_", "reason"), [("Bogus", "Ok"), ("Ready", "not camel"), ("Ready", "lower")]
+)
 def test_bad_type_or_reason_is_refused(type_: str, reason: str) -> None:
     with pytest.raises(ValueError):
         condition(type_, True, reason, "", 1)
@@ -34,8 +41,11 @@ def test_transition_time_moves_only_on_status_change() -> None:
 def test_order_and_lookup() -> None:
     conds = merge_conditions(
         None,
-        [condition("Ready", True, "Applied", "", 1), condition("Valid", True, "SpecValid", "", 1),
-         condition("Tuning", False, "Hold", "", 1)],
+        [
+            condition("Ready", True, "Applied", "", 1),
+            condition("Valid", True, "SpecValid", "", 1),
+            condition("Tuning", False, "Hold", "", 1),
+        ],
         T1,
     )
     assert [c["type"] for c in conds] == ["Valid", "Tuning", "Ready"]

@@ -15,11 +15,24 @@ def test_defaults(tmp_path: Path) -> None:
 def test_values_are_read_and_passed_to_the_library(tmp_path: Path) -> None:
     key = tmp_path / "key.pem"
     key.write_text("x")
-    s = load_operator_settings({
-        "HOME": str(tmp_path), "UPIR_NAMESPACE": "prod", "UPIR_SIGNING_KEY_FILE": str(key),
-        "UPIR_METRICS_PORT": "0", "UPIR_PEERING": "upir", "UPIR_WORKERS": "4", "UPIR_Z3_TIMEOUT": "500",
-    })
-    assert (s.namespace, s.signing_key_file, s.metrics_port, s.peering, s.workers) == ("prod", key, 0, "upir", 4)
+    s = load_operator_settings(
+        {
+            "HOME": str(tmp_path),
+            "UPIR_NAMESPACE": "prod",
+            "UPIR_SIGNING_KEY_FILE": str(key),
+            "UPIR_METRICS_PORT": "0",
+            "UPIR_PEERING": "upir",
+            "UPIR_WORKERS": "4",
+            "UPIR_Z3_TIMEOUT": "500",
+        }
+    )
+    assert (s.namespace, s.signing_key_file, s.metrics_port, s.peering, s.workers) == (
+        "prod",
+        key,
+        0,
+        "upir",
+        4,
+    )
     assert s.library.solver.timeout_ms == 500
 
 
