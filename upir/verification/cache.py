@@ -148,7 +148,7 @@ def key_from_digests(
             "step": settings.step_ms,
             "property": list(text),
             "cone": [digests[name] for name in sorted(support.components)],
-            "env": [[n, repr(st.domain(n))] for n in env],
+            "env": [[n, st.domain_text(n)] for n in env],
             "assumptions": sorted(assumption_texts),
         }
     )

@@ -303,6 +303,7 @@ class Composition:
         self.out: dict[str, Interval] = {}
         self.path_lat: dict[str, Interval] = {}
         self.path_av: dict[str, Interval] = {}
+        self.cost: dict[str, Fraction] = {}
         self.recomputed = 0
 
 
@@ -354,6 +355,7 @@ def compose(
         state.out = dict(previous.out)
         state.path_lat = dict(previous.path_lat)
         state.path_av = dict(previous.path_av)
+        state.cost = dict(previous.cost)
     r, out, path_lat, path_av = state.derived, state.out, state.path_lat, state.path_av
     accepts: dict[str, Interval | None] = {}
 
@@ -419,11 +421,10 @@ def compose(
     r["system.latency_ms"] = maximum([path_lat[s] for s in st.sinks])
     r["system.availability"] = minimum([path_av[s] for s in st.sinks])
     r["system.throughput_rps"] = minimum([out[s] for s in st.sinks])
-    cost = sum(
-        (params[f"{n}.replicas"] * params[f"{n}.cost_per_replica"] for n in st.of_type("service")),
-        _ZERO,
-    )
-    r["system.cost"] = Interval.point(cost)
+    for n in st.of_type("service"):
+        if redo is None or n in redo or n not in state.cost:
+            state.cost[n] = params[f"{n}.replicas"] * params[f"{n}.cost_per_replica"]
+    r["system.cost"] = Interval.point(sum(state.cost.values(), _ZERO))
     return Ranges(r, boxes, params), state
 
 

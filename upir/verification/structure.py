@@ -109,6 +109,7 @@ class Structure:
         self.entries = tuple(n for n in self.order if not self.preds[n])
         self.sinks = tuple(n for n in self.order if not self.succs[n])
         self._support: dict[tuple[str, str], Support] = {}
+        self._domain_texts: dict[str, str] = {}
         # per-property facts memoized by callers (the verifier's cones)
         self.memo: IdentityMemo[object, tuple[Support, list[object]]] = IdentityMemo(65536)
 
@@ -161,6 +162,14 @@ class Structure:
 
     def domain(self, env_name: str) -> EnvDomain:
         return self.env_domains.get(env_name, FREE_DOMAIN)
+
+    def domain_text(self, env_name: str) -> str:
+        """The domain as text (part of proof-cache keys), memoized."""
+        found = self._domain_texts.get(env_name)
+        if found is None:
+            found = repr(self.domain(env_name))
+            self._domain_texts[env_name] = found
+        return found
 
     # -- dependency analysis -----------------------------------------------
     def support(self, kind: str, name: str) -> Support:

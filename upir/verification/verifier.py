@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from upir.core.architecture import Component
+from upir.core.architecture import Architecture, Component
 from upir.core.catalog import COMPONENT_TYPES
 from upir.core.numbers import Number, to_fraction
 from upir.core.specification import FormalSpecification
@@ -94,6 +94,7 @@ class Verifier:
         self._comp_params: IdentityMemo[
             Component, tuple[dict[str, Fraction], tuple[tuple[str, Fraction], ...]]
         ] = IdentityMemo(65536)
+        self._shapes: IdentityMemo[Architecture, tuple[object, ...]] = IdentityMemo(1024)
         self._digests: IdentityMemo[Component, tuple[Structure, str]] = IdentityMemo(65536)
         self._all_props: IdentityMemo[FormalSpecification, tuple[TemporalProperty, ...]] = (
             IdentityMemo(256)
@@ -117,22 +118,26 @@ class Verifier:
         return self.verify_properties(upir, self._properties(upir))
 
     def verify_properties(
-        self, upir: UPIR, props: Sequence[TemporalProperty]
+        self, upir: UPIR, props: Sequence[TemporalProperty], *, quiet: bool = False
     ) -> VerificationReport:
+        """Verdicts for ``props`` of ``upir``, in order. ``quiet`` logs each
+        verdict at DEBUG instead of INFO (candidate checks run by the thousand)."""
         start = time.perf_counter()
         problem = self._assumption_problem(upir)
         warnings = [problem] if problem else []
-        results = [self.verify_property(upir, p) for p in props]
+        results = [self.verify_property(upir, p, quiet=quiet) for p in props]
         return VerificationReport(tuple(results), _ms(start), tuple(warnings))
 
-    def verify_property(self, upir: UPIR, prop: TemporalProperty) -> VerificationResult:
+    def verify_property(
+        self, upir: UPIR, prop: TemporalProperty, *, quiet: bool = False
+    ) -> VerificationResult:
         """The verdict for one property of ``upir`` (its current parameters)."""
         start = time.perf_counter()
         try:
             result = self._verify_property(upir, prop, start)
         except SolverError as err:
             result = VerificationResult(prop, Verdict.ERROR, time_ms=_ms(start), message=str(err))
-        self._log(result)
+        self._log(result, quiet)
         return result
 
     def check_params(
@@ -144,7 +149,8 @@ class Verifier:
         value names no parameter, breaks the parameter's physical lower bound or
         integrality, or lies outside its declared ``spec.parameters`` domain."""
         self._check_values(upir, values)
-        return self.verify(upir.with_params(values))
+        candidate = upir.with_params(values)
+        return self.verify_properties(candidate, self._properties(candidate), quiet=True)
 
     def verify_incremental(
         self, old_upir: UPIR, new_upir: UPIR, old_report: VerificationReport
@@ -154,7 +160,7 @@ class Verifier:
         ``old_report`` (marked ``cached``). Anything else that changed (the
         graph, the specification) means a full re-verification."""
         start = time.perf_counter()
-        if shape_key(old_upir.architecture) != shape_key(new_upir.architecture) or (
+        if self._shape(old_upir) != self._shape(new_upir) or (
             old_upir.specification is not new_upir.specification
             and old_upir.specification != new_upir.specification
         ):
@@ -198,8 +204,17 @@ class Verifier:
         )
 
     # -- internals ------------------------------------------------------------------
+    def _shape(self, upir: UPIR) -> tuple[object, ...]:
+        """:func:`shape_key` of the architecture, memoized by its identity."""
+        arch = upir.architecture
+        found = self._shapes.get(arch)
+        if found is None:
+            found = shape_key(arch)
+            self._shapes.put(arch, found)
+        return found
+
     def _structure(self, upir: UPIR) -> Structure:
-        key = shape_key(upir.architecture)
+        key = self._shape(upir)
         st = self._structures.get(key)
         if st is None:
             st = Structure(upir.architecture)
@@ -295,7 +310,7 @@ class Verifier:
         """One allowed environment (every name the model or the spec uses), from
         Z3, cached per specification and shape."""
         info = self._spec_info(upir)
-        key = (shape_key(upir.architecture), info.token)
+        key = (self._shape(upir), info.token)
         found = self._witnesses.get(key)
         if found is not None:
             return found or None
@@ -333,7 +348,7 @@ class Verifier:
     def _compose(self, upir: UPIR, st: Structure) -> contracts.Ranges | None:
         spec = upir.specification
         info = self._spec_info(upir)
-        box_key = (shape_key(upir.architecture), info.token)
+        box_key = (self._shape(upir), info.token)
         boxes = self._boxes.get(box_key)
         if boxes is None:
             wanted = set(st.env_domains)
@@ -491,10 +506,12 @@ class Verifier:
         if issues:
             raise InvalidSpecError(issues)
 
-    def _log(self, r: VerificationResult) -> None:
+    def _log(self, r: VerificationResult, quiet: bool = False) -> None:
         verb = _VERBS[r.status]
         cached = "true" if r.cached else "false"
         level = logging.INFO if r.status in (Verdict.PROVED, Verdict.VIOLATED) else logging.WARNING
+        if quiet:
+            level = logging.DEBUG
         log.log(
             level, "%s '%s' in %dms (cached: %s)", verb, r.property.name, round(r.time_ms), cached
         )
