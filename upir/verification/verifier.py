@@ -46,6 +46,10 @@ from upir.verification.z3util import CheckStatus, Deadline
 
 log = logging.getLogger("upir.verification")
 
+_CONTRADICTORY = "the assumptions allow no environment"
+_UNDECIDED_TIMEOUT = "ran out of time deciding whether the assumptions allow any environment"
+_UNDECIDED_UNKNOWN = "could not decide whether the assumptions allow any environment"
+
 _VERBS = {
     Verdict.PROVED: "Proved",
     Verdict.VIOLATED: "Violated",
@@ -246,7 +250,11 @@ class Verifier:
         support, text = self._support(st, prop)
         problem = self._assumption_problem(upir)
         if problem is not None:
-            return VerificationResult(prop, Verdict.ERROR, time_ms=_ms(start), message=problem)
+            # undecided (time-out, unknown) is inconclusive; contradictory is an error
+            verdict = Verdict.ERROR if problem.startswith(_CONTRADICTORY) else Verdict.TIMEOUT
+            if problem.startswith(_UNDECIDED_UNKNOWN):
+                verdict = Verdict.UNKNOWN
+            return VerificationResult(prop, verdict, time_ms=_ms(start), message=problem)
         key = None
         if self.cache is not None:
             info = self._spec_info(upir)
@@ -462,9 +470,11 @@ class Verifier:
         outcome = z.check(solver, want_model=False)
         problem = ""
         if outcome.status is CheckStatus.UNSAT:
-            problem = "the assumptions allow no environment (they contradict each other); nothing can be proved"
+            problem = f"{_CONTRADICTORY} (they contradict each other); nothing can be proved"
+        elif outcome.status is CheckStatus.TIMEOUT:
+            problem = f"{_UNDECIDED_TIMEOUT} ({outcome.reason})"
         elif outcome.status is not CheckStatus.SAT:
-            problem = f"could not decide whether the assumptions are satisfiable ({outcome.reason})"
+            problem = f"{_UNDECIDED_UNKNOWN} ({outcome.reason})"
         if outcome.status in (CheckStatus.SAT, CheckStatus.UNSAT):
             self._assumptions_ok.put(key, problem)
         return problem or None
