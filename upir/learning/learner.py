@@ -27,10 +27,13 @@ recorded at once (:meth:`record_rejection`): the parameters did not change, so
 its consequence is this window's reward minus a penalty; the caller may then ask
 :meth:`propose` for another candidate in the same window.
 
-State (all in [-3, 3]): each tunable parameter's position in its domain; each
-objective metric, relative to the first window (log-ratio) or as a share; the
-change of each since the previous window; the slack of every constraint a
-metric measures; and the number of rejections in this window.
+State (all in [-3, 3]), global part: each objective metric, relative to the
+first window (log-ratio) or as a share; the change of each since the previous
+window; the slack of every constraint a metric measures; the number of
+rejections in this window; the reward of the last applied move. Then, per
+tunable parameter: its position in its domain; its last applied move (-1, 0,
++1) and that move times the reward it earned; its last rejected move; whether
+it can go down and up.
 """
 
 from __future__ import annotations
@@ -54,11 +57,15 @@ from upir.learning.guardrail import GuardrailDecision
 from upir.learning.objective import ObjectiveWeights, TuningObjective, is_ratio
 from upir.learning.policy import KEEP
 from upir.learning.ppo import PPOConfig
+from upir.learning.shared import SharedHeadActor
 from upir.verification.results import VerificationReport
 
-__all__ = ["LEARNER_CONFIG", "ArchitectureLearner", "LearnerSettings"]
+__all__ = ["HEAD_FEATURES", "LEARNER_CONFIG", "ArchitectureLearner", "LearnerSettings"]
 
 LEARNER_FORMAT = "upir.learner/1"
+
+HEAD_FEATURES = 6
+"""Features per tunable parameter in the observation (see the module docstring)."""
 
 LEARNER_CONFIG = PPOConfig(
     learning_rate=1e-3,
@@ -90,8 +97,14 @@ class LearnerSettings:
     """Subtracted from the reward of a move the guardrail rejected (score units:
     0.25 is about what a 25% latency change is worth at weight 1)."""
     keep_prob: float | None = None
-    """Initial probability of KEEP for each parameter; None: ``1 - 1/n`` for n
-    parameters (at least 0.5), so about one parameter moves per window at first."""
+    """Initial probability of KEEP for each parameter; None: ``1 - 3/n`` for n
+    parameters (at least 0.5), so about three parameters move per window at first."""
+    policy: str = "shared"
+    """``shared``: one network scores every parameter's moves
+    (:class:`~upir.learning.shared.SharedHeadActor`; learns from every window for
+    every parameter); ``independent``: one output layer per parameter."""
+    embed_dim: int = 4
+    """Size of each parameter's learned embedding in the shared policy."""
     weights: ObjectiveWeights = field(default_factory=ObjectiveWeights)
     """Penalty weights of the objective (constraint violations, errors, drops)."""
     history: int = 32
@@ -152,8 +165,24 @@ class ArchitectureLearner:
         self.metric_names = self.objective.metric_names()
         self.constraint_keys = tuple(sorted(self.objective.bounds))
         n, m, c = len(self.space), len(self.metric_names), len(self.constraint_keys)
-        self.obs_dim = n + 2 * m + c + 1
+        self.global_dim = 2 * m + c + 2
+        self.obs_dim = self.global_dim + n * HEAD_FEATURES
+        self._check_settings()
         self.agent = PPOAgent(self.obs_dim, self.space.action_dims, config or LEARNER_CONFIG, seed)
+        if self.settings.policy == "shared":
+            cfg = self.agent.config
+            self.agent.net.actor = SharedHeadActor(
+                self.global_dim,
+                HEAD_FEATURES,
+                n,
+                self.agent.net.max_actions,
+                cfg.hidden_sizes,
+                self.settings.embed_dim,
+                self.agent.generator,
+            )
+            self.agent.optimizer = torch.optim.Adam(
+                self.agent.net.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
+            )
         self._bias_towards_keep()
         self.buffer = self.agent.new_buffer(num_envs=1)
         self.params: dict[str, Fraction] = upir.tunable_values()
@@ -163,6 +192,9 @@ class ArchitectureLearner:
         self._prev_metrics: dict[str, float] | None = None
         self._pending: _Pending | None = None
         self._rejections_now = 0
+        self._last_move = [0] * n
+        self._last_rejected = [0] * n
+        self._last_gain = 0.0
         self.counters: dict[str, int] = {
             "windows": 0,
             "proposals": 0,
@@ -199,18 +231,23 @@ class ArchitectureLearner:
         self._rejections_now = 0
         self.counters["windows"] += 1
         self.last_reward = reward
-        obs = self._observe(now)
         pending, self._pending = self._pending, None
         if pending is not None:
             if _same(now, pending.proposal):
-                self._add(pending, self._reward(reward, pending), obs)
+                gain = self._reward(reward, pending)
+                self._last_move = [int(a) - 1 for a in pending.action.tolist()]
+                self._last_gain = max(-1.0, min(1.0, gain))
+                if any(self._last_move):
+                    self._last_rejected = [0] * len(self._last_move)
+                obs = self._observe(now)
+                self._add(pending, gain, obs)
             else:
                 # Not applied (held, Recommend mode, rolled back, changed by hand):
                 # this window is not its consequence. Cut the advantage recursion.
                 self.counters["dropped"] += 1
                 self._cut()
         self.params = now
-        return self._propose(obs, deterministic)
+        return self._propose(self._observe(now), deterministic)
 
     def propose(
         self,
@@ -261,6 +298,7 @@ class ArchitectureLearner:
             return
         self._pending = None
         self._rejections_now += 1
+        self._last_rejected = [int(a) - 1 for a in pending.action.tolist()]
         score = self.objective.score(self.metrics, self.params)
         reward = self._reward(score, pending) - self.settings.rejection_penalty
         self._add(pending, reward, self._observe(self.params))
@@ -275,7 +313,6 @@ class ArchitectureLearner:
     def _observe(self, params: Mapping[str, Fraction]) -> torch.Tensor:
         assert self.metrics is not None
         m, prev = self.metrics, self._prev_metrics
-        feats = self.space.encode(params)
         now_f = [self._metric_feature(k, m.get(k)) for k in self.metric_names]
         if prev is None:
             deltas = [0.0] * len(now_f)
@@ -285,8 +322,18 @@ class ArchitectureLearner:
                 for k, a in zip(self.metric_names, now_f, strict=True)
             ]
         slack = [self._slack(k, m) for k in self.constraint_keys]
-        extra = [min(self._rejections_now, 3) / 3.0]
-        vec = feats + now_f + deltas + slack + extra
+        vec = [*now_f, *deltas, *slack, min(self._rejections_now, 3) / 3.0, self._last_gain]
+        mask = self.space.mask(params)
+        for h, pos in enumerate(self.space.encode(params)):
+            move = self._last_move[h]
+            vec += [
+                pos,
+                float(move),
+                move * self._last_gain,
+                float(self._last_rejected[h]),
+                float(mask[h, 0]),
+                float(mask[h, 2]),
+            ]
         return torch.tensor([max(-3.0, min(3.0, x)) for x in vec], dtype=torch.float32)
 
     def _metric_feature(self, name: str, value: float | None) -> float:
@@ -362,20 +409,33 @@ class ArchitectureLearner:
         if self.buffer.pos > 0:
             self.buffer.truncated[self.buffer.pos - 1] = 1.0
 
+    def _check_settings(self) -> None:
+        st = self.settings
+        if st.keep_prob is not None and not 0.0 < st.keep_prob < 1.0:
+            raise InvalidSpecError([FieldIssue("keep_prob", "must be in (0, 1)")])
+        if st.reward not in ("improvement", "absolute"):
+            raise InvalidSpecError([FieldIssue("reward", "must be 'improvement' or 'absolute'")])
+        if st.policy not in ("shared", "independent"):
+            raise InvalidSpecError([FieldIssue("policy", "must be 'shared' or 'independent'")])
+        if st.embed_dim < 1:
+            raise InvalidSpecError([FieldIssue("embed_dim", "must be >= 1")])
+
     def _bias_towards_keep(self) -> None:
+        """Start with KEEP at ``keep_prob`` and DOWN, UP equally likely: the
+        output layer's weights are tiny, so its biases set the first policy."""
         n = len(self.space)
         keep = self.settings.keep_prob
         if keep is None:
-            keep = max(0.5, 1.0 - 1.0 / n)
-        if not 0.0 < keep < 1.0:
-            raise InvalidSpecError([FieldIssue("keep_prob", "must be in (0, 1)")])
-        if self.settings.reward not in ("improvement", "absolute"):
-            raise InvalidSpecError([FieldIssue("reward", "must be 'improvement' or 'absolute'")])
-        last = self.agent.net.actor[-1]
-        assert isinstance(last, torch.nn.Linear)
+            keep = max(0.5, 1.0 - 3.0 / n)
+        logit = math.log(keep / ((1.0 - keep) / 2.0))
+        actor = self.agent.net.actor
         with torch.no_grad():
-            bias = last.bias.view(n, self.agent.net.max_actions)
-            bias[:, KEEP] = math.log(keep / ((1.0 - keep) / 2.0))
+            if isinstance(actor, SharedHeadActor):
+                actor.out.bias[KEEP] = logit
+            else:
+                last = actor[-1]
+                assert isinstance(last, torch.nn.Linear)
+                last.bias.view(n, self.agent.net.max_actions)[:, KEEP] = logit
 
     def _current(self, current: Mapping[str, Fraction | Number] | None) -> dict[str, Fraction]:
         if current is None:
@@ -410,6 +470,8 @@ class ArchitectureLearner:
             "metrics": list(self.metric_names),
             "constraints": list(self.constraint_keys),
             "obsDim": self.obs_dim,
+            "policy": self.settings.policy,
+            "embedDim": self.settings.embed_dim,
         }
 
     def to_bytes(self) -> bytes:
@@ -444,6 +506,9 @@ class ArchitectureLearner:
                 "score": p.score,
             },
             "rejectionsNow": self._rejections_now,
+            "lastMove": list(self._last_move),
+            "lastRejected": list(self._last_rejected),
+            "lastGain": self._last_gain,
             "counters": dict(self.counters),
             "lastReward": self.last_reward,
             "lastUpdate": dict(self.last_update),
@@ -509,6 +574,11 @@ class ArchitectureLearner:
                 score=float(p["score"]),
             )
         self._rejections_now = int(state["rejectionsNow"])
+        self._last_move = [int(x) for x in state["lastMove"]]
+        self._last_rejected = [int(x) for x in state["lastRejected"]]
+        self._last_gain = float(state["lastGain"])
+        if len(self._last_move) != len(self.space) or len(self._last_rejected) != len(self.space):
+            raise CheckpointError("checkpoint's per-parameter state has the wrong length")
         self.counters = {str(k): int(v) for k, v in state["counters"].items()}
         last = state["lastReward"]
         self.last_reward = None if last is None else float(last)
