@@ -433,6 +433,7 @@ class ArchitectureLearner:
             if isinstance(actor, SharedHeadActor):
                 actor.out.bias[KEEP] = logit
             else:
+                assert isinstance(actor, torch.nn.Sequential)
                 last = actor[-1]
                 assert isinstance(last, torch.nn.Linear)
                 last.bias.view(n, self.agent.net.max_actions)[:, KEEP] = logit

@@ -102,7 +102,9 @@ class ActorCritic(nn.Module):
         self.max_actions = max(self.action_dims)
         sizes = [self.obs_dim, *hidden_sizes]
         self.critic = _mlp(sizes, 1, 1.0, generator)
-        self.actor = _mlp(sizes, self.n_heads * self.max_actions, 0.01, generator)
+        # Any module mapping (B, obs_dim) to (B, H * A) logits fits here; the tuner
+        # swaps in a parameter-shared one (upir.learning.shared.SharedHeadActor).
+        self.actor: nn.Module = _mlp(sizes, self.n_heads * self.max_actions, 0.01, generator)
         structural = torch.zeros(self.n_heads, self.max_actions, dtype=torch.bool)
         for h, a in enumerate(self.action_dims):
             structural[h, :a] = True
