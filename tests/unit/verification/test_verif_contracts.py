@@ -164,7 +164,9 @@ def test_differential_composition_equals_a_fresh_one(
     upir, boxes, _ = system
     st_ = Structure(upir.architecture)
 
-    def ranges_for(u: UPIR, previous: contracts.Composition | None = None, changed: set[str] | None = None) -> Any:
+    def ranges_for(
+        u: UPIR, previous: contracts.Composition | None = None, changed: set[str] | None = None
+    ) -> Any:
         params = u.param_values()
 
         def contract_of(name: str) -> contracts.ServiceContract:
@@ -172,12 +174,17 @@ def test_differential_composition_equals_a_fresh_one(
             s, f = contracts.service_env(name)
             return contracts.service_contract(own, boxes[s], boxes[f])
 
-        return contracts.compose(st_, params, boxes, contract_of, F(100), previous=previous, changed=changed)
+        return contracts.compose(
+            st_, params, boxes, contract_of, F(100), previous=previous, changed=changed
+        )
 
     _, first = ranges_for(upir)
     comp = data.draw(st.sampled_from(list(upir.architecture.components)))
     if comp.type == "service":
-        change: dict[str, int] = {f"{comp.name}.retries": data.draw(st.integers(0, 3)), f"{comp.name}.replicas": 7}
+        change: dict[str, int] = {
+            f"{comp.name}.retries": data.draw(st.integers(0, 3)),
+            f"{comp.name}.replicas": 7,
+        }
     elif comp.type == "queue":
         change = {f"{comp.name}.capacity": data.draw(st.integers(1, 300))}
     else:
