@@ -44,6 +44,9 @@ __all__ = [
 
 PROFILES = ("steady", "shift", "ramp")
 
+SIM_TYPES = {"gateway": "service", "orders": "queue", "batcher": "batcher", "worker": "service"}
+"""The simulated reference workload's components and their UPIR types."""
+
 
 def arrival_bound(upir: UPIR) -> float | None:
     """The upper bound the assumptions put on ``env.arrival_rps`` (None if none)."""
@@ -111,19 +114,29 @@ class SimulatedWorkload:
         seed: int = 0,
         window_s: float = 10.0,
     ) -> None:
-        unsupported = [d.name for d in upir.parameters if d.name not in FIELDS_BY_KEY]
-        if unsupported:
-            raise InvalidSpecError(
-                [
+        issues: list[FieldIssue] = []
+        for d in upir.parameters:
+            if d.name not in FIELDS_BY_KEY:
+                issues.append(
                     FieldIssue(
-                        f"spec.parameters.{n}",
+                        f"spec.parameters.{d.name}",
                         "the simulator does not model this parameter (it models "
                         + ", ".join(sorted(FIELDS_BY_KEY))
                         + ")",
                     )
-                    for n in unsupported
-                ]
-            )
+                )
+                continue
+            comp = upir.architecture.component(d.component)
+            if comp.type != SIM_TYPES[d.component]:
+                issues.append(
+                    FieldIssue(
+                        f"spec.parameters.{d.name}",
+                        f"the simulator's {d.component} is a {SIM_TYPES[d.component]}, "
+                        f"this UPIR's is a {comp.type}",
+                    )
+                )
+        if issues:
+            raise InvalidSpecError(issues)
         self.upir = upir
         self.window_s = float(window_s)
         self.sim = Simulator(workload_params(upir), profile, service, seed)

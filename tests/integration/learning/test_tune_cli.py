@@ -1,0 +1,124 @@
+"""``upir tune FILE --simulate``: output shape, plot, exit codes (real Z3, real
+PyTorch, the real simulator; a few short windows)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from upir.cli.main import main
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+SPEC = ROOT / "benchmarks" / "tuning_upir.yaml"
+SHORT = ["--episodes", "2", "--windows", "3", "--window-s", "2", "--seed", "1"]
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["tune", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_json_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    png = tmp_path / "run.png"
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *SHORT, "--json", "--plot", str(png))
+    assert code == 0, err
+    result = json.loads(out)  # nothing but the JSON object on stdout
+    assert result["status"] == "OK" and result["upir"] == "refworkload-tuning"
+    assert result["episodes"] == 2 and result["windowsPerEpisode"] == 3
+    assert result["profile"] == {"kind": "steady", "rps": 210.0, "peakRps": 315.0}
+    names = [p["name"] for p in yaml.safe_load(SPEC.read_text())["spec"]["parameters"]]
+    for side in ("initial", "final"):
+        assert list(result[side]["parameters"]) == names
+        metrics = result[side]["metrics"]
+        for key in ("latency_ms", "throughput_rps", "error_rate", "drop_rate", "cost"):
+            assert isinstance(metrics[key], float)
+        assert isinstance(result[side]["score"], float)
+    assert result["initial"]["proved"] is True
+    p = result["proposals"]
+    assert p["windows"] == 6 and len(result["history"]) == 6
+    assert p["accepted"] + p["unchanged"] <= 6
+    assert p["rejected"] == len([r for r in result["rejections"]])
+    for item in result["history"]:
+        assert item["outcome"] in ("unchanged", "accepted", "rejected")
+        assert set(item["parameters"]) == set(names)
+        for g in item["guardrail"]:
+            assert g["status"] in ("PROVED", "VIOLATED", "UNKNOWN", "TIMEOUT", "ERROR")
+            assert g["proved"] == (g["status"] == "PROVED")
+    for rej in result["rejections"]:
+        assert rej["proved"] is False and rej["status"] != "PROVED" and rej["failed"]
+    assert result["guardrail"]["checks"] >= p["accepted"] + p["rejected"]
+    assert result["learner"]["windows"] == 6
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and result["plot"] == str(png)
+
+
+def test_human_report(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *SHORT, "--profile", "shift")
+    assert code == 0, err
+    assert "initial" in out and "final" in out and "p99 latency" in out and "proposals:" in out
+    assert "episode 2:" in err  # plain progress lines when stderr is not a terminal
+
+
+def _write(tmp_path: Path, doc: dict[str, Any]) -> str:
+    path = tmp_path / "u.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def test_unmodelled_parameters_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    doc = yaml.safe_load(SPEC.read_text())
+    doc["spec"]["parameters"].append({"name": "worker.timeout_ms", "min": 100, "max": 2000})
+    code, out, err = _run(capsys, _write(tmp_path, doc), "--simulate", "--json")
+    assert code == 2 and out == ""
+    assert "worker.timeout_ms" in err and "does not model" in err
+
+
+def test_wrong_component_type_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    doc = yaml.safe_load(SPEC.read_text())
+    for comp in doc["spec"]["architecture"]["components"]:
+        if comp["name"] == "batcher":
+            comp["type"] = "service"
+            comp["params"] = {"replicas": 1}
+    doc["spec"]["parameters"] = [{"name": "batcher.replicas", "min": 1, "max": 4}]
+    code, _, err = _run(capsys, _write(tmp_path, doc), "--simulate")
+    assert code == 2 and "batcher" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [str(SPEC)],  # no --simulate
+        [str(SPEC), "--simulate", "--windows", "0"],
+        [str(SPEC), "--simulate", "--episodes", "0"],
+        [str(SPEC), "--simulate", "--rps", "-5"],
+        [str(SPEC), "--simulate", "--seed", "-1"],
+        ["/nonexistent/upir.yaml", "--simulate"],
+    ],
+)
+def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    code, out, err = _run(capsys, *args)
+    assert code == 2 and out == "" and err and "Traceback" not in err
+
+
+def test_bad_plot_path_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "missing-dir" / "x.png"
+    code, _, err = _run(
+        capsys,
+        str(SPEC),
+        "--simulate",
+        "--episodes",
+        "1",
+        "--windows",
+        "1",
+        "--window-s",
+        "1",
+        "--plot",
+        str(target),
+    )
+    assert code == 2 and "plot" in err
