@@ -10,13 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from upir import __version__
-from upir.cli import cert, patterns, tune, validate, verify
+from upir.cli import cert, patterns, synthesize, tune, validate, verify
 from upir.cli.common import EXIT_INCONCLUSIVE, EXIT_INVALID, Context
 from upir.errors import InvalidSpecError, SettingsError
 from upir.logs import configure_logging
 from upir.settings import load_settings
 
-SUBCOMMANDS = (validate, verify, cert, patterns, tune)
+SUBCOMMANDS = (validate, verify, synthesize, cert, patterns, tune)
 
 
 def build_parser() -> argparse.ArgumentParser:
