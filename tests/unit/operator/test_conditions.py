@@ -1,7 +1,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from upir_operator.conditions import MAX_MESSAGE, condition, get_condition, merge_conditions
 
 T1 = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)

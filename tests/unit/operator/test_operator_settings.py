@@ -1,9 +1,9 @@
 from pathlib import Path
 
 import pytest
+from upir_operator.settings import OperatorSettings, load_operator_settings
 
 from upir.errors import SettingsError
-from upir_operator.settings import OperatorSettings, load_operator_settings
 
 
 def test_defaults(tmp_path: Path) -> None:
