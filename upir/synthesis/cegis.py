@@ -198,7 +198,8 @@ class _Run:
         self, index: int, candidate: Mapping[str, Fraction], failures: Sequence[VerificationResult]
     ) -> tuple[int, list[str]]:
         """Add the counterexamples of ``failures``; exclude the candidate itself
-        when a failure has no usable counterexample (or added nothing new)."""
+        when a failure has no usable counterexample, or when no constraint
+        added refutes it (so the same candidate never comes back)."""
         added = 0
         inconclusive: list[str] = []
         excluded = False
@@ -207,14 +208,14 @@ class _Run:
             if r.status is not Verdict.VIOLATED or cex is None or not self.encoder.usable(cex):
                 inconclusive.append(f"{r.property.name}: {r.status.value}")
                 continue
-            if self._add_run(r.property, cex, own=True):
-                added += 1
-                excluded = True
+            n, refuted = self._add_runs(r.property, cex, candidate)
+            added += n
+            excluded = excluded or refuted
             if self.owner.share_counterexamples and cex.constant:
                 for other in self.props:
                     if other.name != r.property.name and not self.encoder.support(other).stateful:
                         if self.encoder.covers(other, cex):
-                            added += int(self._add_run(other, cex, own=False))
+                            added += self._add_runs(other, cex, None)[0]
         if inconclusive or not excluded:
             reason = "; ".join(inconclusive) if inconclusive else "counterexample not encodable"
             self._add(
@@ -224,24 +225,38 @@ class _Run:
             )
         return added, inconclusive
 
-    def _add_run(self, prop: TemporalProperty, cex: Counterexample, *, own: bool) -> bool:
+    def _add_runs(
+        self, prop: TemporalProperty, cex: Counterexample, candidate: Mapping[str, Fraction] | None
+    ) -> tuple[int, bool]:
+        """Require ``prop`` on the run of ``cex``. With a ``candidate`` (``cex``
+        refutes it), add the strongest instance that refutes the candidate (all
+        of them when none does); without one, the first. Returns how many
+        constraints were added and whether one refutes the candidate."""
         key = (prop.name, tuple(tuple(sorted(e.items())) for e in cex.env))
         if key in self.seen:
-            if own:
+            if candidate is not None:
                 log.warning("verifier repeated a counterexample for %r", prop.name)
-            return False
-        instance = self.encoder.instance(prop, cex, own)
-        if instance is None:
-            return False
+            return 0, False
         self.seen.add(key)
-        self.n_cex += 1
+        instances = self.encoder.instances(prop, cex, own=candidate is not None)
+        if candidate is None:
+            instances = instances[:1]
+        chosen = instances
+        refuted = False
+        if candidate is not None:
+            for inst in instances:
+                if self.proposer.excludes(inst.formula, candidate):
+                    chosen, refuted = [inst], True
+                    break
         env_names = self.encoder.support(prop).env
-        self._add(
-            f"run:{self.n_cex}:{prop.name}",
-            instance.formula,
-            Label("property", prop=prop.name, env=instance.env, env_names=env_names),
-        )
-        return True
+        for inst in chosen:
+            self.n_cex += 1
+            self._add(
+                f"run:{self.n_cex}:{prop.name}",
+                inst.formula,
+                Label("property", prop=prop.name, env=inst.env, env_names=env_names, run=inst.kind),
+            )
+        return len(chosen), refuted
 
     def _add(self, label: str, formula: Formula, meaning: Label) -> None:
         self.proposer.add(label, formula)

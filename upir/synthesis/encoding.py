@@ -36,7 +36,7 @@ from upir.verification.encoder import (
     encode_bool,
     has_division,
 )
-from upir.verification.engine import horizon_for
+from upir.verification.engine import MAX_STEADY_STEPS, horizon_for
 from upir.verification.structure import Support
 from upir.verification.z3util import Formula, Term
 
@@ -110,6 +110,9 @@ class Instance:
     formula: Formula
     env: tuple[Env, ...]
     steps: int
+    kind: str = "run"
+    """``step`` (each environment on its own), ``run`` (from empty queues over
+    ``steps`` steps) or ``steady`` (the environment held until queues settle)."""
 
 
 def _env_names(prop: TemporalProperty) -> set[str]:
@@ -186,24 +189,39 @@ class Encoder:
             bound &= set(e)
         return self.support(prop).env <= bound
 
-    def instance(self, prop: TemporalProperty, cex: Counterexample, own: bool) -> Instance | None:
+    def instances(self, prop: TemporalProperty, cex: Counterexample, own: bool) -> list[Instance]:
         """``prop`` required on the run of ``cex`` (``own``: ``cex`` refutes
-        ``prop`` itself). None when the run cannot be encoded (too long, or it
-        leaves a needed name unbound)."""
+        ``prop`` itself), strongest first. Empty when the run cannot be encoded
+        (too long, or it leaves a needed name unbound).
+
+        For a stateful ALWAYS property on a constant run, the first instance is
+        the *steady state* of that environment held on (:meth:`_steady`): one
+        step, and it refutes every value whose queues fill and then violate,
+        not only the values that violate within the run's length."""
         support = self.support(prop)
-        runs = self._runs(prop, cex, own, support.stateful)
-        if runs is None:
-            return None
         extra = _env_names(prop)
+        out: list[Instance] = []
         self._count += 1
         tag = f"x{self._count}!"
+        steps = [cex.env[0]] * (cex.horizon + 1) if cex.constant else list(cex.env)
+        constant = bool(steps) and all(e == steps[0] for e in steps[1:])
         try:
+            if support.stateful and prop.operator is TemporalOperator.ALWAYS and constant:
+                steady = self._steady(prop, support, steps[0], extra, f"{tag}s!")
+                if steady is not None:
+                    out.append(Instance(prop, steady, (steps[0],), 0, "steady"))
+            runs = self._runs(prop, cex, own, support.stateful)
+            if runs is None:
+                return out
             if not support.stateful:
                 parts = [self._stateless(prop, e, extra, f"{tag}{i}!") for i, e in enumerate(runs)]
-                return Instance(prop, z.and_(parts), tuple(runs), 1)
-            return Instance(prop, self._stateful(prop, runs, extra, tag), tuple(runs), len(runs))
+                out.append(Instance(prop, z.and_(parts), tuple(runs), 1, "step"))
+            else:
+                formula = self._stateful(prop, runs, extra, tag)
+                out.append(Instance(prop, formula, tuple(runs), len(runs), "run"))
         except UnboundName:
-            return None
+            pass
+        return out
 
     def _runs(
         self, prop: TemporalProperty, cex: Counterexample, own: bool, stateful: bool
@@ -229,6 +247,43 @@ class Encoder:
         if len(steps) > MAX_ENCODED_STEPS:
             return None
         return steps
+
+    def _steady(
+        self, prop: TemporalProperty, support: Support, env: Env, extra: set[str], tag: str
+    ) -> Formula | None:
+        """``prop`` in the steady state of ``env`` held constant, as the verifier's
+        steady-state search states it (``upir.verification.engine``): each queue
+        of the cone with a positive excess (inflow minus drain) is full, the
+        others empty. Required only when every filling queue fills within
+        ``MAX_STEADY_STEPS`` steps; then that state is reachable, and the
+        verifier refutes any value that violates there. None when the cone's
+        queues cannot all be given their steady length."""
+        u = FixedEnvUnrolling(
+            self.st,
+            self.params,
+            self.settings.step_ms,
+            [self._complete(env, extra)],
+            self.choices,
+            tag,
+        )
+        queues = [q for q in self.st.of_type("queue") if q in support.components]
+        step = z.num(Fraction(self.settings.step_ms, 1000))
+        state: list[Formula] = []
+        reach: list[Formula] = []
+        for q in queues:
+            length = u.length(q, 0)
+            drain = u.drain(q, 0)
+            if drain is None:
+                state.append(length == z.num(0))
+                continue
+            excess = u.in_items(q, 0) - drain * step
+            cap = _as_term(self.params[f"{q}.capacity"])
+            state.append(length == z.ite(excess > z.num(0), cap, z.num(0)))
+            reach.append(z.implies(excess > z.num(0), excess * z.num(MAX_STEADY_STEPS) >= cap))
+        holds = z.and_([encode_bool(prop.predicate, u.lookup(0)), *_definedness(prop, u.lookup(0))])
+        if {q for (q, _) in u.length_vars()} - set(queues):
+            return None
+        return z.and_([*state, z.implies(z.and_(reach), holds)])
 
     def _complete(self, env: Env, extra: set[str]) -> dict[str, Fraction]:
         return reference.filler_env(self.st, env, extra)

@@ -41,6 +41,9 @@ class Label:
     env_names: frozenset[str] = frozenset()
     candidate: Mapping[str, Fraction] | None = None
     reason: str = ""
+    run: str = "step"
+    """How ``env`` is used: ``step``, ``run`` or ``steady`` (see
+    :class:`upir.synthesis.encoding.Instance`)."""
 
 
 def number(value: Fraction) -> str:
@@ -80,6 +83,8 @@ def describe_property(label: Label, upir: UPIR) -> str:
     where = run_text(label.env, label.env_names)
     if not where:
         return label.prop
+    if label.run == "steady":
+        where += " held until the queues settle"
     text = f"{label.prop} under {where}"
     allowed = assumptions_for(upir, label.env_names)
     if allowed:

@@ -144,6 +144,15 @@ class Proposer:
         )
         return Proposal(status, reason=plain.reason)
 
+    def excludes(self, formula: Formula, values: Mapping[str, Fraction]) -> bool:
+        """Whether ``formula`` is false when the holes take ``values`` (a quick
+        check: with every hole fixed, only the run's state is left to solve).
+        False when Z3 cannot tell."""
+        solver = z.make_solver(self.settings)
+        solver.add(formula)
+        solver.add(*(self.holes[k] == z.num(v) for k, v in values.items()))
+        return z.check(solver, want_model=False).status is CheckStatus.UNSAT
+
     def _found(self, model: z3.ModelRef, *, optimal: bool) -> Proposal:
         values = {name: z.value_of(model, term) for name, term in self.holes.items()}
         objective = {name: z.value_of(model, term) for name, term in self.objectives}
