@@ -26,9 +26,15 @@ property is encoded with the verifier's own model equations, the holes symbolic
 and the environment constant: one step for a stateless property (each step's
 environment on its own), the run's steps from empty queues for a stateful one
 (a prefix up to the violation for ALWAYS; exactly the bounded horizon for the
-other operators). These are necessary conditions for a proof, so an empty
-proposal space is a real UNSAT. (ALWAYS is required at every step of the run,
-which is at least as strict as a bounded proof of fewer steps.)
+other operators). A stateful ALWAYS property refuted on a constant environment
+is also required in that environment's *steady state* (every queue with more
+inflow than drain full, the rest empty), which refutes every buffer size at
+once instead of one per round. These are necessary conditions for ALWAYS at
+every reachable step, so an empty proposal space is a real UNSAT. They are
+stricter than a *bounded* proof: the verifier may prove an ALWAYS property
+``bounded:N`` (or look for the steady state only within 1000 steps) for a queue
+so large that a sustained overload fills it only later; synthesis does not
+accept such a buffer as a fix.
 
 **Objectives**, minimized lexicographically: (1) ``system.cost``; (2) the
 worst-case latency bound the parameters allow: the longest path of

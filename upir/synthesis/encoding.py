@@ -36,7 +36,7 @@ from upir.verification.encoder import (
     encode_bool,
     has_division,
 )
-from upir.verification.engine import MAX_STEADY_STEPS, horizon_for
+from upir.verification.engine import horizon_for
 from upir.verification.structure import Support
 from upir.verification.z3util import Formula, Term
 
@@ -251,13 +251,16 @@ class Encoder:
     def _steady(
         self, prop: TemporalProperty, support: Support, env: Env, extra: set[str], tag: str
     ) -> Formula | None:
-        """``prop`` in the steady state of ``env`` held constant, as the verifier's
-        steady-state search states it (``upir.verification.engine``): each queue
-        of the cone with a positive excess (inflow minus drain) is full, the
-        others empty. Required only when every filling queue fills within
-        ``MAX_STEADY_STEPS`` steps; then that state is reachable, and the
-        verifier refutes any value that violates there. None when the cone's
-        queues cannot all be given their steady length."""
+        """``prop`` in the steady state of ``env`` held on forever: each queue of
+        the cone with a positive excess (inflow minus drain per step) ends full,
+        the others stay empty, the state the verifier's steady-state search
+        examines (``upir.verification.engine``). Holding an allowed environment
+        on is an allowed run, and every queue that fills gets full, so ALWAYS
+        must hold there. The verifier only looks for that state within
+        ``MAX_STEADY_STEPS`` steps; this constraint does not bound the time, so
+        a buffer so large that it only overflows later does not pass for a fix
+        (see the package docstring). None when the cone's queues cannot all be
+        given their steady length."""
         u = FixedEnvUnrolling(
             self.st,
             self.params,
@@ -269,7 +272,6 @@ class Encoder:
         queues = [q for q in self.st.of_type("queue") if q in support.components]
         step = z.num(Fraction(self.settings.step_ms, 1000))
         state: list[Formula] = []
-        reach: list[Formula] = []
         for q in queues:
             length = u.length(q, 0)
             drain = u.drain(q, 0)
@@ -279,11 +281,10 @@ class Encoder:
             excess = u.in_items(q, 0) - drain * step
             cap = _as_term(self.params[f"{q}.capacity"])
             state.append(length == z.ite(excess > z.num(0), cap, z.num(0)))
-            reach.append(z.implies(excess > z.num(0), excess * z.num(MAX_STEADY_STEPS) >= cap))
-        holds = z.and_([encode_bool(prop.predicate, u.lookup(0)), *_definedness(prop, u.lookup(0))])
+        holds = [encode_bool(prop.predicate, u.lookup(0)), *_definedness(prop, u.lookup(0))]
         if {q for (q, _) in u.length_vars()} - set(queues):
             return None
-        return z.and_([*state, z.implies(z.and_(reach), holds)])
+        return z.and_([*state, *holds])
 
     def _complete(self, env: Env, extra: set[str]) -> dict[str, Fraction]:
         return reference.filler_env(self.st, env, extra)
