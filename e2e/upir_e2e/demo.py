@@ -69,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
         say(f"load: {args.profile} {args.rps} req/s against the workload")
         t0 = time.time()
         tl.params(t0, stack.workload.params())
-        time.sleep(args.baseline)
+        baseline_end = time.time() + args.baseline
+        while time.time() < baseline_end:
+            time.sleep(min(5.0, max(0.0, baseline_end - time.time())))
+            tl.metrics(time.time(), measure(stack, 10))
+            tl.params(time.time(), stack.workload.params())
         initial = measure(stack, args.baseline)
         initial_params = stack.workload.params()
         say(
@@ -135,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         events = stack.kubectl("get", "events", "-n", NAMESPACE, "-o", "json", check=False)
         table = summary_table(initial_params, final_params, initial, final, st, cert_ok)
         print(table)
-        plot = render_plot(tl, out / "demo.png")
+        domains = {d["name"]: (float(d["min"]), float(d["max"])) for d in doc["spec"]["parameters"]}
+        plot = render_plot(tl, out / "demo.png", domains)
         (out / "demo.json").write_text(
             json.dumps(
                 {

@@ -73,7 +73,9 @@ def summary_table(
     return "\n".join(lines)
 
 
-def render_plot(tl: Timeline, path: Path) -> Path:
+def render_plot(tl: Timeline, path: Path, domains: dict[str, tuple[float, float]]) -> Path:
+    """Metrics over time, and each tunable parameter's position in its domain
+    (0 = min, 1 = max), with tuning decisions marked."""
     t0 = min([p[0] for p in tl.metric_points + tl.param_points] or [0.0])
     fig, axes = plt.subplots(4, 1, figsize=(10, 11), sharex=True)
     series = [
@@ -88,13 +90,14 @@ def render_plot(tl: Timeline, path: Path) -> Path:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     ax = axes[3]
-    keys = sorted({k for _, v in tl.param_points for k in v})
-    for k in keys:
-        first = next((v[k] for _, v in tl.param_points if k in v and v[k]), 1.0) or 1.0
+    for k in sorted(domains):
+        lo, hi = domains[k]
+        span = (hi - lo) or 1.0
         xs = [t - t0 for t, v in tl.param_points if k in v]
-        ys = [v[k] / first for t, v in tl.param_points if k in v]
+        ys = [(v[k] - lo) / span for t, v in tl.param_points if k in v]
         ax.step(xs, ys, where="post", label=k)
-    ax.set_ylabel("parameter / initial")
+    ax.set_ylabel("position in domain")
+    ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("seconds")
     ax.legend(fontsize=7, ncol=3)
     ax.grid(alpha=0.3)
