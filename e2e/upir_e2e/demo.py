@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--baseline", type=int, default=20, help="seconds measured before the operator starts"
     )
-    p.add_argument("--interval", type=int, default=10, help="tuning interval, seconds")
+    p.add_argument("--interval", type=int, default=8, help="tuning interval, seconds (default 8)")
     p.add_argument("--rps", type=float, default=150.0, help="offered load, requests/second")
     p.add_argument("--profile", choices=("steady", "shift", "ramp"), default="steady")
     p.add_argument("--mode", choices=("Off", "Recommend", "Auto"), default="Auto")
