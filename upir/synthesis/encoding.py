@@ -360,21 +360,26 @@ class Encoder:
                 own = _as_term(self.params[f"{c}.flush_ms"])
             else:
                 own = z.num(0)
-            here = z.real(f"obj!path!{c}")
             preds = self.st.preds[c]
+            if len(preds) <= 1:
+                # a chain stays a plain linear term: the optimizer then bounds it
+                # directly instead of improving an auxiliary variable step by step
+                path[c] = own if not preds else own + path[preds[0]]
+                continue
+            here = z.real(f"obj!path!{c}")
             defs.extend(here >= own + path[p] for p in preds)
-            if not preds:
-                defs.append(here >= own)
             path[c] = here
+        if len(self.st.sinks) == 1:
+            return path[self.st.sinks[0]]
         worst = z.real("obj!latency")
         defs.extend(worst >= path[s] for s in self.st.sinks)
         return worst
 
     def _attempts_times_timeout(self, c: str, defs: list[Formula]) -> Term:
         retries = self.params[f"{c}.retries"]
-        timeout = _as_term(self.params[f"{c}.timeout_ms"])
-        if isinstance(retries, Fraction):
-            return z.num(retries + 1) * timeout
+        timeout = self.params[f"{c}.timeout_ms"]
+        if isinstance(retries, Fraction) or isinstance(timeout, Fraction):
+            return (_as_term(retries) + z.num(1)) * _as_term(timeout)
         # (r + 1) * T with both symbolic is nonlinear; per value of r (a small
         # finite set) it is linear in T
         bound = z.real(f"obj!attempts!{c}")
