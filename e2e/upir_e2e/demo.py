@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="upir-demo", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
     p.add_argument(
-        "--duration", type=int, default=150, help="seconds of operator tuning (default 150)"
+        "--duration", type=int, default=120, help="seconds of operator tuning (default 120)"
     )
     p.add_argument(
         "--baseline", type=int, default=20, help="seconds measured before the operator starts"
