@@ -28,15 +28,9 @@ from upir.settings import SolverSettings
 from upir.synthesis.sketch import Hole, Sketch
 from upir.verification import Counterexample, Structure, reference
 from upir.verification import z3util as z
-from upir.verification.encoder import (
-    Lookup,
-    ParamValue,
-    Unrolling,
-    defined,
-    encode_bool,
-    has_division,
-)
+from upir.verification.encoder import ParamValue, Unrolling
 from upir.verification.engine import horizon_for
+from upir.verification.exprs import Lookup, defined, encode_bool, has_division
 from upir.verification.structure import Support
 from upir.verification.z3util import Formula, Term
 
