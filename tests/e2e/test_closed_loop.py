@@ -42,7 +42,9 @@ def wait_for(what: str, fn: Any, timeout_s: float) -> Any:
 
 
 def cond(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in (obj.get("status") or {}).get("conditions", []) if c["type"] == type_), {})
+    return next(
+        (c for c in (obj.get("status") or {}).get("conditions", []) if c["type"] == type_), {}
+    )
 
 
 def test_closed_loop_tunes_only_with_proved_changes() -> None:
