@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -150,7 +150,7 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
             if current is None
             else "NoPrometheus: spec.tuning.prometheus is missing"
         )
-        dec = Decision(Action.HOLD, why, state=mem.state)
+        dec = Decision(Action.HOLD, why, state=replace(mem.state, holds=mem.state.holds + 1))
     else:
         try:
             samples = await query_all(
@@ -158,7 +158,11 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
             )
         except PrometheusUnavailable as err:
             samples = None
-            dec = Decision(Action.HOLD, f"PrometheusUnavailable: {err}", state=mem.state)
+            dec = Decision(
+                Action.HOLD,
+                f"PrometheusUnavailable: {err}",
+                state=replace(mem.state, holds=mem.state.holds + 1),
+            )
         if samples is not None:
             running = upir.with_params(current)
             metrics = {k: s.value for k, s in samples.items() if s.value is not None}
