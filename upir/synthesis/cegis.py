@@ -108,6 +108,8 @@ class Synthesizer:
         except SolverError as err:
             log.warning("synthesis of %r stopped: %s", upir.name, err)
             return run.finish(SynthesisStatus.TIMEOUT, f"the solver failed: {err}")
+        except InvalidSpecError as err:  # the verifier refused a candidate's values
+            return run.finish(SynthesisStatus.INVALID_SPEC, str(err))
 
 
 class _Run:
@@ -148,7 +150,9 @@ class _Run:
                 self.history.append(IterationRecord(index, frozen({}), propose_ms, 0.0, (), 0))
                 return self._no_proposal(proposal)
             self.optimal = self.optimal and proposal.optimal
-            candidate = proposal.values
+            # grid values are exact; a continuous hole's value may be an algebraic
+            # number Z3 approximated, which must still lie in its domain
+            candidate = {h.name: h.nearest(proposal.values[h.name]) for h in self.sketch.holes}
             self.last_objective = objective_values(self.sketch, self.encoder.st, candidate)
             t1 = time.perf_counter()
             report = self.owner.verifier.check_params(self.upir, candidate)
@@ -235,7 +239,7 @@ class _Run:
         key = (prop.name, tuple(tuple(sorted(e.items())) for e in cex.env))
         if key in self.seen:
             if candidate is not None:
-                log.warning("verifier repeated a counterexample for %r", prop.name)
+                log.debug("verifier repeated a counterexample for %r", prop.name)
             return 0, False
         self.seen.add(key)
         instances = self.encoder.instances(prop, cex, own=candidate is not None)
