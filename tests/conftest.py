@@ -1,4 +1,4 @@
-"""Fixtures for the verification unit tests: small UPIR documents built inline."""
+"""Shared fixtures: small UPIR documents built inline (`make_upir`)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import yaml
 
 from upir.certificates import verify_certificate
 from upir_e2e.report import Timeline, render_plot, summary_table
-from upir_e2e.stack import NAMESPACE, LoadThread, Stack
+from upir_e2e.stack import NAMESPACE, LoadThread, Stack, wait_for
 
 QUERIES = {
     "p99_ms": "histogram_quantile(0.99, sum(rate(refworkload_request_duration_seconds_bucket[{w}])) by (le)) * 1000",
@@ -41,16 +41,6 @@ def measure(stack: Stack, window_s: int) -> dict[str, float | None]:
 
 def fmt(v: float | None, unit: str = "") -> str:
     return "n/a" if v is None else f"{v:.3g}{unit}"
-
-
-def wait_until(what: str, fn: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.5)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "apply", "--validate=false", "-n", NAMESPACE, "-f", "-", input=yaml.safe_dump(doc)
         )
         say("kubectl apply -f upir.yaml (reference workload UPIR)")
-        obj = wait_until(
+        obj = wait_for(
             "the operator's first verdict",
             lambda: (
                 (o := stack.kubectl.get("upir", "refworkload"))
@@ -160,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         stack.kubectl(
             "delete", "upir", "refworkload", "-n", NAMESPACE, "--wait=true", "--timeout=60s"
         )
-        gone = wait_until(
+        gone = wait_for(
             "owned objects removed",
             lambda: stack.kubectl.get("configmap", "refworkload-params") is None,
             60,

@@ -34,6 +34,19 @@ K8S_DIR = WORKLOAD_DIR / "k8s"
 NAMESPACE = "demo"
 
 
+def wait_for(what: str, fn: Callable[[], Any], timeout_s: float, period_s: float = 0.5) -> Any:
+    """Poll ``fn`` until it returns something truthy (returned); TimeoutError after
+    ``timeout_s`` naming ``what`` and the last value."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(period_s)
+    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}; last value: {last!r}")
+
+
 class Kubectl:
     def __init__(self, kubeconfig: Path) -> None:
         self.kubeconfig = kubeconfig

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from upir_e2e.stack import NAMESPACE, LoadThread, Stack
+from upir_e2e.stack import NAMESPACE, LoadThread, Stack, wait_for
 
 from upir.certificates import verify_certificate
 from upir.core import UPIR
@@ -29,16 +29,6 @@ TUNED_KEYS = (
     "worker.concurrency",
     "worker.replicas",
 )
-
-
-def wait_for(what: str, fn: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def cond(obj: dict[str, Any], type_: str) -> dict[str, Any]:

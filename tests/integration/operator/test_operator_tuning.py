@@ -5,25 +5,13 @@ restarted operator resumes from the checkpoint instead of starting over."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 import yaml
-from upir_e2e.stack import NAMESPACE, LoadThread, Stack
+from upir_e2e.stack import NAMESPACE, LoadThread, Stack, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(what: str, fn: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def status(s: Stack) -> dict[str, Any]:
