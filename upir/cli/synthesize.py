@@ -28,13 +28,7 @@ from typing import Any
 
 import yaml
 
-from upir.certificates import (
-    CertificateError,
-    SignedCertificate,
-    SigningKey,
-    issue_certificate,
-    load_signing_key,
-)
+from upir.certificates import CertificateError, SignedCertificate, SigningKey, load_signing_key
 from upir.cli.common import (
     EXIT_FAILED,
     EXIT_INCONCLUSIVE,
@@ -47,10 +41,10 @@ from upir.cli.common import (
 )
 from upir.core import UPIR
 from upir.errors import InvalidSpecError, PermanentError
-from upir.synthesis import SynthesisResult, SynthesisStatus, Synthesizer
+from upir.synthesis import SynthesisResult, SynthesisStatus, Synthesizer, certify
 from upir.synthesis.results import json_values
 from upir.templates import render_manifests
-from upir.verification import MODEL_VERSION, Z3_VERSION, ProofCache, Verifier
+from upir.verification import ProofCache, Verifier
 
 ENV_SIGNING_KEY = "UPIR_SIGNING_KEY"
 MAX_KEY_BYTES = 64 * 1024
@@ -144,7 +138,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if result.status is SynthesisStatus.SUCCESS:
         try:
             if key is not None:
-                cert = certify(upir, result, key)
+                cert = certify(upir, result, key, now=datetime.now(UTC))
             if args.output:
                 files = write_output(Path(args.output), upir, result, cert)
         except (PermanentError, OSError) as err:
@@ -172,22 +166,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if result.status is SynthesisStatus.INVALID_SPEC:
         sys.stderr.write(f"upir: {args.file}: {result.explanation}\n")
     return code
-
-
-def certify(upir: UPIR, result: SynthesisResult, key: SigningKey) -> SignedCertificate:
-    """Sign the synthesized values with the fresh verifier's verdicts (all
-    PROVED; :func:`issue_certificate` refuses anything else)."""
-    assert result.report is not None
-    proved = upir.with_params(result.parameters)
-    return issue_certificate(
-        proved,
-        result.report.results,
-        proved.param_values(),
-        key,
-        solver_version=Z3_VERSION,
-        model_version=MODEL_VERSION,
-        now=datetime.now(UTC),
-    )
 
 
 def write_output(

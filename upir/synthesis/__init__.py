@@ -6,6 +6,7 @@ Typical use::
     result = Synthesizer(settings.solver, verifier=verifier).synthesize(upir)
     if result.status is SynthesisStatus.SUCCESS:
         proved = upir.with_params(result.parameters)   # result.report: all PROVED
+        envelope = certify(upir, result, signing_key, now=datetime.now(UTC))
     else:
         print(result.status.value, result.explanation)
 
@@ -51,6 +52,7 @@ allow those environments.
 """
 
 from upir.synthesis.cegis import OBJECTIVES, Synthesizer
+from upir.synthesis.certify import certify
 from upir.synthesis.results import IterationRecord, SynthesisResult, SynthesisStatus
 from upir.synthesis.sketch import MAX_RETRIES_VALUES, Hole, Sketch
 
@@ -63,4 +65,5 @@ __all__ = [
     "SynthesisResult",
     "SynthesisStatus",
     "Synthesizer",
+    "certify",
 ]

@@ -6,13 +6,17 @@ SUCCESS) comes with what it promises."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
+import pytest
+
+from upir.certificates import CertificateError, generate_signing_key, verify_certificate
 from upir.core import UPIR
 from upir.core.numbers import Number
 from upir.settings import SolverSettings
-from upir.synthesis import SynthesisStatus, Synthesizer
+from upir.synthesis import SynthesisStatus, Synthesizer, certify
 from upir.verification import Verdict, VerificationReport, VerificationResult, Verifier
 
 SETTINGS = SolverSettings(timeout_ms=10_000)
@@ -166,3 +170,18 @@ def test_success_is_the_cheapest_proved_point_and_needs_a_round() -> None:
     }
     assert [r.index for r in result.history] == [1, 2]
     assert all(r.propose_ms >= 0 and r.verify_ms > 0 for r in result.history)
+
+
+def test_certify_signs_success_and_refuses_the_rest() -> None:
+    upir = _upir()
+    key = generate_signing_key()
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    result = Synthesizer(SETTINGS).synthesize(upir)
+    envelope = certify(upir, result, key, now=now)
+    check = verify_certificate(envelope.to_json(), key.public_key_pem())
+    assert check.valid and check.trusted and check.certificate is not None
+    assert check.certificate.parameters["gw.timeout_ms"] == 100
+    assert check.certificate.content_hash == upir.with_params(result.parameters).content_hash()
+    partial = Synthesizer(SETTINGS, max_iterations=1).synthesize(upir)
+    with pytest.raises(CertificateError, match="PARTIAL"):
+        certify(upir, partial, key, now=now)
