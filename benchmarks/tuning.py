@@ -35,17 +35,20 @@ run is reported too ("end").
 
 The limit: an exhaustive grid over the five parameters that move the objective
 most (batch size, flush, worker concurrency and replicas, gateway replicas:
-1440 configurations, the other four at their defaults), then coordinate
-refinement over all nine parameters from the best grid points.
+1440 configurations, the other four at their defaults), each screened on one
+window, then coordinate refinement over all nine parameters from the 8 best.
+The proved limit: the same, restricted to configurations the guardrail proves
+(refinement from the 8 best-screened proved grid points, through proved
+neighbours only): what a tuner that never leaves the spec can reach.
 
-Per method: the final configuration's score, p99 latency and throughput against
-the defaults (each evaluated for 3 windows on a fresh simulator with one fixed
-seed, at the load the run ends with); the share of the limit's improvement it
-reaches; the first window from which the 3-window moving average of the
-online score reaches 95% of the limit (for ``shift``: counted from the shift,
-against the post-shift limit); the mean online score over the run (what
-exploring cost in production); and the configurations applied that violate
-the spec according to :class:`upir.learning.independent.IndependentChecker`
+Per method: the final configuration's score against the limit and the proved
+limit, its p99 latency and throughput against the defaults (each evaluated for 3
+windows on a fresh simulator with one fixed seed, at the load the run ends
+with); the first window from which the 3-window moving average of the online
+score reaches 95% of each limit (for ``shift``: counted from the shift); the
+mean online score over the run (what exploring cost in production); the
+configurations applied that violate the spec, and the final configurations that
+do, according to :class:`upir.learning.independent.IndependentChecker`
 (reference equations, exact arithmetic, enumerated environments; no Z3).
 """
 
@@ -98,7 +101,7 @@ GRID = {
     "worker.replicas": (1, 2, 4, 6),
     "gateway.replicas": (1, 2, 4),
 }
-QUICK_GRID = {"batcher.batch_size": (1, 4, 16), "worker.replicas": (1, 4)}
+QUICK_GRID = {"batcher.batch_size": (2, 16), "worker.replicas": (1, 4)}
 
 
 @dataclass(frozen=True)
@@ -328,17 +331,17 @@ def _sampler(method: str, upir: UPIR, seed: int) -> Any:
 # -- the limit: exhaustive grid, then coordinate refinement ---------------------------
 
 
-def _grid_eval(
-    job: tuple[str, tuple[tuple[str, str], ...], dict[str, Any], int],
-) -> tuple[tuple[tuple[str, str], ...], dict[str, float]]:
+Key = tuple[tuple[str, str], ...]
+
+
+def _grid_eval(job: tuple[float, Key, dict[str, Any], int]) -> tuple[Key, dict[str, float]]:
     _quiet()
-    sc_name, key, cfg, windows = job
-    sc = next(s for s in SCENARIOS if s.name == sc_name)
-    upir = sc.upir()
+    rps, key, cfg, windows = job
+    upir = SCENARIOS[0].upir()  # the simulator only reads the parameters
     m = evaluate(
         upir,
         _unkey(key),
-        sc.final_load(),
+        LoadProfile.steady(rps),
         seed=EVAL_SEED,
         windows=windows,
         window_s=cfg["window_s"],
@@ -346,20 +349,36 @@ def _grid_eval(
     return key, m
 
 
-def limit(sc: Scenario, cfg: dict[str, Any], pool: Any) -> dict[str, Any]:
-    """Best configuration found by the grid and refinement, scored like the finals."""
+class _Sims:
+    """Simulated evaluations shared by scenarios with the same final load."""
+
+    def __init__(self, pool: Any, cfg: dict[str, Any]) -> None:
+        self.pool, self.cfg = pool, cfg
+        self.cache: dict[tuple[float, Key, int], dict[str, float]] = {}
+        self.guards: dict[object, Guardrail] = {}
+
+    def guardrail(self, spec_key: object, upir: UPIR) -> Guardrail:
+        """One guardrail per spec (its memo serves every scenario with that spec)."""
+        if spec_key not in self.guards:
+            self.guards[spec_key] = Guardrail(Verifier(SolverSettings(), ProofCache(65536)), upir)
+        return self.guards[spec_key]
+
+    def metrics(self, rps: float, keys: list[Key], windows: int) -> dict[Key, dict[str, float]]:
+        todo = [k for k in dict.fromkeys(keys) if (rps, k, windows) not in self.cache]
+        jobs = [(rps, k, self.cfg, windows) for k in todo]
+        for k, m in self.pool.map(_grid_eval, jobs, chunksize=16):
+            self.cache[(rps, k, windows)] = m
+        return {k: self.cache[(rps, k, windows)] for k in keys}
+
+
+def limit(sc: Scenario, cfg: dict[str, Any], sims: _Sims) -> dict[str, Any]:
+    """The best configuration found by the grid and refinement ("limit"), and the
+    best one the guardrail proves ("proved limit"), scored like the finals."""
     upir = sc.upir()
+    rps = sc.peak_rps if sc.profile == "shift" else sc.rps
     objective = TuningObjective(upir)
-    base = evaluate(
-        upir,
-        upir.tunable_values(),
-        sc.final_load(),
-        seed=EVAL_SEED,
-        windows=cfg["eval_windows"],
-        window_s=cfg["window_s"],
-    )
-    objective.set_baseline(base)
     defaults = upir.tunable_values()
+    objective.set_baseline(sims.metrics(rps, [_key(defaults)], cfg["eval_windows"])[_key(defaults)])
     grid = QUICK_GRID if cfg["quick"] else GRID
     configs = []
     for combo in itertools.product(*grid.values()):
@@ -367,38 +386,60 @@ def limit(sc: Scenario, cfg: dict[str, Any], pool: Any) -> dict[str, Any]:
         values.update({k: Fraction(v) for k, v in zip(grid, combo, strict=True)})
         configs.append(_key(values))
     # screen every grid point on one window, re-rank the best on the full evaluation
-    screened = pool.map(_grid_eval, [(sc.name, k, cfg, 1) for k in configs], chunksize=16)
-    ranked = sorted(screened, key=lambda km: -objective.score(km[1], _unkey(km[0])))
-    top = [k for k, _ in ranked[: cfg["refine_from"]]]
-    evaluated: dict[tuple[tuple[str, str], ...], float] = {}
+    screened = sims.metrics(rps, configs, 1)
+    ranked = sorted(configs, key=lambda k: -objective.score(screened[k], _unkey(k)))
+    guard = sims.guardrail(sc.latency_max, upir)
+    space = ParameterSpace(upir)
+    evaluated: dict[Key, float] = {}
 
-    def full(keys: list[tuple[tuple[str, str], ...]]) -> None:
-        todo = [k for k in dict.fromkeys(keys) if k not in evaluated]
-        for k, m in pool.map(_grid_eval, [(sc.name, k, cfg, cfg["eval_windows"]) for k in todo]):
+    def full(keys: list[Key]) -> None:
+        todo = [k for k in keys if k not in evaluated]
+        for k, m in sims.metrics(rps, todo, cfg["eval_windows"]).items():
             evaluated[k] = objective.score(m, _unkey(k))
 
-    full(top)
-    space = ParameterSpace(upir)
-    best = max(top, key=lambda k: evaluated[k])
-    for _ in range(cfg["refine_rounds"]):
-        values = _unkey(best)
-        neighbours = []
-        for axis in space.axes:
-            for action in (DOWN, UP):
-                moved = axis.moved(values[axis.name], action, space.fraction)
-                if moved is not None:
-                    neighbours.append(_key({**values, axis.name: moved}))
-        full(neighbours)
-        candidate = max([best, *neighbours], key=lambda k: evaluated[k])
-        if candidate == best:
-            break
-        best = candidate
+    def refine(start: list[Key], allowed: Any) -> Key:
+        full(start)
+        best = max(start, key=lambda k: evaluated[k])
+        for _ in range(cfg["refine_rounds"]):
+            values = _unkey(best)
+            neighbours = []
+            for axis in space.axes:
+                for action in (DOWN, UP):
+                    moved = axis.moved(values[axis.name], action, space.fraction)
+                    if moved is not None:
+                        key = _key({**values, axis.name: moved})
+                        if allowed(key):
+                            neighbours.append(key)
+            full(neighbours)
+            candidate = max([best, *neighbours], key=lambda k: evaluated[k])
+            if candidate == best:
+                break
+            best = candidate
+        return best
+
+    best = refine(ranked[: cfg["refine_from"]], lambda k: True)
+    proved_start: list[Key] = []
+    scanned = 0
+    for k in ranked:  # the best-screened grid points the guardrail proves
+        scanned += 1
+        if guard.check(_unkey(k)).proved:
+            proved_start.append(k)
+            if len(proved_start) == cfg["refine_from"]:
+                break
+    if not proved_start:
+        proved_start = [_key(defaults)]  # proved by construction of the scenarios
+    proved = refine(proved_start, lambda k: guard.check(_unkey(k)).proved)
     return {
         "grid_points": len(configs),
         "evaluated": len(evaluated),
         "best": {k: float(Fraction(v)) for k, v in best},
         "score": evaluated[best],
         "key": best,
+        "proved_best": {k: float(Fraction(v)) for k, v in proved},
+        "proved_score": evaluated[proved],
+        "proved_key": proved,
+        "proved_scanned": scanned,
+        "proved_found": len(proved_start),
     }
 
 
@@ -436,40 +477,70 @@ def audit(
 # -- guardrail latency on a 10-parameter spec -------------------------------------------------
 
 
+def _ten_params_spec() -> UPIR:
+    """The 10-parameter spec of ``benchmarks/verification.py`` (its candidate-check benchmark)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_verif_bench", ROOT / "benchmarks" / "verification.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return UPIR.from_resource(module.TEN_PARAMS)
+
+
 def guardrail_timing(steps: int, seed: int = 0) -> dict[str, Any]:
-    """The guardrail fed a tuner-like stream: from the defaults, each step moves
-    each parameter with probability 0.15 (DOWN or UP, within the masks) and is
-    applied when proved. Spec: the benchmark's plus ``worker.retries`` (10)."""
+    """The guardrail fed candidate streams on two 10-parameter specs:
+
+    - ``tuning``: the benchmark's spec plus ``worker.retries``; from the
+      defaults each step moves each parameter with probability 0.15 (DOWN or UP
+      within the masks, the learner's kind of joint move) and is applied when
+      proved;
+    - ``verification``: ``benchmarks/verification.py``'s ``TEN_PARAMS`` with
+      its single-parameter walk (one parameter 1 or 2 grid steps, applied when
+      proved), for comparison with ``check_params`` there.
+    """
     doc = yaml.safe_load(SPEC.read_text())
     doc["spec"]["parameters"].append({"name": "worker.retries", "min": 0, "max": 2})
-    upir = UPIR.from_resource(doc)
-    guard = Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
-    space = ParameterSpace(upir)
-    rng = random.Random(seed)
-    current = upir.tunable_values()
-    verdicts: dict[str, int] = {}
-    for _ in range(steps):
-        mask = space.mask(current)
-        action = []
-        for h in range(len(space)):
-            allowed = [a for a in (DOWN, UP) if bool(mask[h, a])]
-            action.append(rng.choice(allowed) if allowed and rng.random() < 0.15 else 1)
-        candidate = space.decode(current, action)
-        d = guard.check(candidate)
-        verdicts[d.status.value] = verdicts.get(d.status.value, 0) + 1
-        if d.proved:
-            current = candidate
-    st = guard.stats()
-    return {
-        "parameters": len(upir.parameters),
-        "checks": st.checks,
-        "median_ms": round(st.median_ms, 3),
-        "p90_ms": round(st.p90_ms, 3),
-        "max_ms": round(st.max_ms, 3),
-        "median_fresh_ms": round(st.median_fresh_ms, 3),
-        "memo_hits": st.cached,
-        "verdicts": verdicts,
-    }
+    out: dict[str, Any] = {}
+    for name, upir in (("tuning", UPIR.from_resource(doc)), ("verification", _ten_params_spec())):
+        guard = Guardrail(Verifier(SolverSettings(), ProofCache(65536)), upir)
+        space = ParameterSpace(upir)
+        rng = random.Random(seed)
+        current = upir.tunable_values()
+        verdicts: dict[str, int] = {}
+        for _ in range(steps):
+            if name == "tuning":
+                mask = space.mask(current)
+                action = []
+                for h in range(len(space)):
+                    allowed = [a for a in (DOWN, UP) if bool(mask[h, a])]
+                    move = rng.choice(allowed) if allowed and rng.random() < 0.15 else 1
+                    action.append(move)
+                candidate = space.decode(current, action)
+            else:
+                d = rng.choice(sorted(upir.parameters, key=lambda x: x.name))
+                unit = d.step if d.step is not None else Fraction(1)
+                moved = current[d.name] + unit * rng.choice([-2, -1, 1, 2])
+                candidate = {**current, d.name: min(d.max, max(d.min, moved))}
+            decision = guard.check(candidate)
+            verdicts[decision.status.value] = verdicts.get(decision.status.value, 0) + 1
+            if decision.proved:
+                current = candidate
+        st = guard.stats()
+        out[name] = {
+            "parameters": len(upir.parameters),
+            "checks": st.checks,
+            "median_ms": round(st.median_ms, 3),
+            "p90_ms": round(st.p90_ms, 3),
+            "max_ms": round(st.max_ms, 3),
+            "median_fresh_ms": round(st.median_fresh_ms, 3),
+            "memo_hits": st.cached,
+            "verdicts": verdicts,
+        }
+    return out
 
 
 # -- aggregation and output ---------------------------------------------------------------------
@@ -479,58 +550,65 @@ def _moving(xs: list[float], n: int = 3) -> list[float]:
     return [statistics.fmean(xs[max(0, i - n + 1) : i + 1]) for i in range(len(xs))]
 
 
+def _reach(scores: list[float], target: float) -> int | None:
+    """First window (1-based) whose 3-window moving average reaches ``target``."""
+    if target <= 0:
+        return None
+    return next((i + 1 for i, x in enumerate(_moving(scores)) if x >= target), None)
+
+
+def _mean(xs: list[float]) -> float | None:
+    return statistics.fmean(xs) if xs else None
+
+
 def summarise(
     runs: list[dict[str, Any]],
     limits: dict[str, dict[str, Any]],
-    unsafe: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]],
+    unsafe: dict[tuple[str, Key], list[str]],
     cfg: dict[str, Any],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for sc in SCENARIOS:
-        lim = limits[sc.name]["score"]
+        lim, plim = limits[sc.name]["score"], limits[sc.name]["proved_score"]
         base = next(r for r in runs if r["scenario"] == sc.name and r["method"] == "defaults")
         d99, dtp = base["final_metrics"]["latency_ms"], base["final_metrics"]["throughput_rps"]
         start = cfg["windows"] // 2 if sc.profile == "shift" else 0
         methods: dict[str, Any] = {}
         for method in METHODS:
             rs = [r for r in runs if r["scenario"] == sc.name and r["method"] == method]
-            reach: list[int | None] = []
-            for r in rs:
-                ma = _moving(r["scores"][start:])
-                hit = next((i + 1 for i, s in enumerate(ma) if lim > 0 and s >= 0.95 * lim), None)
-                reach.append(hit)
-            bad_cfgs = {k for r in rs for k in set(r["applied"]) if unsafe[(sc.name, k)]}
-            bad_windows = sum(1 for r in rs for k in r["applied"] if unsafe[(sc.name, k)])
             finals = [r["final_metrics"] for r in rs]
             ends = [r["end"] for r in rs if "end" in r]
             methods[method] = {
                 "seeds": len(rs),
                 "final_score": statistics.fmean(r["final_score"] for r in rs),
-                "share_of_limit": statistics.fmean(r["final_score"] / lim for r in rs)
-                if lim > 0
-                else None,
-                "share_min": min(r["final_score"] / lim for r in rs) if lim > 0 else None,
-                "share_max": max(r["final_score"] / lim for r in rs) if lim > 0 else None,
+                "share_of_limit": statistics.fmean(r["final_score"] / lim for r in rs),
+                "share_of_proved_limit": statistics.fmean(r["final_score"] / plim for r in rs),
+                "share_of_proved_limit_min": min(r["final_score"] / plim for r in rs),
+                "share_of_proved_limit_max": max(r["final_score"] / plim for r in rs),
+                "end_share_of_proved_limit": _mean([e["final_score"] / plim for e in ends]),
                 "p99_reduction": statistics.fmean((d99 - m["latency_ms"]) / d99 for m in finals),
                 "throughput_gain": statistics.fmean(
                     (m["throughput_rps"] - dtp) / dtp for m in finals
                 ),
+                "p99_reduction_end": _mean(
+                    [(d99 - e["final_metrics"]["latency_ms"]) / d99 for e in ends]
+                ),
                 "final_p99_ms": statistics.fmean(m["latency_ms"] for m in finals),
                 "final_cost": statistics.fmean(m["cost"] for m in finals),
                 "final_error_rate": statistics.fmean(m["error_rate"] for m in finals),
-                "share_of_limit_end": statistics.fmean(e["final_score"] / lim for e in ends)
-                if ends and lim > 0
-                else None,
-                "p99_reduction_end": statistics.fmean(
-                    (d99 - e["final_metrics"]["latency_ms"]) / d99 for e in ends
-                )
-                if ends
-                else None,
-                "windows_to_95pct": [h for h in reach],
+                "final_configs_unsafe": sum(1 for r in rs if unsafe[(sc.name, r["final"])]),
+                "windows_to_95pct_of_limit": [_reach(r["scores"][start:], 0.95 * lim) for r in rs],
+                "windows_to_95pct_of_proved_limit": [
+                    _reach(r["scores"][start:], 0.95 * plim) for r in rs
+                ],
                 "mean_online_score": statistics.fmean(statistics.fmean(r["scores"]) for r in rs),
-                "unsafe_configs_applied": len(bad_cfgs),
+                "unsafe_configs_applied": len(
+                    {k for r in rs for k in set(r["applied"]) if unsafe[(sc.name, k)]}
+                ),
                 "distinct_configs_applied": len({k for r in rs for k in set(r["applied"])}),
-                "windows_in_unsafe_configs": bad_windows,
+                "windows_in_unsafe_configs": sum(
+                    1 for r in rs for k in r["applied"] if unsafe[(sc.name, k)]
+                ),
                 "windows": sum(len(r["applied"]) for r in rs),
                 "seconds": statistics.fmean(r["seconds"] for r in rs),
             }
@@ -538,11 +616,16 @@ def summarise(
                 if rs and extra in rs[0]:
                     methods[method][extra] = sum(r[extra] for r in rs)
             if rs and "guardrail" in rs[0]:
+                g = [r["guardrail"] for r in rs]
                 methods[method]["guardrail_median_ms"] = statistics.median(
-                    r["guardrail"]["median_ms"] for r in rs
+                    x["median_ms"] for x in g
                 )
-                methods[method]["guardrail_memo_hits"] = sum(r["guardrail"]["cached"] for r in rs)
-                methods[method]["guardrail_checks"] = sum(r["guardrail"]["checks"] for r in rs)
+                methods[method]["guardrail_median_fresh_ms"] = statistics.median(
+                    x["median_fresh_ms"] for x in g
+                )
+                methods[method]["guardrail_memo_hits"] = sum(x["cached"] for x in g)
+                methods[method]["guardrail_checks"] = sum(x["checks"] for x in g)
+        L = limits[sc.name]
         out[sc.name] = {
             "load": {"rps": sc.rps, "peak_rps": sc.peak_rps, "profile": sc.profile},
             "latency_max_ms": sc.latency_max or 250.0,
@@ -551,9 +634,22 @@ def summarise(
                 "throughput_rps": dtp,
                 "cost": base["final_metrics"]["cost"],
             },
-            "limit": {k: v for k, v in limits[sc.name].items() if k != "key"},
-            "limit_metrics": limits[sc.name].get("metrics"),
-            "limit_unsafe": limits[sc.name].get("unsafe"),
+            "limit": {
+                "score": lim,
+                "config": L["best"],
+                "metrics": L.get("metrics"),
+                "unsafe": unsafe[(sc.name, L["key"])],
+                "grid_points": L["grid_points"],
+                "evaluated": L["evaluated"],
+            },
+            "proved_limit": {
+                "score": plim,
+                "config": L["proved_best"],
+                "metrics": L.get("proved_metrics"),
+                "unsafe": unsafe[(sc.name, L["proved_key"])],
+                "proved_scanned": L["proved_scanned"],
+                "proved_found": L["proved_found"],
+            },
             "methods": methods,
         }
     return out
@@ -567,29 +663,38 @@ def _fmt_reach(hits: list[int | None]) -> str:
     return f"{med}" + (f" ({len(got)}/{len(hits)})" if len(got) < len(hits) else "")
 
 
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x * 100:.0f}%"
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     for name, s in summary.items():
-        lim = s["limit"]
+        lim, plim = s["limit"], s["proved_limit"]
         print(
-            f"\n== {name}: load {s['load']['rps']:g}->{s['load']['peak_rps']:g} req/s, "
-            f"latency bound {s['latency_max_ms']:g} ms; defaults p99 {s['defaults']['p99_ms']:.1f} ms, "
-            f"cost {s['defaults']['cost']:g}; limit score {lim['score']:.3f} "
-            f"({lim['grid_points']} grid points, {lim['evaluated']} refined)"
+            f"\n== {name}: load {s['load']['rps']:g}->{s['load']['peak_rps']:g} req/s, latency "
+            f"bound {s['latency_max_ms']:g} ms; defaults p99 {s['defaults']['p99_ms']:.1f} ms, "
+            f"cost {s['defaults']['cost']:g}\n   limit score {lim['score']:.3f} (unsafe: "
+            f"{', '.join(lim['unsafe']) or 'no'}); proved limit {plim['score']:.3f} "
+            f"(from the {plim['proved_found']} best proved of the {plim['proved_scanned']} "
+            f"best-screened of {lim['grid_points']} grid points)"
         )
         print(
-            f"{'method':12s} {'share':>6s} {'[min,max]':>12s} {'end':>6s} {'p99 red.':>8s} "
-            f"{'tp gain':>8s} {'to 95%':>9s} {'online':>7s} {'unsafe cfgs':>11s} {'unsafe wins':>11s}"
+            f"{'method':12s} {'lim':>5s} {'proved':>6s} {'[min,max]':>11s} {'end':>5s} "
+            f"{'p99 red':>7s} {'tp gain':>7s} {'95%lim':>7s} {'95%prv':>7s} {'online':>7s} "
+            f"{'unsafe cfgs':>11s} {'unsafe win':>10s} {'final unsafe':>12s}"
         )
         for m, r in s["methods"].items():
-            share = "-" if r["share_of_limit"] is None else f"{r['share_of_limit']:.2f}"
-            rng = "" if r["share_min"] is None else f"[{r['share_min']:.2f},{r['share_max']:.2f}]"
-            end = "" if r["share_of_limit_end"] is None else f"{r['share_of_limit_end']:.2f}"
+            rng = f"[{r['share_of_proved_limit_min']:.2f},{r['share_of_proved_limit_max']:.2f}]"
             print(
-                f"{m:12s} {share:>6s} {rng:>12s} {end:>6s} {r['p99_reduction'] * 100:7.1f}% "
-                f"{r['throughput_gain'] * 100:7.1f}% {_fmt_reach(r['windows_to_95pct']):>9s} "
+                f"{m:12s} {_pct(r['share_of_limit']):>5s} {_pct(r['share_of_proved_limit']):>6s} "
+                f"{rng:>11s} {_pct(r['end_share_of_proved_limit']):>5s} "
+                f"{_pct(r['p99_reduction']):>7s} {r['throughput_gain'] * 100:6.1f}% "
+                f"{_fmt_reach(r['windows_to_95pct_of_limit']):>7s} "
+                f"{_fmt_reach(r['windows_to_95pct_of_proved_limit']):>7s} "
                 f"{r['mean_online_score']:7.3f} "
                 f"{r['unsafe_configs_applied']:>5d}/{r['distinct_configs_applied']:<5d} "
-                f"{r['windows_in_unsafe_configs']:>5d}/{r['windows']:<5d}"
+                f"{r['windows_in_unsafe_configs']:>4d}/{r['windows']:<5d} "
+                f"{r['final_configs_unsafe']:>5d}/{r['seeds']:<6d}"
             )
 
 
@@ -609,6 +714,13 @@ def plot(runs: list[dict[str, Any]], limits: dict[str, dict[str, Any]], path: Pa
             ax.plot(_moving(mean, 5), label=method, linewidth=1.3)
         ax.axhline(
             limits[sc.name]["score"], color="k", linestyle="--", linewidth=0.8, label="limit"
+        )
+        ax.axhline(
+            limits[sc.name]["proved_score"],
+            color="tab:green",
+            linestyle=":",
+            linewidth=0.9,
+            label="proved limit",
         )
         ax.set_title(f"{sc.name}", fontsize=10)
         ax.set_xlabel("decision window")
@@ -637,13 +749,13 @@ def main(argv: list[str] | None = None) -> int:
     q = args.quick
     cfg: dict[str, Any] = {
         "quick": q,
-        "windows": args.windows or (10 if q else 100),
+        "windows": args.windows or (8 if q else 100),
         "seeds": args.seeds or (1 if q else 5),
         "window_s": 5.0 if q else 10.0,
         "eval_windows": 1 if q else EVAL_WINDOWS,
         "refine_from": 2 if q else 8,
         "refine_rounds": 1 if q else 6,
-        "timing_steps": 20 if q else 300,
+        "timing_steps": 10 if q else 300,
     }
     t0 = time.perf_counter()
     ctx = multiprocessing.get_context("fork")
@@ -656,17 +768,23 @@ def main(argv: list[str] | None = None) -> int:
         ]
         runs = pool.map(run_method, jobs, chunksize=1)
         t_runs = time.perf_counter() - t0
-        limits = {sc.name: limit(sc, cfg, pool) for sc in SCENARIOS}
+        sims = _Sims(pool, cfg)
+        limits = {sc.name: limit(sc, cfg, sims) for sc in SCENARIOS}
         t_limits = time.perf_counter() - t0 - t_runs
         for sc in SCENARIOS:
-            key = limits[sc.name]["key"]
-            _, limits[sc.name]["metrics"] = _score_of(sc, sc.upir(), _unkey(key), cfg)
-        limit_runs = [
-            {"scenario": sc.name, "applied": [limits[sc.name]["key"]]} for sc in SCENARIOS
+            for key, field in (("key", "metrics"), ("proved_key", "proved_metrics")):
+                _, limits[sc.name][field] = _score_of(
+                    sc, sc.upir(), _unkey(limits[sc.name][key]), cfg
+                )
+        extra_runs = [
+            {
+                "scenario": sc.name,
+                "applied": [limits[sc.name]["key"], limits[sc.name]["proved_key"]]
+                + [r["final"] for r in runs if r["scenario"] == sc.name],
+            }
+            for sc in SCENARIOS
         ]
-        unsafe = audit(runs + limit_runs, pool)
-        for sc in SCENARIOS:
-            limits[sc.name]["unsafe"] = unsafe[(sc.name, limits[sc.name]["key"])]
+        unsafe = audit(runs + extra_runs, pool)
     t_audit = time.perf_counter() - t0 - t_runs - t_limits
     timing = guardrail_timing(cfg["timing_steps"])
     summary = summarise(runs, limits, unsafe, cfg)
@@ -693,11 +811,13 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "tuning.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     plot(runs, limits, args.out / "tuning.png")
     print_summary(summary)
-    print(
-        f"\nguardrail on a {timing['parameters']}-parameter spec: median {timing['median_ms']:.2f} ms "
-        f"per check over {timing['checks']} tuner-like candidates (fresh vectors: median "
-        f"{timing['median_fresh_ms']:.2f} ms; memo hits {timing['memo_hits']}); verdicts {timing['verdicts']}"
-    )
+    for name, t in timing.items():
+        print(
+            f"guardrail, {name} spec ({t['parameters']} parameters): median {t['median_ms']:.2f} ms "
+            f"per check over {t['checks']} candidates (not memoised: median "
+            f"{t['median_fresh_ms']:.2f} ms; memo hits {t['memo_hits']}; p90 {t['p90_ms']:.1f} ms); "
+            f"verdicts {t['verdicts']}"
+        )
     print(
         f"total {result['seconds']['total']:.0f} s (runs {t_runs:.0f}, limits {t_limits:.0f}, audit {t_audit:.0f}); "
         f"wrote {args.out / 'tuning.json'} and {args.out / 'tuning.png'}"

@@ -2,13 +2,14 @@
 
 Only PROVED for every property lets a candidate through; every other verdict
 rejects it; invalid values never reach the verifier; decisions are memoised
-per exact vector; checking stops at the first failure and tries the property
-that failed last first next time. (The real verifier is exercised against brute
+per exact vector; checking stops at the first failure and asks first the
+property with the cheapest expected rejection. (The real verifier is exercised against brute
 force in tests/integration/learning/test_guardrail_bruteforce.py.)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, cast
@@ -26,12 +27,14 @@ Rule = Callable[[dict[str, Fraction], str], Verdict]
 class ScriptedVerifier:
     """Answers ``verify_property`` by a rule over the candidate's parameters."""
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, delay_s: dict[str, float] | None = None) -> None:
         self.rule = rule
+        self.delay_s = delay_s or {}
         self.calls: list[str] = []
 
     def verify_property(self, upir: UPIR, prop: TemporalProperty) -> VerificationResult:
         self.calls.append(prop.name)
+        time.sleep(self.delay_s.get(prop.name, 0.0))
         status = self.rule(upir.tunable_values(), prop.name)
         cex = None
         if status is Verdict.VIOLATED:
@@ -80,8 +83,10 @@ def _upir() -> UPIR:
     )
 
 
-def _guard(rule: Rule, **kwargs: Any) -> tuple[Guardrail, ScriptedVerifier]:
-    v = ScriptedVerifier(rule)
+def _guard(
+    rule: Rule, delay_s: dict[str, float] | None = None, **kwargs: Any
+) -> tuple[Guardrail, ScriptedVerifier]:
+    v = ScriptedVerifier(rule, delay_s)
     return Guardrail(cast(Verifier, v), _upir(), **kwargs), v
 
 
@@ -109,7 +114,7 @@ def test_anything_but_proved_rejects(bad: Verdict) -> None:
     assert g.check({"gateway.retries": 0}).cached
 
 
-def test_stops_at_the_first_failure_and_puts_it_first() -> None:
+def test_stops_at_the_first_failure_and_asks_the_likely_failure_first() -> None:
     g, v = _guard(
         lambda p, n: Verdict.VIOLATED if n == "b" and p["gateway.retries"] == 3 else Verdict.PROVED
     )
@@ -117,7 +122,19 @@ def test_stops_at_the_first_failure_and_puts_it_first() -> None:
     assert v.calls == ["a", "b"]  # constraint.cost never asked
     v.calls.clear()
     assert g.check({"gateway.retries": 2}).proved
-    assert v.calls == ["b", "a", "constraint.cost"]  # the last failure is tried first
+    assert v.calls == ["b", "a", "constraint.cost"]  # the one that failed goes first
+
+
+def test_slow_properties_that_rarely_fail_go_last() -> None:
+    g, v = _guard(
+        lambda p, n: Verdict.TIMEOUT if n == "b" and p["gateway.retries"] == 0 else Verdict.PROVED,
+        delay_s={"a": 0.02},
+    )
+    for retries in (1, 2, 3, 0):
+        g.check({"gateway.retries": retries})
+    v.calls.clear()
+    g.check({"gateway.timeout_ms": 300})
+    assert v.calls.index("a") == 2  # slow and never failed: after the two fast ones
 
 
 def test_exhaustive_reports_every_failure() -> None:

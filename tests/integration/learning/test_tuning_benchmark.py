@@ -1,0 +1,43 @@
+"""``benchmarks/tuning.py --quick`` runs end to end and reports what the full run
+reports (tiny budgets: this checks the machinery, not the figures)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning.py"
+
+
+def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("tuning_benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--jobs", "2", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "tuning.json").read_text())
+    assert (tmp_path / "tuning.png").read_bytes()[:4] == b"\x89PNG"
+    assert result["command"] == "python benchmarks/tuning.py --quick"
+    assert set(result["scenarios"]) == {"steady", "shift", "tight"}
+    for scenario in result["scenarios"].values():
+        assert scenario["limit"]["score"] >= scenario["proved_limit"]["score"]
+        methods = scenario["methods"]
+        assert set(methods) == {"defaults", "random", "optuna_tpe", "ppo", "ppo_guarded"}
+        for m in methods.values():
+            assert m["windows"] == 8
+            assert 0 <= m["unsafe_configs_applied"] <= m["distinct_configs_applied"]
+        # the guarded learner applies only what the independent check finds safe
+        assert methods["ppo_guarded"]["unsafe_configs_applied"] == 0
+        assert methods["ppo_guarded"]["windows_in_unsafe_configs"] == 0
+        assert methods["defaults"]["share_of_limit"] == pytest.approx(0.0, abs=1e-9)
+    for timing in result["guardrail_timing"].values():
+        assert timing["parameters"] == 10 and timing["checks"] == 10
+    out = capsys.readouterr().out
+    assert "ppo_guarded" in out and "guardrail, tuning spec" in out
