@@ -19,6 +19,7 @@ distance anywhere in the domain).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class ParamAxis:
         is impossible (it would leave the domain or change nothing)."""
         if action == KEEP:
             return value
+        return _moved(self, value, action, fraction)
+
+    def _move(self, value: Fraction, action: int, fraction: Fraction) -> Fraction | None:
         d = self.delta(value, fraction)
         if action == UP:
             target = self.snap_down(value + d)
@@ -114,6 +118,13 @@ class ParamAxis:
         if self.log_scale:
             lo, hi, v = math.log(lo), math.log(hi), math.log(max(v, float(self.domain.min) / 2))
         return max(-3.0, min(3.0, 2.0 * (v - lo) / (hi - lo) - 1.0))
+
+
+@functools.lru_cache(maxsize=65536)
+def _moved(axis: ParamAxis, value: Fraction, action: int, fraction: Fraction) -> Fraction | None:
+    """Memoised :meth:`ParamAxis._move` (exact rational arithmetic is slow, and a
+    tuner asks about the same few values over and over)."""
+    return axis._move(value, action, fraction)
 
 
 def _nice(raw: Fraction) -> Fraction:
