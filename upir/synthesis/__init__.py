@@ -20,6 +20,14 @@ counterexample of each VIOLATED property; repeat. UNKNOWN/TIMEOUT/ERROR
 verdicts only exclude that candidate and never count as proved. A proposal the
 verifier proves is re-verified by a fresh verifier before SUCCESS is returned.
 
+**Steady-state refutation** (:mod:`upir.synthesis.steady`). When a queue
+invariant (an ALWAYS property over queues) fails or cannot be decided, Z3 is
+asked for the *most overloaded* allowed environment whose steady state (filling
+queues full) violates it, confirmed with the exact reference model; one such
+environment refutes every candidate that cannot drain it, where the verifier's
+own counterexample may refute only the one proposed. Once the verifier has
+timed out on such a property, every later candidate is checked this way first.
+
 **Counterexample constraints** (:mod:`upir.synthesis.encoding`). A counterexample
 is a run (the environment at each step, queues starting empty) the assumptions
 allow; the property it refutes must hold on that run for the new values. The

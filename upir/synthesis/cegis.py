@@ -25,6 +25,7 @@ from upir.core.temporal import TemporalProperty
 from upir.core.upir import UPIR
 from upir.errors import InvalidSpecError, SolverError
 from upir.settings import SolverSettings
+from upir.synthesis import steady
 from upir.synthesis.encoding import Encoder, objective_values
 from upir.synthesis.explain import Label, explain_core, values_text
 from upir.synthesis.results import IterationRecord, SynthesisResult, SynthesisStatus, frozen
@@ -133,6 +134,10 @@ class _Run:
         self.best: tuple[int, Mapping[str, Fraction], tuple[str, ...]] | None = None
         self.last_objective: Mapping[str, Fraction] = {}
         self.optimal = True
+        self.precheck = False
+        """Set once the verifier could not decide a queue property that the
+        steady-state refutation then settled: later candidates are checked that
+        way first, and only go to the verifier when it finds nothing."""
         for hole in sketch.holes:
             self._add(
                 f"domain:{hole.name}", self.encoder.domain(hole), Label("domain", hole=hole.name)
@@ -155,6 +160,13 @@ class _Run:
             candidate = {h.name: h.nearest(proposal.values[h.name]) for h in self.sketch.holes}
             self.last_objective = objective_values(self.sketch, self.encoder.st, candidate)
             t1 = time.perf_counter()
+            if self.precheck:
+                refuted, added = self._steady_refutations(candidate)
+                if refuted:
+                    self._record(
+                        index, candidate, propose_ms, _ms(t1), refuted, refuted, added, (), True
+                    )
+                    continue
             report = self.owner.verifier.check_params(self.upir, candidate)
             failures = report.failures()
             fresh: VerificationReport | None = None
@@ -183,20 +195,75 @@ class _Run:
                 )
                 return self.finish(SynthesisStatus.INVALID_SPEC, invalid)
             added, inconclusive = self._learn(index, candidate, failures)
-            self.history.append(
-                IterationRecord(
-                    index,
-                    frozen(candidate),
-                    propose_ms,
-                    verify_ms,
-                    _names(failures),
-                    added,
-                    tuple(inconclusive),
-                )
+            self._record(
+                index,
+                candidate,
+                propose_ms,
+                verify_ms,
+                _names(failures),
+                _described(failures),
+                added,
+                inconclusive,
             )
-            if self.best is None or len(failures) < self.best[0]:
-                self.best = (len(failures), dict(candidate), _described(failures))
         return self.finish(SynthesisStatus.PARTIAL, self._out_of_rounds())
+
+    def _record(
+        self,
+        index: int,
+        candidate: Mapping[str, Fraction],
+        propose_ms: float,
+        verify_ms: float,
+        failed: Sequence[str],
+        described: Sequence[str],
+        added: int,
+        inconclusive: Sequence[str],
+        skipped: bool = False,
+    ) -> None:
+        """One round in the history; the best candidate so far has the fewest
+        properties not proved (``described`` says how each failed)."""
+        self.history.append(
+            IterationRecord(
+                index,
+                frozen(candidate),
+                propose_ms,
+                verify_ms,
+                tuple(failed),
+                added,
+                tuple(inconclusive),
+                skipped,
+            )
+        )
+        if self.best is None or len(failed) < self.best[0]:
+            self.best = (len(failed), dict(candidate), tuple(described))
+
+    def _steady_refutations(self, candidate: Mapping[str, Fraction]) -> tuple[list[str], int]:
+        """Refute ``candidate`` in the steady state where the verifier would
+        likely run out of time (see :mod:`upir.synthesis.steady`): the
+        properties refuted and the constraints added."""
+        refuted: list[str] = []
+        added = 0
+        for prop in self.props:
+            if not steady.applies(self.encoder, prop):
+                continue
+            env = steady.refute(self.encoder, prop, candidate)
+            if env is None:
+                continue
+            n, excluded = self._add_runs(prop, self._constant_run(env), candidate)
+            added += n
+            if excluded:
+                refuted.append(prop.name)
+        return refuted, added
+
+    def _constant_run(self, env: Mapping[str, Fraction]) -> Counterexample:
+        return Counterexample(
+            env=(frozen(env),),
+            trace=(),
+            violated_at=None,
+            params=frozen({}),
+            step_ms=self.settings.step_ms,
+            horizon=self.settings.bmc_steps,
+            constant=True,
+        )
 
     def _learn(
         self, index: int, candidate: Mapping[str, Fraction], failures: Sequence[VerificationResult]
@@ -209,6 +276,20 @@ class _Run:
         excluded = False
         for r in failures:
             cex = r.counterexample
+            if steady.applies(self.encoder, r.property):
+                # The most overloaded steady state refutes this candidate and its
+                # neighbours at once; it also settles what the verifier could not
+                # decide (a slowly filling queue), after which every candidate is
+                # checked this way before the verifier sees it.
+                env = steady.refute(self.encoder, r.property, candidate)
+                if env is not None:
+                    n, refuted = self._add_runs(r.property, self._constant_run(env), candidate)
+                    added += n
+                    excluded = excluded or refuted
+                    if r.status is not Verdict.VIOLATED:
+                        self.precheck = True
+                    if refuted:
+                        continue
             if r.status is not Verdict.VIOLATED or cex is None or not self.encoder.usable(cex):
                 inconclusive.append(f"{r.property.name}: {r.status.value}")
                 continue

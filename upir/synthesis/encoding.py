@@ -109,7 +109,7 @@ class Instance:
     ``steps`` steps) or ``steady`` (the environment held until queues settle)."""
 
 
-def _env_names(prop: TemporalProperty) -> set[str]:
+def env_names(prop: TemporalProperty) -> set[str]:
     found: set[str] = set()
     for e in (prop.predicate, prop.trigger):
         if e is not None:
@@ -193,7 +193,7 @@ class Encoder:
         step, and it refutes every value whose queues fill and then violate,
         not only the values that violate within the run's length."""
         support = self.support(prop)
-        extra = _env_names(prop)
+        extra = env_names(prop)
         out: list[Instance] = []
         self._count += 1
         tag = f"x{self._count}!"

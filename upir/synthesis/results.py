@@ -38,7 +38,8 @@ def _frozen(values: Mapping[str, Fraction]) -> Values:
 class IterationRecord:
     """One CEGIS round: the candidate proposed, how long proposing and verifying
     took (ms), which properties were not PROVED and how many new counterexamples
-    the round added to the set."""
+    the round added to the set. ``skipped_verifier``: the candidate was refuted
+    in the steady state before the verifier saw it (:mod:`upir.synthesis.steady`)."""
 
     index: int
     candidate: Values
@@ -47,6 +48,7 @@ class IterationRecord:
     failed: tuple[str, ...]
     new_counterexamples: int
     inconclusive: tuple[str, ...] = ()
+    skipped_verifier: bool = False
 
     @property
     def time_ms(self) -> float:
@@ -61,6 +63,7 @@ class IterationRecord:
             "failed": list(self.failed),
             "inconclusive": list(self.inconclusive),
             "newCounterexamples": self.new_counterexamples,
+            "skippedVerifier": self.skipped_verifier,
         }
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from upir.core import UPIR, TemporalProperty
 from upir.settings import SolverSettings
-from upir.synthesis import Sketch
+from upir.synthesis import Sketch, steady
 from upir.synthesis.encoding import Encoder, FixedEnvUnrolling, Instance, objective_values
 from upir.synthesis.smt import Proposer, ProposeStatus
 from upir.verification import Counterexample, Structure, reference
@@ -247,3 +247,33 @@ def test_objectives_are_exact_at_the_optimum() -> None:
         key=lambda o: (o["cost"], o["latency_bound_ms"], o["change"]),
     )
     assert exact == best
+
+
+def test_steady_refutation_finds_the_most_overloaded_allowed_environment() -> None:
+    doc = UPIR_.to_resource()
+    doc["spec"]["specification"]["assumptions"] = [
+        "100 <= env.arrival_rps <= 400",
+        "env.gw_service_ms == 5",
+        "5 <= env.worker_service_ms <= 10",
+        "env.gw_failure_rate == 0",
+        "env.worker_failure_rate == 0",
+    ]
+    upir = UPIR.from_resource(doc)
+    sketch = Sketch.from_upir(upir)
+    encoder = Encoder(sketch, SETTINGS)
+    props = {p.name: p for p in upir.specification.all_properties()}
+    prop = props["no_loss"]
+    assert steady.applies(encoder, prop) and not steady.applies(encoder, props["fast"])
+    point = {h.name: h.min for h in sketch.holes}
+    # a worker replica serves 2 calls at a time, 10 ms each at worst: 200 items/s
+    weak = point | {"worker.replicas": F(1)}
+    env = steady.refute(encoder, prop, weak)
+    assert env is not None and reference.env_allowed(ST, upir, env)
+    # the most overloaded environment the assumptions allow
+    assert env["env.arrival_rps"] == 400 and env["env.worker_service_ms"] == 10
+    params = {**sketch.fixed, **weak}
+    full = reference.filler_env(ST, env, set())
+    trace = reference.simulate(ST, params, [full] * 100, STEP)
+    assert any(step["q.dropped"] > 0 for step in trace)
+    # two replicas drain 400 items/s: nothing the assumptions allow overloads them
+    assert steady.refute(encoder, prop, point | {"worker.replicas": F(2)}) is None

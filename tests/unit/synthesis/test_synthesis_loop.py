@@ -5,6 +5,7 @@ SUCCESS) comes with what it promises."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -16,7 +17,8 @@ from upir.certificates import CertificateError, generate_signing_key, verify_cer
 from upir.core import UPIR
 from upir.core.numbers import Number
 from upir.settings import SolverSettings
-from upir.synthesis import SynthesisStatus, Synthesizer, certify
+from upir.synthesis import Sketch, SynthesisStatus, Synthesizer, certify
+from upir.synthesis.cegis import _Run
 from upir.verification import Verdict, VerificationReport, VerificationResult, Verifier
 
 SETTINGS = SolverSettings(timeout_ms=10_000)
@@ -185,3 +187,104 @@ def test_certify_signs_success_and_refuses_the_rest() -> None:
     partial = Synthesizer(SETTINGS, max_iterations=1).synthesize(upir)
     with pytest.raises(CertificateError, match="PARTIAL"):
         certify(upir, partial, key, now=now)
+
+
+def _queue_upir() -> UPIR:
+    doc: dict[str, Any] = {
+        "apiVersion": "upir.dev/v1alpha1",
+        "kind": "UPIR",
+        "metadata": {"name": "q"},
+        "spec": {
+            "architecture": {
+                "components": [
+                    {
+                        "name": "gw",
+                        "type": "service",
+                        "params": {"replicas": 4, "concurrency": 8, "timeout_ms": 100},
+                    },
+                    {"name": "q", "type": "queue", "params": {"capacity": 500}},
+                    {
+                        "name": "worker",
+                        "type": "service",
+                        "params": {"replicas": 2, "concurrency": 2, "timeout_ms": 100},
+                    },
+                ],
+                "connections": [{"from": "gw", "to": "q"}, {"from": "q", "to": "worker"}],
+            },
+            "specification": {
+                "assumptions": [
+                    "env.arrival_rps <= 800",
+                    "env.gw_service_ms == 5",
+                    "env.worker_service_ms == 10",
+                    "env.gw_failure_rate == 0",
+                    "env.worker_failure_rate == 0",
+                ],
+                "invariants": [
+                    {"name": "no_loss", "operator": "ALWAYS", "predicate": "q.dropped == 0"}
+                ],
+                "constraints": {"cost": {"max": 10}},
+            },
+            "parameters": [
+                {"name": "q.capacity", "min": 100, "max": 1000, "step": 100},
+                {"name": "worker.replicas", "min": 1, "max": 4},
+            ],
+        },
+    }
+    return UPIR.from_resource(doc)
+
+
+class SlowToRefute(Verifier):
+    """The real verdicts, except that a violated queue invariant comes back as
+    TIMEOUT (what a slowly filling queue does to the real verifier)."""
+
+    def check_params(
+        self, upir: UPIR, values: Mapping[str, Fraction | Number]
+    ) -> VerificationReport:
+        report = super().check_params(upir, values)
+        results = tuple(
+            VerificationResult(r.property, Verdict.TIMEOUT, message="slow")
+            if r.property.name == "no_loss" and r.status is Verdict.VIOLATED
+            else r
+            for r in report.results
+        )
+        return VerificationReport(results, report.time_ms, report.warnings)
+
+
+def test_undecided_queue_invariant_is_refuted_in_the_steady_state() -> None:
+    upir = _queue_upir()
+    result = Synthesizer(SETTINGS, verifier=SlowToRefute(SETTINGS)).synthesize(upir)
+    assert result.status is SynthesisStatus.SUCCESS, result.explanation
+    # 4 replicas drain 800 items/s, the most that can arrive; capacity is left as it was
+    assert dict(result.parameters) == {"q.capacity": 500, "worker.replicas": 4}
+    rounds = result.history
+    assert rounds[0].failed == ("no_loss",) and rounds[0].inconclusive == ()
+    assert not any(r.inconclusive for r in rounds)  # every TIMEOUT was settled
+    assert result.iterations == 2  # the most overloaded environment refutes 1 to 3 replicas
+
+
+class Counting(Verifier):
+    def __init__(self, settings: SolverSettings) -> None:
+        super().__init__(settings)
+        self.calls: list[dict[str, Fraction]] = []
+
+    def check_params(
+        self, upir: UPIR, values: Mapping[str, Fraction | Number]
+    ) -> VerificationReport:
+        self.calls.append({k: Fraction(v) for k, v in values.items()})
+        return super().check_params(upir, values)
+
+
+def test_once_on_candidates_are_refuted_before_the_verifier_sees_them() -> None:
+    upir = _queue_upir()
+    verifier = Counting(SETTINGS)
+    run = _Run(
+        Synthesizer(SETTINGS, verifier=verifier), Sketch.from_upir(upir), time.perf_counter()
+    )
+    run.precheck = True  # as after an undecided queue invariant
+    result = run.loop()
+    assert result.status is SynthesisStatus.SUCCESS
+    first = result.history[0]
+    assert (
+        first.skipped_verifier and first.failed == ("no_loss",) and first.new_counterexamples == 1
+    )
+    assert verifier.calls == [{"q.capacity": 500, "worker.replicas": 4}]
