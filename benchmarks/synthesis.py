@@ -463,6 +463,8 @@ def run(specs: list[Spec]) -> dict[str, Any]:
             "iteration_ms": [round(r.time_ms, 3) for r in result.history],
             "propose_ms": [round(r.propose_ms, 3) for r in result.history],
             "verify_ms": [round(r.verify_ms, 3) for r in result.history],
+            "learn_ms": [round(r.learn_ms, 3) for r in result.history],
+            "skipped_verifier": sum(r.skipped_verifier for r in result.history),
             "counterexamples": result.counterexamples,
             "optimal": result.optimal,
             "parameters": {k: str(v) for k, v in result.parameters.items()},
@@ -521,6 +523,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     iteration_ms = [t for r in rows for t in r["iteration_ms"]]
     propose_ms = [t for r in rows for t in r["propose_ms"]]
     verify_ms = [t for r in rows for t in r["verify_ms"]]
+    learn_ms = [t for r in rows for t in r["learn_ms"]]
     synth_ms = [r["time_ms"] for r in rows]
     bf_total = sum(r["brute_force"]["ms"] for r in small)
     synth_small_total = sum(r["time_ms"] for r in small)
@@ -550,6 +553,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         # the lexicographic optimization over the domains alone
         "first_propose_ms": _stats([r["propose_ms"][0] for r in rows if r["propose_ms"]]),
         "verify_ms": _stats(verify_ms),
+        "learn_ms": _stats(learn_ms),
+        "rounds_without_verifier": sum(r["skipped_verifier"] for r in rows),
         "synthesis_ms": _stats(synth_ms),
         "iterations": _stats([float(r["iterations"]) for r in rows]),
         "brute_force": {

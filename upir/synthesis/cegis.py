@@ -194,7 +194,9 @@ class _Run:
                     )
                 )
                 return self.finish(SynthesisStatus.INVALID_SPEC, invalid)
+            t2 = time.perf_counter()
             added, inconclusive = self._learn(index, candidate, failures)
+            learn_ms = _ms(t2)
             self._record(
                 index,
                 candidate,
@@ -204,6 +206,7 @@ class _Run:
                 _described(failures),
                 added,
                 inconclusive,
+                learn_ms=learn_ms,
             )
         return self.finish(SynthesisStatus.PARTIAL, self._out_of_rounds())
 
@@ -218,6 +221,8 @@ class _Run:
         added: int,
         inconclusive: Sequence[str],
         skipped: bool = False,
+        *,
+        learn_ms: float = 0.0,
     ) -> None:
         """One round in the history; the best candidate so far has the fewest
         properties not proved (``described`` says how each failed)."""
@@ -231,6 +236,7 @@ class _Run:
                 added,
                 tuple(inconclusive),
                 skipped,
+                learn_ms,
             )
         )
         if self.best is None or len(failed) < self.best[0]:

@@ -36,9 +36,10 @@ def _frozen(values: Mapping[str, Fraction]) -> Values:
 
 @dataclass(frozen=True, slots=True)
 class IterationRecord:
-    """One CEGIS round: the candidate proposed, how long proposing and verifying
-    took (ms), which properties were not PROVED and how many new counterexamples
-    the round added to the set. ``skipped_verifier``: the candidate was refuted
+    """One CEGIS round: the candidate proposed, how long proposing, verifying
+    and learning (encoding the new counterexamples) took (ms), which properties
+    were not PROVED and how many new counterexamples the round added to the
+    set. ``skipped_verifier``: the candidate was refuted
     in the steady state before the verifier saw it (:mod:`upir.synthesis.steady`)."""
 
     index: int
@@ -49,10 +50,12 @@ class IterationRecord:
     new_counterexamples: int
     inconclusive: tuple[str, ...] = ()
     skipped_verifier: bool = False
+    learn_ms: float = 0.0
 
     @property
     def time_ms(self) -> float:
-        return self.propose_ms + self.verify_ms
+        """The whole round, ms."""
+        return self.propose_ms + self.verify_ms + self.learn_ms
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class IterationRecord:
             "candidate": json_values(self.candidate),
             "proposeMs": round(self.propose_ms, 3),
             "verifyMs": round(self.verify_ms, 3),
+            "learnMs": round(self.learn_ms, 3),
             "failed": list(self.failed),
             "inconclusive": list(self.inconclusive),
             "newCounterexamples": self.new_counterexamples,
