@@ -42,21 +42,31 @@ import io
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
 import torch
 
-from upir.core.numbers import Number, to_fraction
+from upir.core.numbers import Number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.actions import ParameterSpace
 from upir.learning.agent import CheckpointError, PPOAgent
 from upir.learning.guardrail import GuardrailDecision
-from upir.learning.objective import ObjectiveWeights, TuningObjective, is_ratio
+from upir.learning.objective import TuningObjective, is_ratio
 from upir.learning.policy import KEEP
 from upir.learning.ppo import PPOConfig
+from upir.learning.records import (
+    BUFFER_FIELDS,
+    LearnerSettings,
+    Pending,
+    floats_of,
+    fractions_of,
+    parse_values,
+    rejection_record,
+    same_values,
+    strings_of,
+)
 from upir.learning.shared import SharedHeadActor
 from upir.verification.results import VerificationReport
 
@@ -84,63 +94,6 @@ change pays off within ~10 windows). Chosen on the tuning benchmark's steady
 scenario (5 seeds, 100 windows) among learning rates 1e-3..3e-2, rollouts of 4,
 8 and 16, gamma 0.5 and 0.9, initial KEEP 0.5..0.89 and both policies; the
 differences between the better settings were within the seeds' spread."""
-
-
-@dataclass(frozen=True, slots=True)
-class LearnerSettings:
-    """How the learner turns outcomes into rewards and how cautious it starts."""
-
-    reward: str = "improvement"
-    """``improvement``: a move's reward is the change of the score it caused
-    (score of the window after it minus the score of the window it was made
-    in), so a move is judged by its own effect, not by where earlier moves left
-    the system; with gamma > 0 later improvements still count. ``absolute``: the
-    score of the window after it."""
-    rejection_penalty: float = 0.25
-    """Subtracted from the reward of a move the guardrail rejected (score units:
-    0.25 is about what a 25% latency change is worth at weight 1)."""
-    keep_prob: float | None = None
-    """Initial probability of KEEP for each parameter; None: ``1 - 3/n`` for n
-    parameters (at least 0.5), so about three parameters move per window at first."""
-    policy: str = "independent"
-    """``independent``: one output layer per parameter (the default); ``shared``:
-    one network scores every parameter's moves
-    (:class:`~upir.learning.shared.SharedHeadActor`), which learns from every
-    window for every parameter but did not tune better on the benchmark."""
-    embed_dim: int = 4
-    """Size of each parameter's learned embedding in the shared policy."""
-    weights: ObjectiveWeights = field(default_factory=ObjectiveWeights)
-    """Penalty weights of the objective (constraint violations, errors, drops)."""
-    history: int = 32
-    """Rejections kept (with their counterexamples) for reports and checkpoints."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LearnerSettings:
-        d = dict(data)
-        d["weights"] = ObjectiveWeights(**dict(d.get("weights") or {}))
-        return cls(**d)
-
-
-@dataclass
-class _Pending:
-    """A proposal waiting for the window that shows its consequence."""
-
-    obs: torch.Tensor
-    mask: torch.Tensor
-    action: torch.Tensor
-    logprob: float
-    value: float
-    before: dict[str, Fraction]
-    proposal: dict[str, Fraction]
-    score: float
-    """Score of the window the proposal was made in (for improvement rewards)."""
-
-
-def _fractions(values: Mapping[str, Fraction | Number]) -> dict[str, Fraction]:
-    return {k: to_fraction(v) for k, v in values.items()}
 
 
 class ArchitectureLearner:
@@ -194,7 +147,7 @@ class ArchitectureLearner:
         self.metrics: dict[str, float] | None = None
         """The last window's metrics (completed), None before the first."""
         self._prev_metrics: dict[str, float] | None = None
-        self._pending: _Pending | None = None
+        self._pending: Pending | None = None
         self._rejections_now = 0
         self._last_move = [0] * n
         self._last_rejected = [0] * n
@@ -237,7 +190,7 @@ class ArchitectureLearner:
         self.last_reward = reward
         pending, self._pending = self._pending, None
         if pending is not None:
-            if _same(now, pending.proposal):
+            if same_values(now, pending.proposal):
                 gain = self._reward(reward, pending)
                 self._last_move = [int(a) - 1 for a in pending.action.tolist()]
                 self._last_gain = max(-1.0, min(1.0, gain))
@@ -294,11 +247,11 @@ class ArchitectureLearner:
         last window's reward minus the rejection penalty (the parameters did not
         change, so that window is what the move led to). The rejection is kept
         with the first counterexample for reports."""
-        values = _fractions(proposal)
+        values = fractions_of(proposal)
         self.counters["rejections"] += 1
-        self.rejections.append(_rejection_record(values, outcome, self.counters["windows"]))
+        self.rejections.append(rejection_record(values, outcome, self.counters["windows"]))
         pending = self._pending
-        if pending is None or not _same(values, pending.proposal) or self.metrics is None:
+        if pending is None or not same_values(values, pending.proposal) or self.metrics is None:
             return
         self._pending = None
         self._rejections_now += 1
@@ -371,7 +324,7 @@ class ArchitectureLearner:
         action, logprob, value = self.agent.act(obs, mask, deterministic=deterministic)
         act = action[0]
         proposal = self.space.decode(self.params, act)
-        self._pending = _Pending(
+        self._pending = Pending(
             obs=obs,
             mask=mask,
             action=act.clone(),
@@ -384,10 +337,10 @@ class ArchitectureLearner:
         self.counters["proposals"] += 1
         return dict(proposal)
 
-    def _reward(self, score: float, p: _Pending) -> float:
+    def _reward(self, score: float, p: Pending) -> float:
         return score - p.score if self.settings.reward == "improvement" else score
 
-    def _add(self, p: _Pending, reward: float, next_obs: torch.Tensor) -> None:
+    def _add(self, p: Pending, reward: float, next_obs: torch.Tensor) -> None:
         self.buffer.add(
             p.obs.unsqueeze(0),
             p.mask.unsqueeze(0),
@@ -445,7 +398,7 @@ class ArchitectureLearner:
     def _current(self, current: Mapping[str, Fraction | Number] | None) -> dict[str, Fraction]:
         if current is None:
             return dict(self.params)
-        values = _fractions(current)
+        values = fractions_of(current)
         self.space.values_of(values)  # every tunable must be there
         return {n: values[n] for n in self.space.names}
 
@@ -492,9 +445,9 @@ class ArchitectureLearner:
             "agent": self.agent.state_dict(),
             "buffer": {
                 "pos": pos,
-                **{k: getattr(b, k)[:pos].clone() for k in _BUFFER_FIELDS},
+                **{k: getattr(b, k)[:pos].clone() for k in BUFFER_FIELDS},
             },
-            "params": _strings(self.params),
+            "params": strings_of(self.params),
             "metrics": self.metrics,
             "prevMetrics": self._prev_metrics,
             "objective": self.objective.state(),
@@ -506,8 +459,8 @@ class ArchitectureLearner:
                 "action": p.action,
                 "logprob": p.logprob,
                 "value": p.value,
-                "before": _strings(p.before),
-                "proposal": _strings(p.proposal),
+                "before": strings_of(p.before),
+                "proposal": strings_of(p.proposal),
                 "score": p.score,
             },
             "rejectionsNow": self._rejections_now,
@@ -557,25 +510,25 @@ class ArchitectureLearner:
         pos = int(buf["pos"])
         if not 0 <= pos < self.buffer.num_steps:
             raise CheckpointError(f"buffer position {pos} out of range")
-        for k in _BUFFER_FIELDS:
+        for k in BUFFER_FIELDS:
             getattr(self.buffer, k)[:pos] = buf[k]
         self.buffer.pos = pos
-        self.params = _parse(state["params"])
+        self.params = parse_values(state["params"])
         self.space.values_of(self.params)
-        self.metrics = _floats(state["metrics"])
-        self._prev_metrics = _floats(state["prevMetrics"])
+        self.metrics = floats_of(state["metrics"])
+        self._prev_metrics = floats_of(state["prevMetrics"])
         self.objective.load_state(state["objective"])
         p = state["pending"]
         self._pending = None
         if p is not None:
-            self._pending = _Pending(
+            self._pending = Pending(
                 obs=p["obs"],
                 mask=p["mask"],
                 action=p["action"],
                 logprob=float(p["logprob"]),
                 value=float(p["value"]),
-                before=_parse(p["before"]),
-                proposal=_parse(p["proposal"]),
+                before=parse_values(p["before"]),
+                proposal=parse_values(p["proposal"]),
                 score=float(p["score"]),
             )
         self._rejections_now = int(state["rejectionsNow"])
@@ -589,60 +542,3 @@ class ArchitectureLearner:
         self.last_reward = None if last is None else float(last)
         self.last_update = {str(k): float(v) for k, v in state["lastUpdate"].items()}
         self.rejections.extend(state["rejections"])
-
-
-_BUFFER_FIELDS = (
-    "obs",
-    "next_obs",
-    "masks",
-    "actions",
-    "logprobs",
-    "values",
-    "rewards",
-    "terminated",
-    "truncated",
-)
-
-
-def _same(a: Mapping[str, Fraction], b: Mapping[str, Fraction]) -> bool:
-    return all(a.get(k) == v for k, v in b.items())
-
-
-def _strings(values: Mapping[str, Fraction]) -> dict[str, str]:
-    return {k: str(v) for k, v in values.items()}
-
-
-def _parse(values: Mapping[str, str]) -> dict[str, Fraction]:
-    return {str(k): Fraction(str(v)) for k, v in values.items()}
-
-
-def _floats(values: Mapping[str, float] | None) -> dict[str, float] | None:
-    return None if values is None else {str(k): float(v) for k, v in values.items()}
-
-
-def _rejection_record(
-    values: Mapping[str, Fraction],
-    outcome: GuardrailDecision | VerificationReport | None,
-    window: int,
-) -> dict[str, Any]:
-    """A JSON-able record of one rejection (kept in checkpoints)."""
-    record: dict[str, Any] = {
-        "window": window,
-        "parameters": {k: float(v) for k, v in values.items()},
-        "status": None,
-        "failed": [],
-        "counterexample": None,
-    }
-    if isinstance(outcome, GuardrailDecision):
-        record["status"] = outcome.status.value
-        record["failed"] = list(outcome.failed)
-        if outcome.counterexample is not None:
-            record["counterexample"] = outcome.counterexample.to_json()
-    elif isinstance(outcome, VerificationReport):
-        record["status"] = outcome.status.value
-        failures = outcome.failures()
-        record["failed"] = [r.property.name for r in failures]
-        cex = next((r.counterexample for r in failures if r.counterexample is not None), None)
-        if cex is not None:
-            record["counterexample"] = cex.to_json()
-    return record
