@@ -447,6 +447,9 @@ def _piece(
         util = Interval(
             _ZERO if cap.hi == INF else lam.lo / cap.hi, lam.hi / cap.lo if cap.lo > 0 else INF
         )
+        feeders = st.batch_feeders(name)
+        if len(feeders) == 1:
+            util = _intersect(util, _batched_utilization(c.calls_rps, lam, params, feeders[0]))
         throughput = minimum([lam, cap])
         entries: tuple[tuple[str, Interval], ...] = (
             (p + "arrival_rps", lam),
@@ -492,6 +495,30 @@ def _piece(
         (p + "throughput_rps", throughput),
     )
     return entries, throughput, wait, one
+
+
+def _batched_utilization(
+    calls: Interval, lam: Interval, params: Mapping[str, Fraction], batcher: str
+) -> Interval:
+    """Utilization of a service fed by one batcher only, keeping the link
+    between its inflow and its batch size that ``lam / (K * batch_items)`` over
+    separate ranges loses (docs/model.md, section 12): ``lam / batch_items(lam)``
+    is nondecreasing in ``lam`` (``lam`` while batches hold one item,
+    ``1000 / flush_ms`` while they fill, ``lam / batch_size`` when full), so the
+    ends are at the ends of ``lam`` and of the call rate ``K``."""
+    size, flush = params[f"{batcher}.batch_size"], params[f"{batcher}.flush_ms"]
+
+    def per_item(x: Bound) -> Bound:
+        return x if x == INF else x / _batch_items(x, size, flush)
+
+    hi_num, lo_num = per_item(lam.hi), per_item(lam.lo)
+    hi = INF if hi_num == INF or calls.lo <= 0 else hi_num / calls.lo
+    lo = _ZERO if calls.hi == INF or lo_num == INF else lo_num / calls.hi
+    return Interval(lo, hi)
+
+
+def _intersect(a: Interval, b: Interval) -> Interval:
+    return Interval(max(a.lo, b.lo), min(a.hi, b.hi))
 
 
 def _sum(items: list[Interval]) -> Interval:
