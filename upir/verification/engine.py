@@ -28,6 +28,7 @@ from upir.settings import SolverSettings
 from upir.verification import reference
 from upir.verification import z3util as z
 from upir.verification.encoder import ParamValue, Unrolling, defined, encode_bool
+from upir.verification.falsify import fails_at, pred_names
 from upir.verification.results import Counterexample, Verdict, VerificationResult
 from upir.verification.structure import Structure, Support
 from upir.verification.z3util import CheckStatus, Deadline, Formula
@@ -58,11 +59,21 @@ def horizon_for(prop: TemporalProperty, settings: SolverSettings) -> tuple[int, 
 class Checker:
     """Checks properties of one UPIR (one parameter vector) monolithically."""
 
-    def __init__(self, upir: UPIR, st: Structure, settings: SolverSettings) -> None:
+    def __init__(
+        self,
+        upir: UPIR,
+        st: Structure,
+        settings: SolverSettings,
+        known_empty: Sequence[str] = (),
+    ) -> None:
+        """``known_empty``: queues already proved to stay empty in every
+        reachable state (by the composed contracts), taken as lemmas instead of
+        being searched for again."""
         self.upir = upir
         self.st = st
         self.settings = settings
         self.params: dict[str, Fraction] = upir.param_values()
+        self.known_empty = frozenset(known_empty)
 
     def _unrolling(self) -> Unrolling:
         params: Mapping[str, ParamValue] = self.params
@@ -122,7 +133,7 @@ class Checker:
         predicates, whose every step looks the same; the first violating step of a
         steady-state violation) and checked there; a per-step environment is
         replayed in full (:func:`reference.replay`)."""
-        extra = {n for n in _pred_names(prop) if n.startswith("env.")}
+        extra = {n for n in pred_names(prop) if n.startswith("env.")}
         step_ms = Fraction(self.settings.step_ms)
         keep = _trace_filter(support, prop, self.params)
         cone_params = {
@@ -150,7 +161,7 @@ class Checker:
             constant=constant,
         )
         if constant:
-            ok = reference.env_allowed(self.st, self.upir, env_steps[0]) and _fails_at(
+            ok = reference.env_allowed(self.st, self.upir, env_steps[0]) and fails_at(
                 prop, trace[-1]
             )
         else:
@@ -228,12 +239,13 @@ class Checker:
     def _stateful(
         self, prop: TemporalProperty, support: Support, deadline: Deadline
     ) -> VerificationResult:
+        known = [q for q in self._queues(support) if q in self.known_empty]
         try:
-            lemmas = self._houdini(support, deadline)
+            found = self._houdini(support, deadline, known)
         except SolverError as err:
             log.debug("queue invariants of %r not found: %s", prop.name, err)
-            lemmas = None
-        lemmas = lemmas or []
+            found = None
+        lemmas = known + (found or [])
         if lemmas and set(lemmas) == set(self._queues(support)):
             # Every queue in the cone stays empty in every reachable state (an
             # inductive invariant), so the state is the same at every step and the
@@ -363,7 +375,7 @@ class Checker:
         if outcome.status is not CheckStatus.SAT:
             return None
         env = self._env_steps(u, outcome.model, 0)[0]
-        extra = {n for n in _pred_names(prop) if n.startswith("env.")}
+        extra = {n for n in pred_names(prop) if n.startswith("env.")}
         full = reference.filler_env(self.st, env, extra)
         step_ms = Fraction(self.settings.step_ms)
         at = reference.first_failing_step(
@@ -376,12 +388,15 @@ class Checker:
             return None
         return self.violated(prop, cex, ok)
 
-    def _houdini(self, support: Support, deadline: Deadline) -> list[str] | None:
-        """The queues whose emptiness is an inductive invariant (Houdini: drop
-        candidates until the rest are preserved by one step)."""
-        lemmas = self._queues(support)
+    def _houdini(
+        self, support: Support, deadline: Deadline, known: Sequence[str] = ()
+    ) -> list[str] | None:
+        """The queues besides ``known`` (proved empty already) whose emptiness
+        is an inductive invariant (Houdini: drop candidates until the rest are
+        preserved by one step, in states where the ``known`` queues are empty)."""
+        lemmas = [q for q in self._queues(support) if q not in known]
         while lemmas:
-            u = self._unroll(support, 1, free_start=True)
+            u = self._unroll(support, 1, free_start=True, empty=known)
             solver = z.make_solver(self.settings, deadline)
             # assume the lemmas at step 0 only, and ask whether one breaks at step 1
             solver.add(*u.state_bounds(0))
@@ -436,22 +451,13 @@ def _semantics(op: TemporalOperator, ps: list[Formula], qs: list[Formula]) -> Fo
     return z.or_(z.and_([qs[j], *ps[j + 1 :]]) for j in range(len(ps)))
 
 
-def _pred_names(prop: TemporalProperty) -> set[str]:
-    from upir.expr.ast import names
-
-    out = set(names(prop.predicate))
-    if prop.trigger is not None:
-        out |= names(prop.trigger)
-    return out
-
-
 def _trace_filter(
     support: Support, prop: TemporalProperty, params: Mapping[str, Fraction]
 ) -> Callable[[str], bool]:
     """Which values a counterexample trace shows: derived values of the cone's
     components and every name the property mentions (not parameters, which are
     listed once, nor the environment, which has its own field)."""
-    mentioned = _pred_names(prop)
+    mentioned = pred_names(prop)
 
     def keep(key: str) -> bool:
         if key in mentioned and not key.startswith("env."):
@@ -465,14 +471,3 @@ def _trace_filter(
 
 def _frozen(values: Mapping[str, Fraction]) -> Mapping[str, Fraction]:
     return MappingProxyType(dict(sorted(values.items())))
-
-
-def _fails_at(prop: TemporalProperty, values: Mapping[str, Fraction]) -> bool:
-    """Whether one step of a constant-environment run already decides the
-    violation: a predicate divides by zero there, or the operator's target
-    (the trigger for UNTIL/SINCE, else the predicate) is false there."""
-    p = reference.truth(prop.predicate, values)
-    q = reference.truth(prop.trigger, values) if prop.trigger is not None else False
-    if p is None or q is None:
-        return True
-    return not (q if prop.operator in (TemporalOperator.UNTIL, TemporalOperator.SINCE) else p)

@@ -26,7 +26,7 @@ from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError, SolverError
 from upir.expr.ast import names
 from upir.settings import SolverSettings
-from upir.verification import contracts
+from upir.verification import contracts, falsify
 from upir.verification import z3util as z
 from upir.verification.cache import (
     ProofCache,
@@ -271,7 +271,8 @@ class Verifier:
             result = self._compositional(upir, st, prop, support)
         if result is None:
             deadline = Deadline(self.settings.timeout_ms)
-            result = Checker(upir, st, self.settings).check(prop, support, deadline)
+            checker = Checker(upir, st, self.settings, self._known_empty(upir, st, support))
+            result = checker.check(prop, support, deadline)
             with self._lock:
                 self._counts["monolithic"] += 1
         else:
@@ -300,19 +301,44 @@ class Verifier:
                 method="compositional",
                 message="holds at every reachable step (composed component contracts)",
             )
-        if not contracts.refutes(prop, ranges):
-            return None
         witness = self._witness(upir, st)
-        if witness is None:
-            return None
         keep = support.env | set(self._spec_info(upir).group_names(support.env))
-        env = {k: v for k, v in witness.items() if k in keep}
-        checker = Checker(upir, st, self.settings)
         horizon, _ = horizon_for(prop, self.settings)
-        cex, ok = checker.counterexample(prop, support, [env], horizon, constant=True)
+        found: tuple[dict[str, Fraction], int] | None
+        if contracts.refutes(prop, ranges):
+            # false at every reachable step: any allowed environment violates it
+            found = None if witness is None else ({k: witness[k] for k in keep & witness.keys()}, 0)
+        else:
+            corners = falsify.corner_environments(st, sorted(keep), ranges.boxes, witness or {})
+            step_ms = Fraction(self.settings.step_ms)
+            found = falsify.falsify(
+                st, upir, prop, support, ranges.params, step_ms, corners, horizon
+            )
+        if found is None:
+            return None
+        env, at = found
+        checker = Checker(upir, st, self.settings)
+        cex, ok = checker.counterexample(
+            prop, support, [env], max(horizon, at), constant=True, show_step=at
+        )
         if not ok:
             return None
         return replace(checker.violated(prop, cex, ok), method="compositional")
+
+    def _known_empty(self, upir: UPIR, st: Structure, support: Support) -> list[str]:
+        """The queues of the cone that the composed contracts prove stay empty
+        at every reachable step (their length's range is the point 0)."""
+        if not self.compositional or not support.stateful:
+            return []
+        ranges = self._system_ranges(upir, st)
+        if ranges is None:
+            return []
+        zero = Interval.point(0)
+        return [
+            q
+            for q in st.of_type("queue")
+            if q in support.components and ranges.derived.get(f"{q}.length") == zero
+        ]
 
     def _witness(self, upir: UPIR, st: Structure) -> dict[str, Fraction] | None:
         """One allowed environment (every name the model or the spec uses), from
