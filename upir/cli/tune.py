@@ -17,6 +17,7 @@ the simulator does not model).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from upir.learning.learner import ArchitectureLearner
 from upir.learning.report import evaluate, plot_tuning
 from upir.learning.simenv import (
     PROFILES,
+    Rollback,
     SimulatedWorkload,
     WindowRecord,
     arrival_bound,
@@ -86,6 +88,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="load after the shift or at the top of the ramp (default: 1.5 x --rps, within the bound)",
     )
+    p.add_argument(
+        "--rollback",
+        type=float,
+        default=0.2,
+        metavar="SHARE",
+        help="go back to the best proved configuration when the score stays this share below "
+        "it for 2 windows, as the operator does (default 0.2; 0 turns it off)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the run")
     p.set_defaults(run=run)
@@ -107,6 +117,8 @@ def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
         issues.append(FieldIssue("--window-s", "must be between 0.1 and 3600 seconds"))
     if args.seed < 0:
         issues.append(FieldIssue("--seed", "must be >= 0"))
+    if not (0 <= args.rollback <= 10 and math.isfinite(args.rollback)):
+        issues.append(FieldIssue("--rollback", "must be between 0 (off) and 10"))
     bound = arrival_bound(upir)
     rps = args.rps if args.rps is not None else (0.6 * bound if bound else 100.0)
     peak = args.peak_rps if args.peak_rps is not None else 1.5 * rps
@@ -151,7 +163,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 upir, profile, seed=args.seed * 1009 + ep, window_s=args.window_s
             )
             records += tune(
-                learner, wl, args.windows, guardrail=guardrail, episode=ep, on_window=progress.step
+                learner,
+                wl,
+                args.windows,
+                guardrail=guardrail,
+                episode=ep,
+                on_window=progress.step,
+                rollback=Rollback(threshold=args.rollback) if args.rollback > 0 else None,
             )
             progress.episode_done(ep, records[-1])
     final = params_after(records[-1])
@@ -228,6 +246,7 @@ def _result(
             "accepted": outcomes.count("accepted"),
             "rejected": sum(1 for d in checks if not d.proved),
             "unchanged": outcomes.count("unchanged"),
+            "rolledBack": outcomes.count("rolled back"),
         },
         "guardrail": {
             "checks": stats.checks,

@@ -32,6 +32,7 @@ from upir.simulator import (
 
 __all__ = [
     "PROFILES",
+    "Rollback",
     "SimulatedWorkload",
     "WindowRecord",
     "arrival_bound",
@@ -147,6 +148,49 @@ class SimulatedWorkload:
         return metrics_of(self.sim.run_window(self.window_s, params))
 
 
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    """Return to the best proved configuration when the score regresses: the
+    operator's rule (``upir_operator.decisions``), so a simulated run behaves like
+    a live one. The configuration in force is always proved (only proved ones are
+    applied), so the best one measured is a safe place to go back to."""
+
+    threshold: float = 0.2
+    """How far below the best configuration's score a window must be to count as
+    regressed, as a share of that score's magnitude (at least 0.1 score units:
+    near 0 a share of the score would be noise). Default 0.2."""
+    windows: int = 2
+    """Consecutive regressed windows before rolling back (default 2)."""
+
+    def __post_init__(self) -> None:
+        if not self.threshold > 0 or self.windows < 1:
+            raise ValueError("Rollback needs threshold > 0 and windows >= 1")
+
+
+class _Best:
+    """The best configuration measured so far, and how long the score has been
+    below it. While the best configuration runs, its score is re-measured, so a
+    best set under another load (before a shift) does not hold forever."""
+
+    def __init__(self, policy: Rollback) -> None:
+        self.policy = policy
+        self.params: dict[str, Fraction] | None = None
+        self.score = -math.inf
+        self.bad = 0
+
+    def observe(self, params: Mapping[str, Fraction], score: float) -> bool:
+        """Record a window; True when the run should roll back now."""
+        if self.params is None or params == self.params or score > self.score:
+            self.params, self.score, self.bad = dict(params), score, 0
+            return False
+        margin = self.policy.threshold * max(abs(self.score), 0.1)
+        self.bad = self.bad + 1 if score < self.score - margin else 0
+        if self.bad >= self.policy.windows:
+            self.bad = 0
+            return True
+        return False
+
+
 @dataclass
 class WindowRecord:
     """What happened in one decision window of :func:`tune`."""
@@ -160,8 +204,9 @@ class WindowRecord:
     proposal: dict[str, Fraction] | None
     outcome: str
     """``unchanged`` (the proposal kept everything), ``accepted`` (proved and
-    applied), ``rejected`` (not proved: nothing applied) or ``applied`` (no
-    guardrail)."""
+    applied), ``rejected`` (not proved: nothing applied), ``applied`` (no
+    guardrail) or ``rolled back`` (the score regressed: the best configuration
+    measured so far is back in force for the next window; ``proposal`` holds it)."""
     decisions: list[GuardrailDecision] = field(default_factory=list)
     """The guardrail's answers in this window (several when re-proposing)."""
 
@@ -192,7 +237,7 @@ class WindowRecord:
 def params_after(record: WindowRecord) -> dict[str, Fraction]:
     """The tunable values in force after ``record``'s window (its proposal when
     that was applied)."""
-    if record.outcome in ("accepted", "applied") and record.proposal is not None:
+    if record.outcome in ("accepted", "applied", "rolled back") and record.proposal is not None:
         return dict(record.proposal)
     return dict(record.params)
 
@@ -207,6 +252,7 @@ def tune(
     attempts: int = 2,
     episode: int = 0,
     on_window: Callable[[WindowRecord], None] | None = None,
+    rollback: Rollback | None = None,
 ) -> list[WindowRecord]:
     """Run ``windows`` decision windows: measure, learn, propose, check, apply.
 
@@ -216,16 +262,27 @@ def tune(
     ``attempts`` candidates are tried in the same window. ``guardrail=None``
     applies every proposal unchecked (the benchmark's unguarded baseline).
     ``start``: the values in force at the first window (default: the UPIR's).
+    ``rollback``: go back to the best configuration measured when the score
+    regresses (the operator's rule); the learner then drops its proposal, as it
+    does for any proposal that was not applied.
     """
     if attempts < 1:
         raise ValueError("attempts must be >= 1")
     params = dict(start) if start is not None else learner.upir.tunable_values()
+    best = _Best(rollback) if rollback is not None else None
     records: list[WindowRecord] = []
     for w in range(windows):
         metrics = workload.run(params)
         score = learner.objective.score(metrics, params)
         proposal = learner.learn_from_metrics(metrics, params)
         rec = WindowRecord(episode, w, dict(params), metrics, score, proposal, "unchanged")
+        if best is not None and best.observe(params, score) and best.params is not None:
+            params = dict(best.params)
+            rec.proposal, rec.outcome = dict(params), "rolled back"
+            records.append(rec)
+            if on_window is not None:
+                on_window(rec)
+            continue
         for attempt in range(attempts):
             if proposal == params:
                 break

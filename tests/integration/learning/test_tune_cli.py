@@ -43,10 +43,10 @@ def test_json_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert result["initial"]["proved"] is True
     p = result["proposals"]
     assert p["windows"] == 6 and len(result["history"]) == 6
-    assert p["accepted"] + p["unchanged"] <= 6
+    assert p["accepted"] + p["unchanged"] + p["rolledBack"] <= 6
     assert p["rejected"] == len([r for r in result["rejections"]])
     for item in result["history"]:
-        assert item["outcome"] in ("unchanged", "accepted", "rejected")
+        assert item["outcome"] in ("unchanged", "accepted", "rejected", "rolled back")
         assert set(item["parameters"]) == set(names)
         for g in item["guardrail"]:
             assert g["status"] in ("PROVED", "VIOLATED", "UNKNOWN", "TIMEOUT", "ERROR")
@@ -98,6 +98,8 @@ def test_wrong_component_type_exit_2(capsys: pytest.CaptureFixture[str], tmp_pat
         [str(SPEC), "--simulate", "--episodes", "0"],
         [str(SPEC), "--simulate", "--rps", "-5"],
         [str(SPEC), "--simulate", "--seed", "-1"],
+        [str(SPEC), "--simulate", "--rollback", "-0.1"],
+        [str(SPEC), "--simulate", "--rollback", "nan"],
         ["/nonexistent/upir.yaml", "--simulate"],
     ],
 )
