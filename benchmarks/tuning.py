@@ -26,12 +26,21 @@ Methods, each with the same budget of decision windows and the same seeds
 - ``random``: a uniformly random configuration of the domains every window;
 - ``optuna_tpe``: Optuna's TPE sampler, one trial per window (ask, apply, tell
   the window's score), the starting parameters enqueued as the first trial;
+- ``optuna_guarded``: the same behind the :class:`Guardrail`: a trial the
+  guardrail does not prove is told to Optuna as failed and never applied, and
+  up to 2 trials are asked per window (as for the guarded learner); when
+  neither is proved the configuration in force stays;
 - ``ppo``: :class:`ArchitectureLearner`, every proposal applied unchecked;
-- ``ppo_guarded``: the same learner behind the :class:`Guardrail` (Z3).
+- ``ppo_guarded``: the same learner behind the :class:`Guardrail` (Z3);
+- ``ppo_guarded_rollback``: the same with :class:`upir.learning.simenv.Rollback`,
+  the operator's return to the best measured configuration on a regression.
 
-Every method's final configuration is the one of its best window (Optuna's
-best trial); for the PPO methods the configuration in force at the end of the
-run is reported too ("end").
+Every method's final configuration is the one of its best window among the
+windows at the load the run ends with (every window; for ``shift`` those after
+the shift): Optuna's best trial there; for the PPO methods the configuration in
+force at the end of the run is reported too ("end"). "spec" is the best such
+window whose configuration the guardrail proves (what a user held to the spec
+could keep; the defaults when there is none).
 
 The limit: an exhaustive grid over the five parameters that move the objective
 most (batch size, flush, worker concurrency and replicas, gateway replicas:
@@ -92,7 +101,7 @@ from upir.learning.guardrail import Guardrail
 from upir.learning.learner import ArchitectureLearner
 from upir.learning.objective import TuningObjective
 from upir.learning.report import evaluate
-from upir.learning.simenv import SimulatedWorkload, params_after, tune
+from upir.learning.simenv import Rollback, SimulatedWorkload, params_after, tune
 from upir.settings import SolverSettings
 from upir.verification import ProofCache, Verifier
 
@@ -121,15 +130,19 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     applied: list[dict[str, Fraction]] = []
     scores: list[float] = []
     extra: dict[str, Any] = {}
-    if method in ("ppo", "ppo_guarded"):
+    # every run has a guardrail: the guarded methods check with it, and for every
+    # method it tells which applied configurations a tuner held to the spec could keep
+    guard = Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
+    if method.startswith("ppo"):
         learner = ArchitectureLearner(upir, seed=seed)
         learner.objective.set_baseline(objective.baseline or {})
-        guard = (
-            Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
-            if method == "ppo_guarded"
-            else None
+        records = tune(
+            learner,
+            wl,
+            windows,
+            guardrail=guard if method.startswith("ppo_guarded") else None,
+            rollback=Rollback() if method == "ppo_guarded_rollback" else None,
         )
-        records = tune(learner, wl, windows, guardrail=guard)
         applied = [r.params for r in records]
         scores = [objective.score(r.metrics, r.params) for r in records]
         end = params_after(records[-1])
@@ -139,33 +152,55 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
             "final_score": end_score,
             "final_metrics": end_metrics,
         }
-        best_i = max(range(len(scores)), key=lambda i: scores[i])
-        final = applied[best_i]
         extra["rejected"] = sum(1 for r in records for d in r.decisions if not d.proved)
         extra["accepted"] = sum(1 for r in records if r.outcome in ("accepted", "applied"))
-        if guard is not None:
-            st = guard.stats()
-            extra["guardrail"] = {
-                "checks": st.checks,
-                "median_ms": st.median_ms,
-                "median_fresh_ms": st.median_fresh_ms,
-                "cached": st.cached,
-            }
+        extra["rolled_back"] = sum(1 for r in records if r.outcome == "rolled back")
     else:
         current = upir.tunable_values()
         sample = _sampler(method, upir, seed)
-        best: tuple[float, dict[str, Fraction]] = (-float("inf"), current)
+        rejected = 0
         for _ in range(windows):
-            trial, values = sample.ask(current)
+            values = current
+            for _attempt in range(2 if method == "optuna_guarded" else 1):
+                trial, candidate = sample.ask(current)
+                if method != "optuna_guarded" or guard.check(candidate).proved:
+                    values = candidate
+                    break
+                sample.reject(trial)  # never applied: Optuna learns it failed
+                trial = None
+                rejected += 1
             m = wl.run(values)
             s = objective.score(m, values)
-            sample.tell(trial, s)
+            if trial is not None:
+                sample.tell(trial, s)
             applied.append(values)
             scores.append(s)
-            if s > best[0]:
-                best = (s, values)
             current = values
-        final = upir.tunable_values() if method == "defaults" else best[1]
+        if method == "optuna_guarded":
+            extra["rejected"] = rejected
+    if method.startswith(("ppo_guarded", "optuna_guarded")):
+        st = guard.stats()
+        extra["guardrail"] = {
+            "checks": st.checks,
+            "median_ms": st.median_ms,
+            "median_fresh_ms": st.median_fresh_ms,
+            "cached": st.cached,
+        }
+    # the final configuration: the best window's, among the windows at the load
+    # the run ends with (after a shift, windows under the old load say nothing
+    # about the new one), and the best such window whose configuration the
+    # guardrail proves (what a tuner held to the spec could keep)
+    first = windows // 2 if sc.profile == "shift" else 0
+    order = sorted(range(first, windows), key=lambda i: scores[i], reverse=True)
+    final = applied[order[0]] if method != "defaults" else upir.tunable_values()
+    in_spec = next((applied[i] for i in order if guard.check(applied[i]).proved), None)
+    if in_spec is None or method == "defaults":
+        in_spec = upir.tunable_values()  # nothing proved was found: keep what runs
+    if key_of(in_spec) == key_of(final):
+        extra["spec_score"], extra["spec_metrics"] = None, None
+    else:
+        extra["spec_score"], extra["spec_metrics"] = final_score_of(sc, upir, in_spec, cfg)
+    extra["spec_final"] = key_of(in_spec)
     elapsed = time.perf_counter() - start
     final_score, final_metrics = final_score_of(sc, upir, final, cfg)
     return {
@@ -182,11 +217,19 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _spec_score(r: dict[str, Any]) -> float:
+    """The run's best in-spec configuration's score (its final's when that one is proved)."""
+    return float(r["final_score"] if r["spec_score"] is None else r["spec_score"])
+
+
 class _Fixed:
     def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
         return None, current
 
     def tell(self, trial: Any, score: float) -> None:
+        pass
+
+    def reject(self, trial: Any) -> None:
         pass
 
 
@@ -199,6 +242,9 @@ class _Random:
         return None, {k: self.rng.choice(v) for k, v in self.axes.items()}
 
     def tell(self, trial: Any, score: float) -> None:
+        pass
+
+    def reject(self, trial: Any) -> None:
         pass
 
 
@@ -235,13 +281,18 @@ class _Optuna:
     def tell(self, trial: Any, score: float) -> None:
         self.study.tell(trial, score)
 
+    def reject(self, trial: Any) -> None:
+        import optuna
+
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
 
 def _sampler(method: str, upir: UPIR, seed: int) -> Any:
     if method == "defaults":
         return _Fixed()
     if method == "random":
         return _Random(upir, seed)
-    if method == "optuna_tpe":
+    if method in ("optuna_tpe", "optuna_guarded"):
         return _Optuna(upir, seed)
     raise ValueError(method)
 
@@ -288,6 +339,10 @@ def summarise(
                 "share_of_proved_limit": statistics.fmean(r["final_score"] / plim for r in rs),
                 "share_of_proved_limit_min": min(r["final_score"] / plim for r in rs),
                 "share_of_proved_limit_max": max(r["final_score"] / plim for r in rs),
+                "spec_share_of_proved_limit": statistics.fmean(_spec_score(r) / plim for r in rs),
+                "spec_share_of_proved_limit_min": min(_spec_score(r) / plim for r in rs),
+                "spec_share_of_proved_limit_max": max(_spec_score(r) / plim for r in rs),
+                "spec_finals_unsafe": sum(1 for r in rs if unsafe[(sc.name, r["spec_final"])]),
                 "end_share_of_proved_limit": _mean([e["final_score"] / plim for e in ends]),
                 "p99_reduction": statistics.fmean((d99 - m["latency_ms"]) / d99 for m in finals),
                 "throughput_gain": statistics.fmean(
@@ -315,7 +370,7 @@ def summarise(
                 "windows": sum(len(r["applied"]) for r in rs),
                 "seconds": statistics.fmean(r["seconds"] for r in rs),
             }
-            for extra in ("accepted", "rejected"):
+            for extra in ("accepted", "rejected", "rolled_back"):
                 if rs and extra in rs[0]:
                     methods[method][extra] = sum(r[extra] for r in rs)
             if rs and "guardrail" in rs[0]:
@@ -382,15 +437,16 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"best-screened of {lim['grid_points']} grid points)"
         )
         print(
-            f"{'method':12s} {'lim':>5s} {'proved':>6s} {'[min,max]':>11s} {'end':>5s} "
+            f"{'method':20s} {'lim':>5s} {'proved':>6s} {'[min,max]':>11s} {'spec':>5s} {'end':>5s} "
             f"{'p99 red':>7s} {'tp gain':>7s} {'95%lim':>7s} {'95%prv':>7s} {'online':>7s} "
             f"{'unsafe cfgs':>11s} {'unsafe win':>10s} {'final unsafe':>12s}"
         )
         for m, r in s["methods"].items():
             rng = f"[{r['share_of_proved_limit_min']:.2f},{r['share_of_proved_limit_max']:.2f}]"
             print(
-                f"{m:12s} {_pct(r['share_of_limit']):>5s} {_pct(r['share_of_proved_limit']):>6s} "
-                f"{rng:>11s} {_pct(r['end_share_of_proved_limit']):>5s} "
+                f"{m:20s} {_pct(r['share_of_limit']):>5s} {_pct(r['share_of_proved_limit']):>6s} "
+                f"{rng:>11s} {_pct(r['spec_share_of_proved_limit']):>5s} "
+                f"{_pct(r['end_share_of_proved_limit']):>5s} "
                 f"{_pct(r['p99_reduction']):>7s} {r['throughput_gain'] * 100:6.1f}% "
                 f"{_fmt_reach(r['windows_to_95pct_of_limit']):>7s} "
                 f"{_fmt_reach(r['windows_to_95pct_of_proved_limit']):>7s} "
@@ -483,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "scenario": sc.name,
                 "applied": [limits[sc.name]["key"], limits[sc.name]["proved_key"]]
-                + [r["final"] for r in runs if r["scenario"] == sc.name],
+                + [r["final"] for r in runs if r["scenario"] == sc.name]
+                + [r["spec_final"] for r in runs if r["scenario"] == sc.name],
             }
             for sc in SCENARIOS
         ]

@@ -34,7 +34,15 @@ from upir.verification import ProofCache, Verifier  # noqa: E402
 
 SPEC = ROOT / "benchmarks" / "tuning_upir.yaml"
 RESULTS = ROOT / "benchmarks" / "results"
-METHODS = ("defaults", "random", "optuna_tpe", "ppo", "ppo_guarded")
+METHODS = (
+    "defaults",
+    "random",
+    "optuna_tpe",
+    "optuna_guarded",
+    "ppo",
+    "ppo_guarded",
+    "ppo_guarded_rollback",
+)
 EVAL_SEED = 424242
 EVAL_WINDOWS = 3
 GRID = {

@@ -29,13 +29,24 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     for scenario in result["scenarios"].values():
         assert scenario["limit"]["score"] >= scenario["proved_limit"]["score"]
         methods = scenario["methods"]
-        assert set(methods) == {"defaults", "random", "optuna_tpe", "ppo", "ppo_guarded"}
+        assert set(methods) == {
+            "defaults",
+            "random",
+            "optuna_tpe",
+            "optuna_guarded",
+            "ppo",
+            "ppo_guarded",
+            "ppo_guarded_rollback",
+        }
         for m in methods.values():
             assert m["windows"] == 8
             assert 0 <= m["unsafe_configs_applied"] <= m["distinct_configs_applied"]
         # the guarded learner applies only what the independent check finds safe
-        assert methods["ppo_guarded"]["unsafe_configs_applied"] == 0
-        assert methods["ppo_guarded"]["windows_in_unsafe_configs"] == 0
+        for guarded in ("ppo_guarded", "ppo_guarded_rollback", "optuna_guarded"):
+            assert methods[guarded]["unsafe_configs_applied"] == 0
+            assert methods[guarded]["windows_in_unsafe_configs"] == 0
+        for m in methods.values():  # a final held to the spec is one the audit finds safe
+            assert m["spec_finals_unsafe"] == 0
         assert methods["defaults"]["share_of_limit"] == pytest.approx(0.0, abs=1e-9)
     for timing in result["guardrail_timing"].values():
         assert timing["parameters"] == 10 and timing["checks"] == 10
