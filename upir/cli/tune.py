@@ -155,7 +155,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"upir: warning: the initial parameters are not proved ({initial_check.message}); "
             "the operator synthesizes proved ones before tuning\n"
         )
-    learner = ArchitectureLearner(upir, seed=args.seed)
+    learner = ArchitectureLearner(upir, seed=args.seed, guardrail=guardrail)
     records: list[WindowRecord] = []
     with _Progress(args.episodes * args.windows, quiet=False) as progress:
         for ep in range(args.episodes):

@@ -112,6 +112,11 @@ class GuardrailStats:
     max_ms: float
     median_fresh_ms: float
     """Median over the checks that were not memo hits (NaN when none)."""
+    screened: int = 0
+    """Screening checks (:meth:`Guardrail.screen`: moves masked before a
+    proposal); not in ``checks`` nor in the times above."""
+    screen_ms: float = 0.0
+    """Total time of the screening checks (ms)."""
 
 
 @dataclass
@@ -120,6 +125,8 @@ class _Counters:
     proved: int = 0
     rejected: int = 0
     cached: int = 0
+    screened: int = 0
+    screen_ms: float = 0.0
     times: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
     fresh: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
 
@@ -164,6 +171,23 @@ class Guardrail:
     # -- public API ---------------------------------------------------------------
     def check(self, values: Mapping[str, Fraction | Number]) -> GuardrailDecision:
         """Decide whether ``values`` (some or all tunable parameters) may be applied."""
+        decision = self._decide(values)
+        self._count(decision)
+        return decision
+
+    def screen(self, values: Mapping[str, Fraction | Number]) -> bool:
+        """Whether ``values`` would be proved: the same decision as :meth:`check`
+        (and memoised with it), for screening moves before proposing one. A
+        screened-out vector is not a rejection: it is not kept in
+        :attr:`rejections` nor counted in ``checks``."""
+        decision = self._decide(values)
+        with self._lock:
+            c = self._counters
+            c.screened += 1
+            c.screen_ms += decision.time_ms
+        return decision.proved
+
+    def _decide(self, values: Mapping[str, Fraction | Number]) -> GuardrailDecision:
         start = time.perf_counter()
         full, problem = self._complete(values)
         key = tuple(sorted(full.items()))
@@ -173,9 +197,7 @@ class Guardrail:
                 if hit is not None:
                     self._memo.move_to_end(key)
             if hit is not None:
-                decision = replace(hit, time_ms=_ms(start), cached=True)
-                self._count(decision)
-                return decision
+                return replace(hit, time_ms=_ms(start), cached=True)
             decision = self._verify(full, start)
             with self._lock:
                 self._memo[key] = decision
@@ -185,7 +207,6 @@ class Guardrail:
             decision = GuardrailDecision(
                 full, False, Verdict.ERROR, None, None, (), _ms(start), False, problem
             )
-        self._count(decision)
         return decision
 
     @property
@@ -200,6 +221,7 @@ class Guardrail:
             times = sorted(c.times)
             fresh = list(c.fresh)
             checks, proved, rejected, cached = c.checks, c.proved, c.rejected, c.cached
+            screened, screen_ms = c.screened, c.screen_ms
         nan = float("nan")
         return GuardrailStats(
             checks=checks,
@@ -210,6 +232,8 @@ class Guardrail:
             p90_ms=times[int(0.9 * (len(times) - 1))] if times else nan,
             max_ms=times[-1] if times else nan,
             median_fresh_ms=statistics.median(fresh) if fresh else nan,
+            screened=screened,
+            screen_ms=screen_ms,
         )
 
     # -- internals -------------------------------------------------------------------

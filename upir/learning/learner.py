@@ -3,6 +3,7 @@
 One call per decision window::
 
     learner = ArchitectureLearner(upir, seed=0)
+    learner = ArchitectureLearner(upir, seed=0, guardrail=guardrail)  # screens moves
     proposal = learner.learn_from_metrics(metrics, current)   # every interval
     decision = guardrail.check(proposal)
     if decision.proved:
@@ -52,9 +53,9 @@ from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.actions import ParameterSpace
 from upir.learning.agent import CheckpointError, PPOAgent
-from upir.learning.guardrail import GuardrailDecision
+from upir.learning.guardrail import Guardrail, GuardrailDecision
 from upir.learning.objective import TuningObjective, is_ratio
-from upir.learning.policy import KEEP
+from upir.learning.policy import DOWN, KEEP, UP
 from upir.learning.ppo import PPOConfig
 from upir.learning.records import (
     BUFFER_FIELDS,
@@ -105,6 +106,10 @@ class ArchitectureLearner:
         config: PPO hyperparameters (default :data:`LEARNER_CONFIG`).
         seed: seeds the network's initialisation and the action sampling.
         settings: reward shaping and initial caution.
+        guardrail: when given (and ``settings.screen_moves``), each
+            single-parameter move is screened with it before the policy samples:
+            unproved moves are masked like moves out of the domain. Not part of
+            a checkpoint: pass it again to :meth:`from_bytes`.
     """
 
     def __init__(
@@ -114,8 +119,10 @@ class ArchitectureLearner:
         config: PPOConfig | None = None,
         seed: int = 0,
         settings: LearnerSettings | None = None,
+        guardrail: Guardrail | None = None,
     ) -> None:
         self.upir = upir
+        self.guardrail = guardrail
         self.settings = settings if settings is not None else LearnerSettings()
         self.space = ParameterSpace(upir)
         self.objective = TuningObjective(upir, self.settings.weights)
@@ -280,7 +287,7 @@ class ArchitectureLearner:
             ]
         slack = [self._slack(k, m) for k in self.constraint_keys]
         vec = [*now_f, *deltas, *slack, min(self._rejections_now, 3) / 3.0, self._last_gain]
-        mask = self.space.mask(params)
+        mask = self.mask(params)
         for h, pos in enumerate(self.space.encode(params)):
             move = self._last_move[h]
             vec += [
@@ -318,9 +325,23 @@ class ArchitectureLearner:
                 margins.append((value - lo) / max(abs(lo), 1e-9))
         return max(-3.0, min(1.0, min(margins))) if margins else 0.0
 
+    def mask(self, params: Mapping[str, Fraction]) -> torch.Tensor:
+        """(n, 3) allowed moves from ``params``: inside each domain's grid and,
+        with a screening guardrail, proved when made alone."""
+        mask = self.space.mask(params)
+        guard = self.guardrail
+        if guard is None or not self.settings.screen_moves:
+            return mask
+        for h, axis in enumerate(self.space.axes):
+            for a in (DOWN, UP):
+                if bool(mask[h, a]):
+                    moved = axis.moved(params[axis.name], a, self.space.fraction)
+                    mask[h, a] = moved is not None and guard.screen({**params, axis.name: moved})
+        return mask
+
     # -- acting and learning ---------------------------------------------------------------
     def _propose(self, obs: torch.Tensor, deterministic: bool) -> dict[str, Fraction]:
-        mask = self.space.mask(self.params)
+        mask = self.mask(self.params)
         action, logprob, value = self.agent.act(obs, mask, deterministic=deterministic)
         act = action[0]
         proposal = self.space.decode(self.params, act)
@@ -477,8 +498,11 @@ class ArchitectureLearner:
         return out.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, upir: UPIR) -> ArchitectureLearner:
-        """Resume a learner for ``upir`` from :meth:`to_bytes` output.
+    def from_bytes(
+        cls, data: bytes, upir: UPIR, *, guardrail: Guardrail | None = None
+    ) -> ArchitectureLearner:
+        """Resume a learner for ``upir`` from :meth:`to_bytes` output (``guardrail``:
+        as for the constructor).
 
         Raises :class:`CheckpointError` when the blob is unreadable or was made
         for another action space or observation layout (a changed spec). Loads
@@ -494,6 +518,7 @@ class ArchitectureLearner:
                 config=config,
                 seed=int(agent_state["seed"]),
                 settings=LearnerSettings.from_dict(state["settings"]),
+                guardrail=guardrail,
             )
             if state["signature"] != learner.signature():
                 raise CheckpointError("the checkpoint was made for another spec's parameters")

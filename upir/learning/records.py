@@ -41,6 +41,12 @@ class LearnerSettings:
     rejection_penalty: float = 0.25
     """Subtracted from the reward of a move the guardrail rejected (score units:
     0.25 is about what a 25% latency change is worth at weight 1)."""
+    screen_moves: bool = True
+    """With a guardrail attached, mask every single-parameter move the guardrail
+    does not prove from the values in force (2 checks per parameter and
+    decision, memoised), so the policy only samples moves that are proved one at
+    a time; a joint move can still be rejected (penalised). Without, only the
+    domain and grid mask moves and every unproved move is learnt by penalty."""
     keep_prob: float | None = None
     """Initial probability of KEEP for each parameter; None: ``1 - 3/n`` for n
     parameters (at least 0.5), so about three parameters move per window at first."""
