@@ -64,6 +64,7 @@ do, according to :class:`upir.learning.independent.IndependentChecker`
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
@@ -97,6 +98,7 @@ from tuning_support import (
 )
 
 from upir.core import UPIR
+from upir.learning.actions import ParameterSpace
 from upir.learning.guardrail import Guardrail
 from upir.learning.learner import ArchitectureLearner
 from upir.learning.objective import TuningObjective
@@ -134,13 +136,14 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     # method it tells which applied configurations a tuner held to the spec could keep
     guard = Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
     if method.startswith("ppo"):
-        learner = ArchitectureLearner(upir, seed=seed)
+        guarded = method.startswith("ppo_guarded")
+        learner = ArchitectureLearner(upir, seed=seed, guardrail=guard if guarded else None)
         learner.objective.set_baseline(objective.baseline or {})
         records = tune(
             learner,
             wl,
             windows,
-            guardrail=guard if method.startswith("ppo_guarded") else None,
+            guardrail=guard if guarded else None,
             rollback=Rollback() if method == "ppo_guarded_rollback" else None,
         )
         applied = [r.params for r in records]
@@ -185,6 +188,8 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
             "median_ms": st.median_ms,
             "median_fresh_ms": st.median_fresh_ms,
             "cached": st.cached,
+            "screened": st.screened,
+            "screen_ms": st.screen_ms,
         }
     # the final configuration: the best window's, among the windows at the load
     # the run ends with (after a shift, windows under the old load say nothing
@@ -201,6 +206,7 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     else:
         extra["spec_score"], extra["spec_metrics"] = final_score_of(sc, upir, in_spec, cfg)
     extra["spec_final"] = key_of(in_spec)
+    extra["step_breaches"] = _step_breaches(upir, applied)
     elapsed = time.perf_counter() - start
     final_score, final_metrics = final_score_of(sc, upir, final, cfg)
     return {
@@ -215,6 +221,21 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
         "final_metrics": final_metrics,
         **extra,
     }
+
+
+def _step_breaches(upir: UPIR, applied: list[dict[str, Fraction]]) -> int:
+    """Changes between consecutive windows that move some parameter further than
+    the spec's ``maxStepFraction`` allows (``ParamAxis.delta``: that share of the
+    value, at least one grid unit): the operator would refuse to apply them."""
+    space = ParameterSpace(upir)
+    return sum(
+        1
+        for before, after in itertools.pairwise(applied)
+        if any(
+            abs(after[a.name] - before[a.name]) > a.delta(before[a.name], space.fraction)
+            for a in space.axes
+        )
+    )
 
 
 def _spec_score(r: dict[str, Any]) -> float:
@@ -368,6 +389,7 @@ def summarise(
                     1 for r in rs for k in r["applied"] if unsafe[(sc.name, k)]
                 ),
                 "windows": sum(len(r["applied"]) for r in rs),
+                "step_breaches": sum(r["step_breaches"] for r in rs),
                 "seconds": statistics.fmean(r["seconds"] for r in rs),
             }
             for extra in ("accepted", "rejected", "rolled_back"):
@@ -383,6 +405,9 @@ def summarise(
                 )
                 methods[method]["guardrail_memo_hits"] = sum(x["cached"] for x in g)
                 methods[method]["guardrail_checks"] = sum(x["checks"] for x in g)
+                methods[method]["screening_ms_per_window"] = sum(
+                    x.get("screen_ms", 0.0) for x in g
+                ) / sum(len(r["applied"]) for r in rs)
         L = limits[sc.name]
         out[sc.name] = {
             "load": {"rps": sc.rps, "peak_rps": sc.peak_rps, "profile": sc.profile},
@@ -439,7 +464,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(
             f"{'method':20s} {'lim':>5s} {'proved':>6s} {'[min,max]':>11s} {'spec':>5s} {'end':>5s} "
             f"{'p99 red':>7s} {'tp gain':>7s} {'95%lim':>7s} {'95%prv':>7s} {'online':>7s} "
-            f"{'unsafe cfgs':>11s} {'unsafe win':>10s} {'final unsafe':>12s}"
+            f"{'unsafe cfgs':>11s} {'unsafe win':>10s} {'final unsafe':>12s} {'step breaches':>13s}"
         )
         for m, r in s["methods"].items():
             rng = f"[{r['share_of_proved_limit_min']:.2f},{r['share_of_proved_limit_max']:.2f}]"
@@ -453,7 +478,8 @@ def print_summary(summary: dict[str, Any]) -> None:
                 f"{r['mean_online_score']:7.3f} "
                 f"{r['unsafe_configs_applied']:>5d}/{r['distinct_configs_applied']:<5d} "
                 f"{r['windows_in_unsafe_configs']:>4d}/{r['windows']:<5d} "
-                f"{r['final_configs_unsafe']:>5d}/{r['seeds']:<6d}"
+                f"{r['final_configs_unsafe']:>5d}/{r['seeds']:<6d} "
+                f"{r['step_breaches']:>6d}/{r['windows'] - r['seeds']:<6d}"
             )
 
 
