@@ -26,6 +26,7 @@ import kopf
 from upir.core import UPIR
 from upir.core.numbers import to_fraction
 from upir.errors import InvalidSpecError, UpirError
+from upir.learning.guardrail import Guardrail
 from upir.learning.learner import ArchitectureLearner
 from upir_operator.conditions import condition, merge_conditions
 from upir_operator.decisions import (
@@ -102,17 +103,22 @@ async def load_memory(runtime: Any, body: Mapping[str, Any], upir: UPIR) -> Loop
         }
     )
     spec_hash = upir.spec_hash()
+    # the learner screens its moves with the operator's verifier (and its proof
+    # cache); check_params below stays the authority on what is applied
+    guard = Guardrail(runtime.engine.verifier, upir)
     if cm and (cm.get("data") or {}).get("specHash") == spec_hash:
         try:
             raw = base64.b64decode((cm.get("binaryData") or {})["learner.pt"])
-            learner = await runtime.run(ArchitectureLearner.from_bytes, raw, upir)
+            learner = await runtime.run(
+                lambda: ArchitectureLearner.from_bytes(raw, upir, guardrail=guard)
+            )
             state = _state_from_json(cm["data"]["state.json"])
             logger.info("resumed tuning of %s from its checkpoint", meta["name"])
             return LoopMemory(spec_hash, learner, state)
         except (KeyError, ValueError, UpirError) as err:
             logger.warning("ignoring the checkpoint of %s: %s", meta["name"], err)
     # a new spec invalidates the policy: start learning afresh
-    learner = await runtime.run(lambda: ArchitectureLearner(upir, seed=0))
+    learner = await runtime.run(lambda: ArchitectureLearner(upir, seed=0, guardrail=guard))
     return LoopMemory(spec_hash, learner, TuningState())
 
 
