@@ -69,7 +69,6 @@ import json
 import multiprocessing
 import os
 import platform
-import random
 import statistics
 import sys
 import time
@@ -79,9 +78,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tuning_samplers import sampler
 from tuning_support import (
     EVAL_SEED,
     EVAL_WINDOWS,
+    HEAD_TO_HEAD,
     METHODS,
     RESULTS,
     SCENARIOS,
@@ -89,10 +90,10 @@ from tuning_support import (
     Sims,
     audit,
     final_score_of,
-    grid_values,
     guardrail_timing,
     key_of,
     limit,
+    paired,
     quiet,
     values_of,
 )
@@ -160,7 +161,7 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
         extra["rolled_back"] = sum(1 for r in records if r.outcome == "rolled back")
     else:
         current = upir.tunable_values()
-        sample = _sampler(method, upir, seed)
+        sample = sampler(method, upir, seed)
         rejected = 0
         for _ in range(windows):
             values = current
@@ -241,81 +242,6 @@ def _step_breaches(upir: UPIR, applied: list[dict[str, Fraction]]) -> int:
 def _spec_score(r: dict[str, Any]) -> float:
     """The run's best in-spec configuration's score (its final's when that one is proved)."""
     return float(r["final_score"] if r["spec_score"] is None else r["spec_score"])
-
-
-class _Fixed:
-    def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
-        return None, current
-
-    def tell(self, trial: Any, score: float) -> None:
-        pass
-
-    def reject(self, trial: Any) -> None:
-        pass
-
-
-class _Random:
-    def __init__(self, upir: UPIR, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.axes = {d.name: grid_values(d) for d in upir.parameters}
-
-    def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
-        return None, {k: self.rng.choice(v) for k, v in self.axes.items()}
-
-    def tell(self, trial: Any, score: float) -> None:
-        pass
-
-    def reject(self, trial: Any) -> None:
-        pass
-
-
-class _Optuna:
-    def __init__(self, upir: UPIR, seed: int) -> None:
-        import optuna
-
-        self.study = optuna.create_study(
-            direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
-        )
-        self.upir = upir
-        first: dict[str, Any] = {}
-        for d, v in zip(upir.parameters, upir.tunable_values().values(), strict=True):
-            if d.step is not None or d.integer:
-                first[d.name + "#k"] = int((v - d.min) / (d.step if d.step is not None else 1))
-            else:
-                first[d.name] = float(v)
-        self.study.enqueue_trial(first)  # a user would start from what runs today
-
-    def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
-        trial = self.study.ask()
-        out: dict[str, Fraction] = {}
-        for d in self.upir.parameters:
-            if d.step is not None or d.integer:
-                unit = d.step if d.step is not None else Fraction(1)
-                k = trial.suggest_int(d.name + "#k", 0, int((d.max - d.min) / unit))
-                out[d.name] = d.min + unit * k
-            else:
-                out[d.name] = Fraction(
-                    trial.suggest_float(d.name, float(d.min), float(d.max))
-                ).limit_denominator(1000)
-        return trial, out
-
-    def tell(self, trial: Any, score: float) -> None:
-        self.study.tell(trial, score)
-
-    def reject(self, trial: Any) -> None:
-        import optuna
-
-        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-
-
-def _sampler(method: str, upir: UPIR, seed: int) -> Any:
-    if method == "defaults":
-        return _Fixed()
-    if method == "random":
-        return _Random(upir, seed)
-    if method in ("optuna_tpe", "optuna_guarded"):
-        return _Optuna(upir, seed)
-    raise ValueError(method)
 
 
 # -- aggregation and output ---------------------------------------------------------------------
@@ -408,6 +334,22 @@ def summarise(
                 methods[method]["screening_ms_per_window"] = sum(
                     x.get("screen_ms", 0.0) for x in g
                 ) / sum(len(r["applied"]) for r in rs)
+        by_seed = {
+            m: {
+                r["seed"]: _spec_score(r) / plim
+                for r in runs
+                if r["scenario"] == sc.name and r["method"] == m
+            }
+            for m in METHODS
+        }
+        head_to_head = {
+            f"{a} vs {b}": paired(
+                [by_seed[a][k] for k in sorted(by_seed[a])],
+                [by_seed[b][k] for k in sorted(by_seed[a])],
+            )
+            for a, b in HEAD_TO_HEAD
+            if by_seed[a] and set(by_seed[a]) == set(by_seed[b])
+        }
         L = limits[sc.name]
         out[sc.name] = {
             "load": {"rps": sc.rps, "peak_rps": sc.peak_rps, "profile": sc.profile},
@@ -434,6 +376,7 @@ def summarise(
                 "proved_found": L["proved_found"],
             },
             "methods": methods,
+            "head_to_head": head_to_head,
         }
     return out
 
@@ -480,6 +423,13 @@ def print_summary(summary: dict[str, Any]) -> None:
                 f"{r['windows_in_unsafe_configs']:>4d}/{r['windows']:<5d} "
                 f"{r['final_configs_unsafe']:>5d}/{r['seeds']:<6d} "
                 f"{r['step_breaches']:>6d}/{r['windows'] - r['seeds']:<6d}"
+            )
+        for pair, h in s["head_to_head"].items():
+            print(
+                f"   {pair}: best in-spec final, share of the proved limit, paired by seed: "
+                f"mean difference {h['mean_diff']:+.3f} (95% CI {h['ci95'][0]:+.3f} .. "
+                f"{h['ci95'][1]:+.3f}); wins {h['wins']}, ties {h['ties']}, losses "
+                f"{h['losses']} of {h['seeds']}"
             )
 
 

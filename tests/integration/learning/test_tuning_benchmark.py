@@ -48,7 +48,17 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         for m in methods.values():  # a final held to the spec is one the audit finds safe
             assert m["spec_finals_unsafe"] == 0
         assert methods["defaults"]["share_of_limit"] == pytest.approx(0.0, abs=1e-9)
+        # guarded PPO against the tuners a user would pick instead, seed by seed
+        assert set(scenario["head_to_head"]) == {
+            "ppo_guarded_rollback vs optuna_guarded",
+            "ppo_guarded_rollback vs optuna_tpe",
+            "ppo_guarded vs optuna_guarded",
+        }
+        for h in scenario["head_to_head"].values():
+            assert h["seeds"] == 1 and h["wins"] + h["ties"] + h["losses"] == 1
+            assert h["ci95"][0] <= h["mean_diff"] <= h["ci95"][1]
     for timing in result["guardrail_timing"].values():
         assert timing["parameters"] == 10 and timing["checks"] == 10
     out = capsys.readouterr().out
     assert "ppo_guarded" in out and "guardrail, tuning spec" in out
+    assert "ppo_guarded_rollback vs optuna_guarded" in out

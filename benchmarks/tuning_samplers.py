@@ -1,0 +1,90 @@
+"""The baseline tuners of the tuning benchmark (``benchmarks/tuning.py``): the
+defaults, random search and Optuna TPE, behind one ask / tell / reject interface
+(split from the benchmark script to keep it readable)."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from typing import Any
+
+from tuning_support import grid_values
+
+from upir.core import UPIR
+
+__all__ = ["sampler"]
+
+
+class _Fixed:
+    def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
+        return None, current
+
+    def tell(self, trial: Any, score: float) -> None:
+        pass
+
+    def reject(self, trial: Any) -> None:
+        pass
+
+
+class _Random:
+    def __init__(self, upir: UPIR, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.axes = {d.name: grid_values(d) for d in upir.parameters}
+
+    def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
+        return None, {k: self.rng.choice(v) for k, v in self.axes.items()}
+
+    def tell(self, trial: Any, score: float) -> None:
+        pass
+
+    def reject(self, trial: Any) -> None:
+        pass
+
+
+class _Optuna:
+    def __init__(self, upir: UPIR, seed: int) -> None:
+        import optuna
+
+        self.study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
+        )
+        self.upir = upir
+        first: dict[str, Any] = {}
+        for d, v in zip(upir.parameters, upir.tunable_values().values(), strict=True):
+            if d.step is not None or d.integer:
+                first[d.name + "#k"] = int((v - d.min) / (d.step if d.step is not None else 1))
+            else:
+                first[d.name] = float(v)
+        self.study.enqueue_trial(first)  # a user would start from what runs today
+
+    def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
+        trial = self.study.ask()
+        out: dict[str, Fraction] = {}
+        for d in self.upir.parameters:
+            if d.step is not None or d.integer:
+                unit = d.step if d.step is not None else Fraction(1)
+                k = trial.suggest_int(d.name + "#k", 0, int((d.max - d.min) / unit))
+                out[d.name] = d.min + unit * k
+            else:
+                out[d.name] = Fraction(
+                    trial.suggest_float(d.name, float(d.min), float(d.max))
+                ).limit_denominator(1000)
+        return trial, out
+
+    def tell(self, trial: Any, score: float) -> None:
+        self.study.tell(trial, score)
+
+    def reject(self, trial: Any) -> None:
+        import optuna
+
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def sampler(method: str, upir: UPIR, seed: int) -> Any:
+    if method == "defaults":
+        return _Fixed()
+    if method == "random":
+        return _Random(upir, seed)
+    if method in ("optuna_tpe", "optuna_guarded"):
+        return _Optuna(upir, seed)
+    raise ValueError(method)
