@@ -80,7 +80,7 @@ HEAD_FEATURES = 6
 
 LEARNER_CONFIG = PPOConfig(
     learning_rate=1e-2,
-    gamma=0.9,
+    gamma=0.5,
     gae_lambda=0.9,
     num_steps=8,
     update_epochs=8,
@@ -90,11 +90,16 @@ LEARNER_CONFIG = PPOConfig(
 )
 """PPO settings for tuning a live service: a decision is one window (minutes of
 production time), so rollouts are short (8 windows), each is reused for 8
-epochs with a large step size (1e-2), and the horizon is short (gamma 0.9: a
-change pays off within ~10 windows). Chosen on the tuning benchmark's steady
-scenario (5 seeds, 100 windows) among learning rates 1e-3..3e-2, rollouts of 4,
-8 and 16, gamma 0.5 and 0.9, initial KEEP 0.5..0.89 and both policies; the
-differences between the better settings were within the seeds' spread."""
+epochs with a large step size (1e-2), and the horizon is short (gamma 0.5: a
+move's reward is already the change it caused, so only the next window or two
+should add to its credit; longer horizons mix in the noise of later moves).
+The rest was chosen on the tuning benchmark's steady scenario (5 seeds, 100
+windows) among learning rates 1e-3..3e-2, rollouts of 4, 8 and 16, initial
+KEEP 0.5..0.89 and both policies. gamma 0.5 replaced 0.9 after a comparison
+with rollback on seeds the benchmark does not report (10-29, steady and shift):
+the best in-spec configuration's share of the proved limit rose from 0.84 to
+0.89 and from 0.80 to 0.85 on the two halves; gamma 0.3, 0 and other learning
+rates and entropy bonuses were not better."""
 
 
 class ArchitectureLearner:
