@@ -16,29 +16,27 @@ __all__ = ["sampler"]
 
 
 class _Fixed:
+    """The defaults: always the configuration in force; learns nothing."""
+
     def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
         return None, current
 
     def tell(self, trial: Any, score: float) -> None:
-        pass
+        """Scores are ignored (so are rejections, below)."""
 
     def reject(self, trial: Any) -> None:
         pass
 
 
-class _Random:
+class _Random(_Fixed):
+    """A uniformly random point of the domains' grids every window."""
+
     def __init__(self, upir: UPIR, seed: int) -> None:
         self.rng = random.Random(seed)
         self.axes = {d.name: grid_values(d) for d in upir.parameters}
 
     def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
         return None, {k: self.rng.choice(v) for k, v in self.axes.items()}
-
-    def tell(self, trial: Any, score: float) -> None:
-        pass
-
-    def reject(self, trial: Any) -> None:
-        pass
 
 
 class _Optuna:

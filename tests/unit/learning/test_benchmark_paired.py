@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
-from tuning_support import paired  # noqa: E402
+from tuning_support import paired
 
 
 def test_counts_and_mean() -> None:
