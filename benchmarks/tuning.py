@@ -30,6 +30,10 @@ Methods, each with the same budget of decision windows and the same seeds
   guardrail does not prove is told to Optuna as failed and never applied, and
   up to 2 trials are asked per window (as for the guarded learner); when
   neither is proved the configuration in force stays;
+- ``optuna_guarded_step``: the same under the operator's step limit: each
+  parameter of a trial is clamped to within ``maxStepFraction`` of the value in
+  force (the learner's own bound), and Optuna is told the score at the clamped
+  values; what a user would get with Optuna in the learner's place;
 - ``ppo``: :class:`ArchitectureLearner`, every proposal applied unchecked;
 - ``ppo_guarded``: the same learner behind the :class:`Guardrail` (Z3);
 - ``ppo_guarded_rollback``: the same with :class:`upir.learning.simenv.Rollback`,
@@ -165,9 +169,10 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
         rejected = 0
         for _ in range(windows):
             values = current
-            for _attempt in range(2 if method == "optuna_guarded" else 1):
+            guarded = method.startswith("optuna_guarded")
+            for _attempt in range(2 if guarded else 1):
                 trial, candidate = sample.ask(current)
-                if method != "optuna_guarded" or guard.check(candidate).proved:
+                if not guarded or guard.check(candidate).proved:
                     values = candidate
                     break
                 sample.reject(trial)  # never applied: Optuna learns it failed
@@ -180,7 +185,7 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
             applied.append(values)
             scores.append(s)
             current = values
-        if method == "optuna_guarded":
+        if guarded:
             extra["rejected"] = rejected
     if method.startswith(("ppo_guarded", "optuna_guarded")):
         st = guard.stats()

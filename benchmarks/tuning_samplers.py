@@ -11,6 +11,7 @@ from typing import Any
 from tuning_support import grid_values
 
 from upir.core import UPIR
+from upir.learning.actions import ParameterSpace
 
 __all__ = ["sampler"]
 
@@ -55,6 +56,17 @@ class _Optuna:
                 first[d.name] = float(v)
         self.study.enqueue_trial(first)  # a user would start from what runs today
 
+    def internal(self, values: dict[str, Fraction]) -> dict[str, Any]:
+        """``values`` as this study's trial parameters (grid index or float)."""
+        out: dict[str, Any] = {}
+        for d in self.upir.parameters:
+            if d.step is not None or d.integer:
+                unit = d.step if d.step is not None else Fraction(1)
+                out[d.name + "#k"] = int((values[d.name] - d.min) / unit)
+            else:
+                out[d.name] = float(values[d.name])
+        return out
+
     def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
         trial = self.study.ask()
         out: dict[str, Fraction] = {}
@@ -78,6 +90,46 @@ class _Optuna:
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
+class _OptunaStepped(_Optuna):
+    """Optuna TPE under the operator's step limit: each parameter of a trial is
+    clamped to within ``maxStepFraction`` of the value in force (``ParamAxis.delta``,
+    the learner's own bound), so the tuner could stand in for the learner. The
+    window's score is told to Optuna as a trial at the clamped values (the asked
+    trial, never applied as asked, is marked failed), so its model learns what
+    was measured."""
+
+    def __init__(self, upir: UPIR, seed: int) -> None:
+        super().__init__(upir, seed)
+        self.space = ParameterSpace(upir)
+        self.applied: dict[int, dict[str, Fraction]] = {}
+
+    def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
+        trial, raw = super().ask(current)
+        out = dict(raw)
+        for axis in self.space.axes:
+            now = current[axis.name]
+            d = axis.delta(now, self.space.fraction)
+            lo, hi = axis.snap_up(now - d), axis.snap_down(now + d)
+            out[axis.name] = min(max(raw[axis.name], min(lo, now)), max(hi, now))
+        self.applied[trial.number] = out
+        return trial, out
+
+    def tell(self, trial: Any, score: float) -> None:
+        import optuna
+
+        values = self.applied.pop(trial.number)
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self.study.add_trial(
+            optuna.trial.create_trial(
+                params=self.internal(values), distributions=trial.distributions, value=score
+            )
+        )
+
+    def reject(self, trial: Any) -> None:
+        self.applied.pop(trial.number, None)
+        super().reject(trial)
+
+
 def sampler(method: str, upir: UPIR, seed: int) -> Any:
     if method == "defaults":
         return _Fixed()
@@ -85,4 +137,6 @@ def sampler(method: str, upir: UPIR, seed: int) -> Any:
         return _Random(upir, seed)
     if method in ("optuna_tpe", "optuna_guarded"):
         return _Optuna(upir, seed)
+    if method == "optuna_guarded_step":
+        return _OptunaStepped(upir, seed)
     raise ValueError(method)

@@ -39,6 +39,7 @@ METHODS = (
     "random",
     "optuna_tpe",
     "optuna_guarded",
+    "optuna_guarded_step",
     "ppo",
     "ppo_guarded",
     "ppo_guarded_rollback",
@@ -356,6 +357,7 @@ def guardrail_timing(steps: int, seed: int = 0) -> dict[str, Any]:
 
 HEAD_TO_HEAD = (
     ("ppo_guarded_rollback", "optuna_guarded"),
+    ("ppo_guarded_rollback", "optuna_guarded_step"),
     ("ppo_guarded_rollback", "optuna_tpe"),
     ("ppo_guarded", "optuna_guarded"),
 )

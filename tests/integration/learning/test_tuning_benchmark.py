@@ -34,6 +34,7 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             "random",
             "optuna_tpe",
             "optuna_guarded",
+            "optuna_guarded_step",
             "ppo",
             "ppo_guarded",
             "ppo_guarded_rollback",
@@ -42,15 +43,25 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             assert m["windows"] == 8
             assert 0 <= m["unsafe_configs_applied"] <= m["distinct_configs_applied"]
         # the guarded learner applies only what the independent check finds safe
-        for guarded in ("ppo_guarded", "ppo_guarded_rollback", "optuna_guarded"):
+        for guarded in (
+            "ppo_guarded",
+            "ppo_guarded_rollback",
+            "optuna_guarded",
+            "optuna_guarded_step",
+        ):
             assert methods[guarded]["unsafe_configs_applied"] == 0
             assert methods[guarded]["windows_in_unsafe_configs"] == 0
+        # the learner and the step-limited tuner never move a parameter further than
+        # maxStepFraction allows (only a rollback may jump back)
+        for stepped in ("ppo", "ppo_guarded", "optuna_guarded_step"):
+            assert methods[stepped]["step_breaches"] == 0
         for m in methods.values():  # a final held to the spec is one the audit finds safe
             assert m["spec_finals_unsafe"] == 0
         assert methods["defaults"]["share_of_limit"] == pytest.approx(0.0, abs=1e-9)
         # guarded PPO against the tuners a user would pick instead, seed by seed
         assert set(scenario["head_to_head"]) == {
             "ppo_guarded_rollback vs optuna_guarded",
+            "ppo_guarded_rollback vs optuna_guarded_step",
             "ppo_guarded_rollback vs optuna_tpe",
             "ppo_guarded vs optuna_guarded",
         }
