@@ -482,6 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--seeds", type=int, default=None, help="seeds per scenario and method (default 5)"
     )
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="first seed (default 0; the learner's settings were chosen on seeds 10-29)",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     args = ap.parse_args(argv)
@@ -491,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": q,
         "windows": args.windows or (8 if q else 100),
         "seeds": args.seeds or (1 if q else 5),
+        "first_seed": args.first_seed,
         "window_s": 5.0 if q else 10.0,
         "eval_windows": 1 if q else EVAL_WINDOWS,
         "refine_from": 2 if q else 8,
@@ -503,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [
             (sc.name, m, seed, cfg)
             for sc in SCENARIOS
-            for seed in range(cfg["seeds"])
+            for seed in range(args.first_seed, args.first_seed + cfg["seeds"])
             for m in METHODS
         ]
         runs = pool.map(run_method, jobs, chunksize=1)
@@ -534,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         + (" --quick" if q else "")
         + (f" --windows {args.windows}" if args.windows else "")
         + (f" --seeds {args.seeds}" if args.seeds else "")
+        + (f" --first-seed {args.first_seed}" if args.first_seed else "")
     )
     result = {
         "command": command,
