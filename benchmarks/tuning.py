@@ -167,9 +167,9 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
         current = upir.tunable_values()
         sample = sampler(method, upir, seed)
         rejected = 0
+        guarded = method.startswith("optuna_guarded")
         for _ in range(windows):
             values = current
-            guarded = method.startswith("optuna_guarded")
             for _attempt in range(2 if guarded else 1):
                 trial, candidate = sample.ask(current)
                 if not guarded or guard.check(candidate).proved:

@@ -40,7 +40,17 @@ class _Random(_Fixed):
         return None, {k: self.rng.choice(v) for k, v in self.axes.items()}
 
 
+def _unit(d: Any) -> Fraction | None:
+    """The grid unit of a stepped or integer domain (None: continuous)."""
+    if d.step is not None:
+        return Fraction(d.step)
+    return Fraction(1) if d.integer else None
+
+
 class _Optuna:
+    """Optuna TPE, one trial per window; stepped and integer parameters are
+    asked as grid indices (``NAME#k``), continuous ones as floats."""
+
     def __init__(self, upir: UPIR, seed: int) -> None:
         import optuna
 
@@ -48,37 +58,32 @@ class _Optuna:
             direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
         )
         self.upir = upir
-        first: dict[str, Any] = {}
-        for d, v in zip(upir.parameters, upir.tunable_values().values(), strict=True):
-            if d.step is not None or d.integer:
-                first[d.name + "#k"] = int((v - d.min) / (d.step if d.step is not None else 1))
-            else:
-                first[d.name] = float(v)
-        self.study.enqueue_trial(first)  # a user would start from what runs today
+        # a user would start from what runs today
+        self.study.enqueue_trial(self.internal(upir.tunable_values()))
 
     def internal(self, values: dict[str, Fraction]) -> dict[str, Any]:
         """``values`` as this study's trial parameters (grid index or float)."""
         out: dict[str, Any] = {}
         for d in self.upir.parameters:
-            if d.step is not None or d.integer:
-                unit = d.step if d.step is not None else Fraction(1)
-                out[d.name + "#k"] = int((values[d.name] - d.min) / unit)
-            else:
+            unit = _unit(d)
+            if unit is None:
                 out[d.name] = float(values[d.name])
+            else:
+                out[d.name + "#k"] = int((values[d.name] - d.min) / unit)
         return out
 
     def ask(self, current: dict[str, Fraction]) -> tuple[Any, dict[str, Fraction]]:
         trial = self.study.ask()
         out: dict[str, Fraction] = {}
         for d in self.upir.parameters:
-            if d.step is not None or d.integer:
-                unit = d.step if d.step is not None else Fraction(1)
-                k = trial.suggest_int(d.name + "#k", 0, int((d.max - d.min) / unit))
-                out[d.name] = d.min + unit * k
-            else:
+            unit = _unit(d)
+            if unit is None:
                 out[d.name] = Fraction(
                     trial.suggest_float(d.name, float(d.min), float(d.max))
                 ).limit_denominator(1000)
+            else:
+                k = trial.suggest_int(d.name + "#k", 0, int((d.max - d.min) / unit))
+                out[d.name] = d.min + unit * k
         return trial, out
 
     def tell(self, trial: Any, score: float) -> None:
