@@ -491,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     args = ap.parse_args(argv)
+    if args.first_seed < 0 or (args.seeds is not None and args.seeds < 1):
+        ap.error("--first-seed must be >= 0 and --seeds >= 1")
     quiet()
     q = args.quick
     cfg: dict[str, Any] = {
