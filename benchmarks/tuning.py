@@ -379,6 +379,7 @@ def summarise(
                 "unsafe": unsafe[(sc.name, L["proved_key"])],
                 "proved_scanned": L["proved_scanned"],
                 "proved_found": L["proved_found"],
+                "before_shift": L["before_shift"],
             },
             "methods": methods,
             "head_to_head": head_to_head,
@@ -409,6 +410,12 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"(from the {plim['proved_found']} best proved of the {plim['proved_scanned']} "
             f"best-screened of {lim['grid_points']} grid points)"
         )
+        if plim.get("before_shift"):
+            b = plim["before_shift"]
+            print(
+                f"   the proved limit at {b['rps']:g} req/s (before the shift), kept: "
+                f"{b['share_of_proved_limit']:.1%} of the proved limit after it"
+            )
         print(
             f"{'method':20s} {'lim':>5s} {'proved':>6s} {'[min,max]':>11s} {'spec':>5s} {'end':>5s} "
             f"{'p99 red':>7s} {'tp gain':>7s} {'95%lim':>7s} {'95%prv':>7s} {'online':>7s} "

@@ -237,7 +237,11 @@ def limit(sc: Scenario, cfg: dict[str, Any], sims: Sims) -> dict[str, Any]:
     if not proved_start:
         proved_start = [key_of(defaults)]  # proved by construction of the scenarios
     proved = refine(proved_start, lambda k: guard.check(values_of(k)).proved)
+    before = None
+    if sc.profile == "shift":
+        before = _before_shift(sc, cfg, sims, evaluated[proved])
     return {
+        "before_shift": before,
         "grid_points": len(configs),
         "evaluated": len(evaluated),
         "best": {k: float(Fraction(v)) for k, v in best},
@@ -248,6 +252,23 @@ def limit(sc: Scenario, cfg: dict[str, Any], sims: Sims) -> dict[str, Any]:
         "proved_key": proved,
         "proved_scanned": scanned,
         "proved_found": len(proved_start),
+    }
+
+
+def _before_shift(
+    sc: Scenario, cfg: dict[str, Any], sims: Sims, proved_score: float
+) -> dict[str, Any]:
+    """How much a load shift leaves to re-adapt: the proved limit at the load
+    before the shift, kept unchanged and scored at the load after it, as a share
+    of the proved limit there (1.0: the old optimum is still optimal)."""
+    steady = Scenario(sc.name, sc.rps, sc.rps, "steady", sc.latency_max)
+    old = limit(steady, cfg, sims)
+    score, _ = final_score_of(sc, sc.upir(), values_of(old["proved_key"]), cfg)
+    return {
+        "rps": sc.rps,
+        "proved_config": old["proved_best"],
+        "score_after_shift": score,
+        "share_of_proved_limit": score / proved_score if proved_score > 0 else None,
     }
 
 
