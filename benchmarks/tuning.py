@@ -17,7 +17,8 @@ defaults, higher is better; every method is scored by the same function).
 
 Scenarios: ``steady`` (210 req/s), ``shift`` (120 req/s, then 300 req/s from
 the middle of the run), ``tight`` (210 req/s, latency bound 150 ms instead of
-250 ms: a smaller proved region and a stricter penalty).
+250 ms: a smaller proved region and a stricter penalty), ``shift_cpu`` (the
+shift, with workers of 2 CPUs each: the only one whose optimum moves with the load).
 
 Methods, each with the same budget of decision windows and the same seeds
 (the simulator sees the same arrivals for every method):
@@ -121,7 +122,9 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     sc = next(s for s in SCENARIOS if s.name == sc_name)
     upir = sc.upir()
     windows, window_s = cfg["windows"], cfg["window_s"]
-    wl = SimulatedWorkload(upir, sc.profile_for(windows, window_s), seed=seed, window_s=window_s)
+    wl = SimulatedWorkload(
+        upir, sc.profile_for(windows, window_s), service=sc.service(), seed=seed, window_s=window_s
+    )
     objective = TuningObjective(upir)
     objective.set_baseline(
         evaluate(
@@ -131,6 +134,7 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
             seed=EVAL_SEED,
             windows=cfg["eval_windows"],
             window_s=window_s,
+            service=sc.service(),
         )
     )
     start = time.perf_counter()
@@ -359,6 +363,7 @@ def summarise(
         out[sc.name] = {
             "load": {"rps": sc.rps, "peak_rps": sc.peak_rps, "profile": sc.profile},
             "latency_max_ms": sc.latency_max or 250.0,
+            "worker_cores": sc.cores,
             "defaults": {
                 "p99_ms": d99,
                 "throughput_rps": dtp,
@@ -403,7 +408,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     for name, s in summary.items():
         lim, plim = s["limit"], s["proved_limit"]
         print(
-            f"\n== {name}: load {s['load']['rps']:g}->{s['load']['peak_rps']:g} req/s, latency "
+            f"\n== {name}: load {s['load']['rps']:g}->{s['load']['peak_rps']:g} req/s, "
+            f"{s['worker_cores'] or 'unlimited'} CPUs per worker replica, latency "
             f"bound {s['latency_max_ms']:g} ms; defaults p99 {s['defaults']['p99_ms']:.1f} ms, "
             f"cost {s['defaults']['cost']:g}\n   limit score {lim['score']:.3f} (unsafe: "
             f"{', '.join(lim['unsafe']) or 'no'}); proved limit {plim['score']:.3f} "

@@ -29,7 +29,7 @@ from upir.learning.policy import DOWN, UP  # noqa: E402
 from upir.learning.report import evaluate  # noqa: E402
 from upir.learning.simenv import make_profile  # noqa: E402
 from upir.settings import SolverSettings  # noqa: E402
-from upir.simulator import LoadProfile  # noqa: E402
+from upir.simulator import LoadProfile, ServiceModel  # noqa: E402
 from upir.verification import ProofCache, Verifier  # noqa: E402
 
 SPEC = ROOT / "benchmarks" / "tuning_upir.yaml"
@@ -63,6 +63,8 @@ class Scenario:
     peak_rps: float
     profile: str
     latency_max: float | None = None
+    cores: int | None = None
+    """CPUs per worker replica (``ServiceModel.cores``); None: no CPU contention."""
 
     def upir(self) -> UPIR:
         doc = yaml.safe_load(SPEC.read_text())
@@ -73,6 +75,9 @@ class Scenario:
     def profile_for(self, windows: int, window_s: float) -> LoadProfile:
         return make_profile(self.profile, self.rps, self.peak_rps, windows * window_s)
 
+    def service(self) -> ServiceModel | None:
+        return None if self.cores is None else ServiceModel(cores=self.cores)
+
     def final_load(self) -> LoadProfile:
         return LoadProfile.steady(self.peak_rps if self.profile == "shift" else self.rps)
 
@@ -81,6 +86,10 @@ SCENARIOS = (
     Scenario("steady", 210.0, 210.0, "steady"),
     Scenario("shift", 120.0, 300.0, "shift"),
     Scenario("tight", 210.0, 210.0, "steady", latency_max=150.0),
+    # Workers that compute on 2 CPUs each: concurrency beyond them stretches every
+    # batch, so the right replica count follows the load and the shift moves the
+    # proved optimum (without contention it barely moves: see ``before_shift``).
+    Scenario("shift_cpu", 120.0, 300.0, "shift", cores=2),
 )
 
 
@@ -121,6 +130,7 @@ def final_score_of(
         seed=EVAL_SEED,
         windows=cfg["eval_windows"],
         window_s=cfg["window_s"],
+        service=sc.service(),
     )
     objective.set_baseline(base)
     m = evaluate(
@@ -130,6 +140,7 @@ def final_score_of(
         seed=EVAL_SEED,
         windows=cfg["eval_windows"],
         window_s=cfg["window_s"],
+        service=sc.service(),
     )
     return objective.score(m, values), m
 
@@ -140,9 +151,11 @@ def final_score_of(
 Key = tuple[tuple[str, str], ...]
 
 
-def _grid_eval(job: tuple[float, Key, dict[str, Any], int]) -> tuple[Key, dict[str, float]]:
+def _grid_eval(
+    job: tuple[float, Key, dict[str, Any], int, int | None],
+) -> tuple[Key, dict[str, float]]:
     quiet()
-    rps, key, cfg, windows = job
+    rps, key, cfg, windows, cores = job
     upir = SCENARIOS[0].upir()  # the simulator only reads the parameters
     m = evaluate(
         upir,
@@ -151,6 +164,7 @@ def _grid_eval(job: tuple[float, Key, dict[str, Any], int]) -> tuple[Key, dict[s
         seed=EVAL_SEED,
         windows=windows,
         window_s=cfg["window_s"],
+        service=None if cores is None else ServiceModel(cores=cores),
     )
     return key, m
 
@@ -160,7 +174,7 @@ class Sims:
 
     def __init__(self, pool: Any, cfg: dict[str, Any]) -> None:
         self.pool, self.cfg = pool, cfg
-        self.cache: dict[tuple[float, Key, int], dict[str, float]] = {}
+        self.cache: dict[tuple[float, Key, int, int | None], dict[str, float]] = {}
         self.guards: dict[object, Guardrail] = {}
 
     def guardrail(self, spec_key: object, upir: UPIR) -> Guardrail:
@@ -169,12 +183,14 @@ class Sims:
             self.guards[spec_key] = Guardrail(Verifier(SolverSettings(), ProofCache(65536)), upir)
         return self.guards[spec_key]
 
-    def metrics(self, rps: float, keys: list[Key], windows: int) -> dict[Key, dict[str, float]]:
-        todo = [k for k in dict.fromkeys(keys) if (rps, k, windows) not in self.cache]
-        jobs = [(rps, k, self.cfg, windows) for k in todo]
+    def metrics(
+        self, rps: float, keys: list[Key], windows: int, cores: int | None = None
+    ) -> dict[Key, dict[str, float]]:
+        todo = [k for k in dict.fromkeys(keys) if (rps, k, windows, cores) not in self.cache]
+        jobs = [(rps, k, self.cfg, windows, cores) for k in todo]
         for k, m in self.pool.map(_grid_eval, jobs, chunksize=16):
-            self.cache[(rps, k, windows)] = m
-        return {k: self.cache[(rps, k, windows)] for k in keys}
+            self.cache[(rps, k, windows, cores)] = m
+        return {k: self.cache[(rps, k, windows, cores)] for k in keys}
 
 
 def limit(sc: Scenario, cfg: dict[str, Any], sims: Sims) -> dict[str, Any]:
@@ -185,7 +201,7 @@ def limit(sc: Scenario, cfg: dict[str, Any], sims: Sims) -> dict[str, Any]:
     objective = TuningObjective(upir)
     defaults = upir.tunable_values()
     objective.set_baseline(
-        sims.metrics(rps, [key_of(defaults)], cfg["eval_windows"])[key_of(defaults)]
+        sims.metrics(rps, [key_of(defaults)], cfg["eval_windows"], sc.cores)[key_of(defaults)]
     )
     grid = QUICK_GRID if cfg["quick"] else GRID
     configs = []
@@ -194,7 +210,7 @@ def limit(sc: Scenario, cfg: dict[str, Any], sims: Sims) -> dict[str, Any]:
         values.update({k: Fraction(v) for k, v in zip(grid, combo, strict=True)})
         configs.append(key_of(values))
     # screen every grid point on one window, re-rank the best on the full evaluation
-    screened = sims.metrics(rps, configs, 1)
+    screened = sims.metrics(rps, configs, 1, sc.cores)
     ranked = sorted(configs, key=lambda k: -objective.score(screened[k], values_of(k)))
     guard = sims.guardrail(sc.latency_max, upir)
     space = ParameterSpace(upir)
@@ -202,7 +218,7 @@ def limit(sc: Scenario, cfg: dict[str, Any], sims: Sims) -> dict[str, Any]:
 
     def full(keys: list[Key]) -> None:
         todo = [k for k in keys if k not in evaluated]
-        for k, m in sims.metrics(rps, todo, cfg["eval_windows"]).items():
+        for k, m in sims.metrics(rps, todo, cfg["eval_windows"], sc.cores).items():
             evaluated[k] = objective.score(m, values_of(k))
 
     def refine(start: list[Key], allowed: Any) -> Key:
@@ -261,7 +277,7 @@ def _before_shift(
     """How much a load shift leaves to re-adapt: the proved limit at the load
     before the shift, kept unchanged and scored at the load after it, as a share
     of the proved limit there (1.0: the old optimum is still optimal)."""
-    steady = Scenario(sc.name, sc.rps, sc.rps, "steady", sc.latency_max)
+    steady = Scenario(sc.name, sc.rps, sc.rps, "steady", sc.latency_max, sc.cores)
     old = limit(steady, cfg, sims)
     score, _ = final_score_of(sc, sc.upir(), values_of(old["proved_key"]), cfg)
     return {

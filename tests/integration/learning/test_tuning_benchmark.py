@@ -39,11 +39,12 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     result = json.loads((tmp_path / "tuning.json").read_text())
     assert (tmp_path / "tuning.png").read_bytes()[:4] == b"\x89PNG"
     assert result["command"] == "python benchmarks/tuning.py --quick"
-    assert set(result["scenarios"]) == {"steady", "shift", "tight"}
+    assert set(result["scenarios"]) == {"steady", "shift", "tight", "shift_cpu"}
+    assert result["scenarios"]["shift_cpu"]["worker_cores"] == 2
     for name, scenario in result["scenarios"].items():
         assert scenario["limit"]["score"] >= scenario["proved_limit"]["score"]
         before = scenario["proved_limit"]["before_shift"]
-        if name == "shift":  # what the shift leaves to re-adapt: the old optimum, kept
+        if name.startswith("shift"):  # what the shift leaves to re-adapt: the old optimum, kept
             assert before["rps"] == 120.0 and len(before["proved_config"]) == 9
             assert before["share_of_proved_limit"] == pytest.approx(
                 before["score_after_shift"] / scenario["proved_limit"]["score"]
