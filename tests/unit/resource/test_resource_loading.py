@@ -12,6 +12,12 @@ from upir.errors import InvalidSpecError
 from upir.resource import MAX_DOCUMENT_BYTES, MAX_NODES, load_documents, schema_issues
 
 
+BLOWUP_S = 10.0
+"""Wall-clock bound that only catches a blow-up (an expansion or a recursion
+that would run for minutes), not slowness: refusing takes milliseconds, but on
+a shared machine a tighter bound fails by chance. Speed lives in benchmarks/."""
+
+
 def error_of(text: str) -> tuple[str, int | None]:
     with pytest.raises(InvalidSpecError) as caught:
         load_documents(text, source="f.yaml")
@@ -111,7 +117,7 @@ def test_alias_bomb_is_refused_quickly() -> None:
     lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
     start = time.perf_counter()
     message, position = error_of("\n".join(lines) + "\n")
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < BLOWUP_S
     assert message.endswith(
         f"more than {MAX_NODES} YAML nodes (aliases expanded); refusing to load"
     )
@@ -127,7 +133,7 @@ def test_deep_nesting_is_refused() -> None:
         start = time.perf_counter()
         message, _ = error_of(text)
         assert "nesting is deeper than 64 levels" in message
-        assert time.perf_counter() - start < 0.5
+        assert time.perf_counter() - start < BLOWUP_S
 
 
 def test_huge_file_is_refused_unparsed() -> None:
@@ -137,7 +143,7 @@ def test_huge_file_is_refused_unparsed() -> None:
         message
         == f"is {MAX_DOCUMENT_BYTES + 3} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes (1 MiB)"
     )
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < BLOWUP_S
     # the limit counts bytes, not characters
     message, _ = error_of("a: " + "é" * (MAX_DOCUMENT_BYTES // 2))
     assert message.startswith(f"is {MAX_DOCUMENT_BYTES + 3} bytes")
