@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from upir.errors import InvalidSpecError
 from upir.resource import MAX_DOCUMENT_BYTES, MAX_NODES, load_documents, schema_issues
 
-
 BLOWUP_S = 10.0
 """Wall-clock bound that only catches a blow-up (an expansion or a recursion
 that would run for minutes), not slowness: refusing takes milliseconds, but on
