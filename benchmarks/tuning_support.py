@@ -56,6 +56,11 @@ GRID = {
 QUICK_GRID = {"batcher.batch_size": (2, 16), "worker.replicas": (1, 4)}
 
 
+def service_of(cores: int | None) -> ServiceModel | None:
+    """The worker stage with ``cores`` CPUs per replica (None: the default model)."""
+    return None if cores is None else ServiceModel(cores=cores)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -76,7 +81,7 @@ class Scenario:
         return make_profile(self.profile, self.rps, self.peak_rps, windows * window_s)
 
     def service(self) -> ServiceModel | None:
-        return None if self.cores is None else ServiceModel(cores=self.cores)
+        return service_of(self.cores)
 
     def final_load(self) -> LoadProfile:
         return LoadProfile.steady(self.peak_rps if self.profile == "shift" else self.rps)
@@ -164,7 +169,7 @@ def _grid_eval(
         seed=EVAL_SEED,
         windows=windows,
         window_s=cfg["window_s"],
-        service=None if cores is None else ServiceModel(cores=cores),
+        service=service_of(cores),
     )
     return key, m
 
