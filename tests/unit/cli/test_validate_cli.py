@@ -13,6 +13,11 @@ from upir.cli.main import main
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
+BLOWUP_S = 10.0
+"""Wall-clock bound that only catches a blow-up (evaluating 10**10**10, an exponential
+parse of the deep parentheses): each refusal takes ~10 ms, and on a shared machine a
+tighter bound fails by chance. Speed targets live in benchmarks/, not timed tests."""
+
 
 def _base() -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "api-service.yaml").read_text())
@@ -119,7 +124,7 @@ def test_bad_input_exits_2_naming_the_field(
     assert code == 2, err
     assert needle in err, err
     assert "Traceback" not in err
-    assert elapsed < 1.0, f"{name} took {elapsed:.2f}s"
+    assert elapsed < BLOWUP_S, f"{name} took {elapsed:.2f}s"
     assert not (tmp_path / "PWNED").exists()
 
 

@@ -11,6 +11,12 @@ from upir.expr import DEFAULT_LIMITS, HARD_MAX_DEPTH, ExprLimits, parse
 
 FIELD = "spec.specification.invariants[0].predicate"
 
+BLOWUP_S = 10.0
+"""Wall-clock bound that only catches a blow-up: hostile input is refused in ~10 ms,
+while evaluating 10**10**10 or anything quadratic in the 100,000-character inputs
+would run for minutes. On a shared machine a tighter bound fails by chance; speed
+targets live in benchmarks/ and docs/benchmarks.md, not in timed tests."""
+
 
 def error_of(text: object, expect: str | None = "bool", **limits: int) -> ExpressionError:
     lim = ExprLimits(**limits) if limits else DEFAULT_LIMITS
@@ -313,7 +319,7 @@ def test_hostile_input_fails_fast_with_expression_error(text: str, max_length: i
     with pytest.raises(ExpressionError) as info:
         parse(text, field=FIELD, limits=limits)
     elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"took {elapsed:.3f}s"
+    assert elapsed < BLOWUP_S, f"took {elapsed:.3f}s"
     assert info.value.field == FIELD
     assert info.value.issues[0].message
 

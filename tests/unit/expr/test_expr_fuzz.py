@@ -14,9 +14,11 @@ import upir.expr
 from upir.errors import ExpressionError
 from upir.expr import ExprLimits, parse, to_source
 
-# Generous: a parse of <= 2000 characters takes well under a millisecond; this is a
-# correctness bound (no pathological slowdown), not a benchmark.
-BOUND_S = 1.0
+BLOWUP_S = 10.0
+"""Wall-clock bound that only catches a blow-up: a parse takes at most ~1 ms (42,000
+characters of nesting included), while an exponential parse, or a quadratic one on
+the deep-nesting inputs, would run far past 10 s. On a shared machine a tighter bound
+fails by chance; speed targets live in benchmarks/, not in timed tests."""
 
 
 def _parse_or_error(text: str, limits: ExprLimits | None = None) -> None:
@@ -32,7 +34,7 @@ def _parse_or_error(text: str, limits: ExprLimits | None = None) -> None:
     else:
         # Whatever parses round-trips through the printer.
         assert parse(to_source(expr), field="f", expect=expr.type) == expr
-    assert time.perf_counter() - start < BOUND_S
+    assert time.perf_counter() - start < BLOWUP_S
 
 
 @settings(max_examples=300, deadline=None)

@@ -170,7 +170,7 @@ def test_maximal_document_loads_and_validates_in_time(make_big_doc: object) -> N
     elapsed = time.perf_counter() - start
     assert loaded == big
     assert load_documents(json.dumps(big), source="big.json") == [big]
-    assert elapsed < 2.0, f"load + validate took {elapsed:.2f}s"
+    assert elapsed < BLOWUP_S, f"load + validate took {elapsed:.2f}s"  # ~35 ms; ~9,400 nodes
 
 
 def test_text_is_required() -> None:

@@ -16,6 +16,12 @@ from upir.resource.validate import MAX_ISSUES
 
 Doc = dict[str, Any]
 
+BLOWUP_S = 10.0
+"""Wall-clock bound that only catches a blow-up: a maximal document validates in
+~15 ms; a backtracking regex, or redoing per-entry work for each pair of its ~1,150
+entries, would take 15 s or more. On a shared machine a tighter bound fails by
+chance; speed targets live in benchmarks/ and docs/benchmarks.md, not timed tests."""
+
 
 def pairs(doc: object, engine: str = "python") -> list[tuple[str, str]]:
     found = schema_issues(doc, engine=engine)  # type: ignore[arg-type]
@@ -542,7 +548,7 @@ def test_documents_at_the_size_limits_are_valid_and_fast(make_big_doc: Callable[
     start = time.perf_counter()
     assert schema_issues(big) == []
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.5, f"schema_issues took {elapsed:.3f}s on a maximal document"
+    assert elapsed < BLOWUP_S, f"schema_issues took {elapsed:.3f}s on a maximal document"
 
 
 def test_input_is_not_modified(doc: Doc) -> None:

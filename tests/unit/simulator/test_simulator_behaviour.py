@@ -24,6 +24,10 @@ BASE = WorkloadParams()  # the reference workload's defaults: 4 workers, batches
 STEADY = LoadProfile.steady(150)
 SLOW = {"gateway_timeout_ms": 2000, "gateway_retries": 0}  # no timeouts in the way
 
+BLOWUP_S = 10.0
+"""CPU-time bound that only catches a blow-up, not slowness: on a shared machine a
+tighter bound fails by chance. Speed targets live in benchmarks/, not timed tests."""
+
 
 def p(**changes: float) -> WorkloadParams:
     return WorkloadParams.from_mapping(changes, base=BASE)
@@ -216,11 +220,13 @@ def test_every_request_is_accounted_for(params: WorkloadParams) -> None:
 
 
 def test_simulation_is_fast_enough() -> None:
-    # Not a benchmark, a guard against an accidental O(n^2): a 10 s window of
-    # 1,500 requests must take well under a second even on a busy CI core.
+    # Not a benchmark, a guard against an accidental O(n^2): a 300 s window of
+    # ~45,000 requests takes ~0.3 s, while even the cheapest Python loop over all
+    # pairs of them would take minutes (at 1,500 requests it would stay under 1 s).
     import time
 
     sim = Simulator(BASE, STEADY, seed=0)
     start = time.process_time()
-    sim.run_window(10.0)
-    assert time.process_time() - start < 1.0
+    sim.run_window(300.0)
+    assert sim.totals().arrivals > 40_000
+    assert time.process_time() - start < BLOWUP_S
