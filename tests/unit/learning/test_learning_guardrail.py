@@ -9,7 +9,6 @@ force in tests/integration/learning/test_guardrail_bruteforce.py.)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, cast
@@ -24,17 +23,30 @@ from upir.verification import Counterexample, Verdict, VerificationResult, Verif
 Rule = Callable[[dict[str, Fraction], str], Verdict]
 
 
+class ScriptedClock:
+    """The guardrail's clock: time passes only when the verifier says so, so
+    the check times that order the properties do not depend on machine load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class ScriptedVerifier:
-    """Answers ``verify_property`` by a rule over the candidate's parameters."""
+    """Answers ``verify_property`` by a rule over the candidate's parameters;
+    each answer takes ``delay_s`` of the scripted clock (0.1 ms by default)."""
 
     def __init__(self, rule: Rule, delay_s: dict[str, float] | None = None) -> None:
         self.rule = rule
         self.delay_s = delay_s or {}
         self.calls: list[str] = []
+        self.clock = ScriptedClock()
 
     def verify_property(self, upir: UPIR, prop: TemporalProperty) -> VerificationResult:
         self.calls.append(prop.name)
-        time.sleep(self.delay_s.get(prop.name, 0.0))
+        self.clock.now += self.delay_s.get(prop.name, 0.0001)
         status = self.rule(upir.tunable_values(), prop.name)
         cex = None
         if status is Verdict.VIOLATED:
@@ -87,7 +99,7 @@ def _guard(
     rule: Rule, delay_s: dict[str, float] | None = None, **kwargs: Any
 ) -> tuple[Guardrail, ScriptedVerifier]:
     v = ScriptedVerifier(rule, delay_s)
-    return Guardrail(cast(Verifier, v), _upir(), **kwargs), v
+    return Guardrail(cast(Verifier, v), _upir(), clock=v.clock, **kwargs), v
 
 
 def test_all_proved_passes_and_is_memoised() -> None:
