@@ -205,6 +205,25 @@ class PPOAgent:
         frac = max(0.0, 1.0 - self.updates_done / cfg.total_updates)
         return cfg.learning_rate * frac
 
+    @torch.no_grad()
+    def rescore(self, buffer: RolloutBuffer) -> None:
+        """Replace the stored log-probabilities and values of ``buffer``'s
+        transitions by the current policy's and critic's.
+
+        For a learner that also updates between rollouts (on imagined data), the
+        transitions were drawn under older policies; without this the clipped
+        ratios of the next update would mostly discard them."""
+        n = buffer.pos
+        if n == 0:
+            return
+        out = self.net.evaluate(
+            buffer.obs[:n].reshape(-1, self.net.obs_dim),
+            buffer.masks[:n].reshape(-1, self.net.n_heads, self.net.max_actions),
+            buffer.actions[:n].reshape(-1, self.net.n_heads),
+        )
+        buffer.logprobs[:n] = out.logprob.reshape(n, buffer.num_envs)
+        buffer.values[:n] = out.value.reshape(n, buffer.num_envs)
+
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         """Run the PPO update on a buffer's transitions, then clear the buffer.
 

@@ -35,6 +35,13 @@ rejections in this window; the reward of the last applied move. Then, per
 tunable parameter: its position in its domain; its last applied move (-1, 0,
 +1) and that move times the reward it earned; its last rejected move; whether
 it can go down and up.
+
+With ``LearnerSettings.model.enabled`` (off by default) the learner also learns
+between windows from imagined ones (Dyna): a Gaussian process fitted to the
+windows' configurations and scores, optimistic where it has seen little, scores
+short imagined trajectories of moves, and PPO updates on them
+(:mod:`upir.learning.dyna`). Imagined moves are never proposed; the proposal
+still comes from the screened policy.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from __future__ import annotations
 import io
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -53,8 +60,9 @@ from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.actions import ParameterSpace
 from upir.learning.agent import CheckpointError, PPOAgent
+from upir.learning.dyna import Grid, ScoreModel, imagine
 from upir.learning.guardrail import Guardrail, GuardrailDecision
-from upir.learning.objective import TuningObjective, is_ratio
+from upir.learning.objective import TuningObjective
 from upir.learning.policy import DOWN, KEEP, UP
 from upir.learning.ppo import PPOConfig
 from upir.learning.records import (
@@ -154,6 +162,9 @@ class ArchitectureLearner:
             )
         self._bias_towards_keep()
         self.buffer = self.agent.new_buffer(num_envs=1)
+        self.model = ScoreModel(self.settings.model, n)
+        """Every window's tunable positions and score, for imagined rollouts."""
+        self._grid = Grid(self.space)
         self.params: dict[str, Fraction] = upir.tunable_values()
         """The tunable values the learner believes are in force."""
         self.metrics: dict[str, float] | None = None
@@ -171,9 +182,11 @@ class ArchitectureLearner:
             "updates": 0,
             "rejections": 0,
             "dropped": 0,
+            "imagined": 0,
         }
         self.last_reward: float | None = None
         self.last_update: dict[str, float] = {}
+        self.last_imagined: dict[str, float] = {}
         self.rejections: deque[dict[str, Any]] = deque(maxlen=self.settings.history)
 
     # -- the tuning step ---------------------------------------------------------------
@@ -201,6 +214,13 @@ class ArchitectureLearner:
         self.counters["windows"] += 1
         self.last_reward = reward
         pending, self._pending = self._pending, None
+        if self.settings.model.enabled:
+            # Imagine before crediting the pending move, so that an update on
+            # real windows, when due, comes after it: real data has the last
+            # word before the next proposal (the other order tuned worse).
+            self.model.add(self.space.encode(now), reward)
+            if len(self.model) >= self.settings.model.min_windows:
+                self._imagine(now)
         if pending is not None:
             if same_values(now, pending.proposal):
                 gain = self._reward(reward, pending)
@@ -280,55 +300,45 @@ class ArchitectureLearner:
         return self._observe(self.params)
 
     def _observe(self, params: Mapping[str, Fraction]) -> torch.Tensor:
+        return self._compose(
+            self._global(),
+            self.space.encode(params),
+            self.mask(params),
+            self._last_move,
+            self._last_gain,
+            self._last_rejected,
+        )
+
+    def _global(self) -> list[float]:
+        """The global part of the state, without the last move's reward."""
         assert self.metrics is not None
         m, prev = self.metrics, self._prev_metrics
-        now_f = [self._metric_feature(k, m.get(k)) for k in self.metric_names]
+        now_f = [self.objective.feature(k, m.get(k)) for k in self.metric_names]
         if prev is None:
             deltas = [0.0] * len(now_f)
         else:
             deltas = [
-                a - self._metric_feature(k, prev.get(k))
+                a - self.objective.feature(k, prev.get(k))
                 for k, a in zip(self.metric_names, now_f, strict=True)
             ]
-        slack = [self._slack(k, m) for k in self.constraint_keys]
-        vec = [*now_f, *deltas, *slack, min(self._rejections_now, 3) / 3.0, self._last_gain]
-        mask = self.mask(params)
-        for h, pos in enumerate(self.space.encode(params)):
-            move = self._last_move[h]
-            vec += [
-                pos,
-                float(move),
-                move * self._last_gain,
-                float(self._last_rejected[h]),
-                float(mask[h, 0]),
-                float(mask[h, 2]),
-            ]
+        slack = [self.objective.slack(k, m) for k in self.constraint_keys]
+        return [*now_f, *deltas, *slack, min(self._rejections_now, 3) / 3.0]
+
+    @staticmethod
+    def _compose(
+        glob: list[float],
+        positions: Sequence[float],
+        mask: torch.Tensor,
+        moves: Sequence[int],
+        gain: float,
+        rejected: Sequence[int],
+    ) -> torch.Tensor:
+        vec = [*glob, gain]
+        for h, pos in enumerate(positions):
+            move = moves[h]
+            vec += [pos, float(move), move * gain, float(rejected[h])]
+            vec += [float(mask[h, DOWN]), float(mask[h, UP])]
         return torch.tensor([max(-3.0, min(3.0, x)) for x in vec], dtype=torch.float32)
-
-    def _metric_feature(self, name: str, value: float | None) -> float:
-        if value is None:
-            return 0.0
-        if is_ratio(name):
-            # shares are small and matter on a log scale: 0.1% -> 0.1, 100% -> 1
-            return 1.0 + math.log10(max(value, 0.0) + 1e-3) / 3.0
-        base = (self.objective.baseline or {}).get(name, value)
-        return math.log1p(max(value, 0.0)) - math.log1p(max(base, 0.0))
-
-    def _slack(self, key: str, m: Mapping[str, float]) -> float:
-        value = m.get(key)
-        lo, hi = self.objective.bounds[key]
-        if value is None:
-            return 0.0
-        margins: list[float] = []
-        if key == "availability":
-            if lo is not None:
-                margins.append((value - lo) / max(1.0 - lo, 1e-6))
-        else:
-            if hi is not None:
-                margins.append((hi - value) / max(abs(hi), 1e-9))
-            if lo is not None:
-                margins.append((value - lo) / max(abs(lo), 1e-9))
-        return max(-3.0, min(1.0, min(margins))) if margins else 0.0
 
     def mask(self, params: Mapping[str, Fraction]) -> torch.Tensor:
         """(n, 3) allowed moves from ``params``: inside each domain's grid and,
@@ -345,6 +355,20 @@ class ArchitectureLearner:
         return mask
 
     # -- acting and learning ---------------------------------------------------------------
+    def _imagine(self, now: Mapping[str, Fraction]) -> None:
+        """Dyna: PPO updates on rollouts imagined through the score model
+        (:mod:`upir.learning.dyna`), seen as the policy would see them now."""
+        glob, none = self._global(), [0] * len(self.space)
+
+        def view(
+            pos: Sequence[float], mask: torch.Tensor, moves: Sequence[int], gain: float
+        ) -> torch.Tensor:
+            return self._compose(glob, pos, mask, moves, gain, none)
+
+        args = (self.model, self.space, now, self._last_move, self._last_gain, view, self._grid)
+        self.last_imagined = imagine(self.agent, *args)
+        self.counters["imagined"] = self.counters.get("imagined", 0) + 1
+
     def _propose(self, obs: torch.Tensor, deterministic: bool) -> dict[str, Fraction]:
         mask = self.mask(self.params)
         action, logprob, value = self.agent.act(obs, mask, deterministic=deterministic)
@@ -380,6 +404,8 @@ class ArchitectureLearner:
         )
         self.counters["transitions"] += 1
         if self.buffer.full:
+            if self.settings.model.enabled:
+                self.agent.rescore(self.buffer)  # drawn before imagined updates
             self.last_update = self.agent.update(self.buffer)
             self.counters["updates"] += 1
 
@@ -402,6 +428,8 @@ class ArchitectureLearner:
             raise InvalidSpecError([FieldIssue("policy", "must be 'shared' or 'independent'")])
         if st.embed_dim < 1:
             raise InvalidSpecError([FieldIssue("embed_dim", "must be >= 1")])
+        if problems := st.model.problems():
+            raise InvalidSpecError([FieldIssue(f, m) for f, m in problems])
 
     def _bias_towards_keep(self) -> None:
         """Start with KEEP at ``keep_prob`` and DOWN, UP equally likely: the
@@ -441,6 +469,7 @@ class ArchitectureLearner:
             "buffered": self.buffer.pos,
             "lastReward": self.last_reward,
             "lastUpdate": dict(self.last_update),
+            "lastImagined": dict(self.last_imagined),
         }
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -497,6 +526,7 @@ class ArchitectureLearner:
             "lastReward": self.last_reward,
             "lastUpdate": dict(self.last_update),
             "rejections": list(self.rejections),
+            "model": self.model.state(),
         }
         out = io.BytesIO()
         torch.save(state, out)
@@ -572,3 +602,4 @@ class ArchitectureLearner:
         self.last_reward = None if last is None else float(last)
         self.last_update = {str(k): float(v) for k, v in state["lastUpdate"].items()}
         self.rejections.extend(state["rejections"])
+        self.model.load_state(state.get("model") or {})

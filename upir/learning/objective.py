@@ -234,3 +234,32 @@ class TuningObjective:
             self.baseline = {str(k): float(v) for k, v in base.items()}
         else:
             raise ValueError("objective baseline must be a mapping or None")
+
+    def feature(self, name: str, value: float | None) -> float:
+        """``value`` of metric ``name`` as a state feature: a share on a log
+        scale, anything else as its log-ratio to the baseline (0 when absent)."""
+        if value is None:
+            return 0.0
+        if is_ratio(name):
+            # shares are small and matter on a log scale: 0.1% -> 0.1, 100% -> 1
+            return 1.0 + math.log10(max(value, 0.0) + 1e-3) / 3.0
+        base = (self.baseline or {}).get(name, value)
+        return math.log1p(max(value, 0.0)) - math.log1p(max(base, 0.0))
+
+    def slack(self, key: str, m: Mapping[str, float]) -> float:
+        """How far ``m`` is inside constraint ``key``, as a share of its bound,
+        in [-3, 1] (negative: broken; 0 when the metric is absent)."""
+        value = m.get(key)
+        lo, hi = self.bounds[key]
+        if value is None:
+            return 0.0
+        margins: list[float] = []
+        if key == "availability":
+            if lo is not None:
+                margins.append((value - lo) / max(1.0 - lo, 1e-6))
+        else:
+            if hi is not None:
+                margins.append((hi - value) / max(abs(hi), 1e-9))
+            if lo is not None:
+                margins.append((value - lo) / max(abs(lo), 1e-9))
+        return max(-3.0, min(1.0, min(margins))) if margins else 0.0

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from upir.core.numbers import Number, to_fraction
+from upir.learning.dyna import ModelSettings
 from upir.learning.guardrail import GuardrailDecision
 from upir.learning.objective import ObjectiveWeights
 from upir.verification.results import VerificationReport
@@ -61,6 +62,8 @@ class LearnerSettings:
     """Penalty weights of the objective (constraint violations, errors, drops)."""
     history: int = 32
     """Rejections kept (with their counterexamples) for reports and checkpoints."""
+    model: ModelSettings = field(default_factory=ModelSettings)
+    """The score model and imagined (Dyna) rollouts between windows."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +72,7 @@ class LearnerSettings:
     def from_dict(cls, data: Mapping[str, Any]) -> LearnerSettings:
         d = dict(data)
         d["weights"] = ObjectiveWeights(**dict(d.get("weights") or {}))
+        d["model"] = ModelSettings(**dict(d.get("model") or {}))
         return cls(**d)
 
 

@@ -1,0 +1,207 @@
+"""The score model and imagined (Dyna) rollouts: the Gaussian process is
+optimistic where it has seen little, PPO learns from imagination alone, and the
+learner keeps the model's windows across a checkpoint."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from fractions import Fraction as F
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from upir.core import UPIR
+from upir.errors import InvalidSpecError
+from upir.learning import DOWN, UP
+from upir.learning.actions import ParameterSpace
+from upir.learning.agent import PPOAgent
+from upir.learning.dyna import Grid, ModelSettings, ScoreModel, imagine
+from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
+
+
+def _doc() -> dict[str, Any]:
+    return {
+        "apiVersion": "upir.dev/v1alpha1",
+        "kind": "UPIR",
+        "metadata": {"name": "t"},
+        "spec": {
+            "architecture": {
+                "components": [
+                    {"name": "gateway", "type": "service", "params": {"retries": 1, "replicas": 4}}
+                ]
+            },
+            "specification": {"constraints": {"latency_ms": {"max": 400}}},
+            "parameters": [
+                {"name": "gateway.retries", "min": 0, "max": 3},
+                {"name": "gateway.replicas", "min": 1, "max": 16},
+            ],
+        },
+    }
+
+
+UPIR_ = UPIR.from_resource(_doc())
+
+
+def test_model_is_optimistic_where_it_has_seen_little() -> None:
+    model = ScoreModel(ModelSettings(kappa=2.0), dims=2)
+    rng = np.random.default_rng(0)
+    for x in rng.uniform(-1.0, 0.0, size=(30, 2)):  # only the lower-left quarter seen
+        model.add(list(x), float(x[0] + x[1]) + float(rng.normal(0, 0.01)))
+    seen, unseen = np.array([[-0.5, -0.5]]), np.array([[0.9, 0.9]])
+    assert model.optimistic(unseen)[0] > model.optimistic(seen)[0]
+    plain = ScoreModel(ModelSettings(kappa=0.0), dims=2)
+    plain.load_state(model.state())
+    # with kappa 0 the bound is the mean, which fits the seen data closely
+    assert abs(plain.optimistic(seen)[0] - (-1.0)) < 0.1
+    assert plain.optimistic(seen)[0] < model.optimistic(seen)[0]
+
+
+def test_model_skips_non_finite_keeps_the_latest_and_round_trips() -> None:
+    model = ScoreModel(ModelSettings(max_points=5), dims=1)
+    with pytest.raises(ValueError, match="no windows"):
+        model.optimistic(np.zeros((1, 1)))
+    model.add([0.1], math.nan)
+    model.add([math.inf], 1.0)
+    assert len(model) == 0
+    for i in range(8):
+        model.add([i / 10], float(i))
+    assert len(model) == 5 and model.state()["y"] == [3.0, 4.0, 5.0, 6.0, 7.0]
+    with pytest.raises(ValueError, match="positions"):
+        model.add([0.1, 0.2], 1.0)
+    copy = ScoreModel(ModelSettings(max_points=5), dims=1)
+    copy.load_state(model.state())
+    x = np.linspace(-1, 1, 7).reshape(-1, 1)
+    assert np.array_equal(copy.optimistic(x), model.optimistic(x))  # fits are deterministic
+
+
+def test_ppo_learns_from_imagined_rollouts_alone() -> None:
+    """A model that says more replicas score better, and nothing about retries:
+    imagined updates alone make UP on replicas likely."""
+    space = ParameterSpace(UPIR_)
+    settings = ModelSettings(kappa=0.0, rollouts=8, horizon=4)
+    model = ScoreModel(settings, dims=2)
+    for r in (0, 1, 2, 3):
+        for n in (1, 2, 4, 8, 16):
+            p = {"gateway.retries": F(r), "gateway.replicas": F(n)}
+            model.add(space.encode(p), math.log(n))
+    agent = PPOAgent(2 * 6 + 1, space.action_dims, replace(LEARNER_CONFIG, hidden_sizes=(16,)), 0)
+    start = UPIR_.tunable_values()
+
+    def view(pos: Any, mask: torch.Tensor, moves: Any, gain: float) -> torch.Tensor:
+        vec = [gain]
+        for h, x in enumerate(pos):
+            vec += [x, float(moves[h]), moves[h] * gain, 0.0, float(mask[h, 0]), float(mask[h, 2])]
+        return torch.tensor(vec, dtype=torch.float32)
+
+    obs = view(space.encode(start), space.mask(start), [0, 0], 0.0)
+    before = agent.probabilities(obs.unsqueeze(0))[0]
+    for _ in range(15):
+        diag = imagine(agent, model, space, start, [0, 0], 0.0, view)
+    after = agent.probabilities(obs.unsqueeze(0))[0]
+    assert diag["samples"] == 32.0
+    assert after[1, UP] > 0.6 > before[1, UP]  # replicas: up
+    assert after[1, UP] > after[1, DOWN] * 4
+
+
+def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoints() -> None:
+    st = LearnerSettings(model=ModelSettings(enabled=True, min_windows=3, rollouts=2, horizon=2))
+    cfg = replace(LEARNER_CONFIG, num_steps=4, hidden_sizes=(8,))
+    a = ArchitectureLearner(UPIR_, config=cfg, seed=5, settings=st)
+    params = UPIR_.tunable_values()
+
+    def metrics(p: dict[str, F]) -> dict[str, float]:
+        return {
+            "latency_ms": 100.0 / float(p["gateway.replicas"]),
+            "throughput_rps": 50.0,
+            "error_rate": 0.0,
+        }
+
+    for _ in range(2):
+        params = a.learn_from_metrics(metrics(params), params)
+    assert a.counters["imagined"] == 0 and len(a.model) == 2
+    params = a.learn_from_metrics(metrics(params), params)
+    assert a.counters["imagined"] == 1 and a.stats()["lastImagined"]["samples"] == 4.0
+    b = ArchitectureLearner.from_bytes(a.to_bytes(), UPIR_)
+    assert b.model.state() == a.model.state() and b.settings.model == st.model
+    pa, pb = params, params
+    for _ in range(5):
+        pa = a.learn_from_metrics(metrics(pa), pa)
+        pb = b.learn_from_metrics(metrics(pb), pb)
+        assert pa == pb
+    off = ArchitectureLearner(
+        UPIR_, config=cfg, seed=5, settings=LearnerSettings(model=ModelSettings(enabled=False))
+    )
+    for _ in range(4):
+        off.learn_from_metrics(metrics(params), params)
+    assert off.counters["imagined"] == 0 and len(off.model) == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        (ModelSettings(kappa=-1.0), "model.kappa"),
+        (ModelSettings(kappa=math.nan), "model.kappa"),
+        (ModelSettings(rollouts=0), "model.rollouts"),
+        (ModelSettings(horizon=0), "model.horizon"),
+        (ModelSettings(max_points=1), "model.max_points"),
+        (ModelSettings(reward_clip=0.0), "model.reward_clip"),
+    ],
+)
+def test_bad_model_settings_name_the_field(model: ModelSettings, field: str) -> None:
+    with pytest.raises(InvalidSpecError) as err:
+        ArchitectureLearner(UPIR_, settings=LearnerSettings(model=model))
+    assert field in str(err.value)
+
+
+def test_grid_moves_exactly_like_the_parameter_space() -> None:
+    space = ParameterSpace(
+        UPIR.from_resource(
+            {
+                **_doc(),
+                "spec": {
+                    **_doc()["spec"],
+                    "parameters": [
+                        {"name": "gateway.retries", "min": 0, "max": 3},
+                        {"name": "gateway.replicas", "min": 1, "max": 16},
+                        {"name": "gateway.timeout_ms", "min": 1.5, "max": 40},  # continuous
+                    ],
+                },
+            }
+        )
+    )
+    grid = Grid(space)
+    rng = np.random.default_rng(1)
+    params = {"gateway.retries": F(1), "gateway.replicas": F(4), "gateway.timeout_ms": F(7, 2)}
+    state = grid.state(params)
+    for _ in range(400):
+        assert grid.positions(state) == space.encode(params)
+        mask = grid.mask(state)
+        assert torch.equal(mask, space.mask(params))
+        allowed = [np.flatnonzero(row.numpy()) for row in mask]
+        action = [int(rng.choice(a)) for a in allowed]
+        params = space.decode(params, action)
+        state = grid.step(state, action)
+        assert grid.state(params) == state
+    with pytest.raises(ValueError, match="masked"):
+        grid.step(grid.state({**params, "gateway.retries": F(3)}), [UP, 1, 1])
+
+
+def test_hyperparameters_are_optimised_every_refit_every_fits_and_kept_between() -> None:
+    model = ScoreModel(ModelSettings(refit_every=3), dims=1)
+    rng = np.random.default_rng(2)
+    thetas = []
+    for i in range(7):
+        for _ in range(4):  # new windows change the optimum of the hyperparameters
+            x = float(rng.uniform(-1, 1))
+            model.add([x], math.sin(3 * x * (1 + i)) + float(rng.normal(0, 0.05)))
+        model.fit()
+        thetas.append(model.state()["theta"])
+    assert [model.state()["fits"]] == [1]  # fit 7 optimised (fits 1, 4 and 7 do)
+    assert thetas[0] == thetas[1] == thetas[2] != thetas[3]
+    assert thetas[3] == thetas[4] == thetas[5] != thetas[6]
+    bad = {**model.state(), "theta": [0.0]}
+    with pytest.raises(ValueError, match="shape"):
+        ScoreModel(ModelSettings(), dims=1).load_state(bad)
