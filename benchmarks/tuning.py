@@ -38,7 +38,10 @@ Methods, each with the same budget of decision windows and the same seeds
 - ``ppo``: :class:`ArchitectureLearner`, every proposal applied unchecked;
 - ``ppo_guarded``: the same learner behind the :class:`Guardrail` (Z3);
 - ``ppo_guarded_rollback``: the same with :class:`upir.learning.simenv.Rollback`,
-  the operator's return to the best measured configuration on a regression.
+  the operator's return to the best measured configuration on a regression;
+- ``ppo_guarded_rollback_model``: the same learning also from imagined
+  rollouts through a model of the score (``LearnerSettings.model``, off by
+  default; :mod:`upir.learning.dyna`).
 
 Every method's final configuration is the one of its best window among the
 windows at the load the run ends with (every window; for ``shift`` those after
@@ -105,8 +108,9 @@ from tuning_support import (
 
 from upir.core import UPIR
 from upir.learning.actions import ParameterSpace
+from upir.learning.dyna import ModelSettings
 from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner
+from upir.learning.learner import ArchitectureLearner, LearnerSettings
 from upir.learning.objective import TuningObjective
 from upir.learning.report import evaluate
 from upir.learning.simenv import Rollback, SimulatedWorkload, params_after, tune
@@ -146,14 +150,17 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     guard = Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
     if method.startswith("ppo"):
         guarded = method.startswith("ppo_guarded")
-        learner = ArchitectureLearner(upir, seed=seed, guardrail=guard if guarded else None)
+        settings = LearnerSettings(model=ModelSettings(enabled=method.endswith("_model")))
+        learner = ArchitectureLearner(
+            upir, seed=seed, guardrail=guard if guarded else None, settings=settings
+        )
         learner.objective.set_baseline(objective.baseline or {})
         records = tune(
             learner,
             wl,
             windows,
             guardrail=guard if guarded else None,
-            rollback=Rollback() if method == "ppo_guarded_rollback" else None,
+            rollback=Rollback() if method.startswith("ppo_guarded_rollback") else None,
         )
         applied = [r.params for r in records]
         scores = [objective.score(r.metrics, r.params) for r in records]

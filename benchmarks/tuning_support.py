@@ -43,6 +43,7 @@ METHODS = (
     "ppo",
     "ppo_guarded",
     "ppo_guarded_rollback",
+    "ppo_guarded_rollback_model",
 )
 EVAL_SEED = 424242
 EVAL_WINDOWS = 3
@@ -402,6 +403,8 @@ HEAD_TO_HEAD = (
     ("ppo_guarded_rollback", "optuna_guarded_step"),
     ("ppo_guarded_rollback", "optuna_tpe"),
     ("ppo_guarded", "optuna_guarded"),
+    ("ppo_guarded_rollback_model", "optuna_guarded"),
+    ("ppo_guarded_rollback_model", "ppo_guarded_rollback"),
 )
 """Pairs compared seed by seed (the same seed gives both the same arrivals)."""
 

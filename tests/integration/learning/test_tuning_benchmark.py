@@ -71,6 +71,7 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             "ppo",
             "ppo_guarded",
             "ppo_guarded_rollback",
+            "ppo_guarded_rollback_model",
         }
         for m in methods.values():
             assert m["windows"] == 8
@@ -79,6 +80,7 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         for guarded in (
             "ppo_guarded",
             "ppo_guarded_rollback",
+            "ppo_guarded_rollback_model",
             "optuna_guarded",
             "optuna_guarded_step",
         ):
@@ -97,6 +99,8 @@ def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             "ppo_guarded_rollback vs optuna_guarded_step",
             "ppo_guarded_rollback vs optuna_tpe",
             "ppo_guarded vs optuna_guarded",
+            "ppo_guarded_rollback_model vs optuna_guarded",
+            "ppo_guarded_rollback_model vs ppo_guarded_rollback",
         }
         for h in scenario["head_to_head"].values():
             assert h["seeds"] == 1 and h["wins"] + h["ties"] + h["losses"] == 1
