@@ -28,8 +28,9 @@ from upir.cli.common import EXIT_INVALID, EXIT_OK, Context, print_json, read_one
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
+from upir.learning.dyna import ModelSettings
 from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner
+from upir.learning.learner import ArchitectureLearner, LearnerSettings
 from upir.learning.report import evaluate, plot_tuning
 from upir.learning.simenv import (
     PROFILES,
@@ -96,6 +97,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="go back to the best proved configuration when the score stays this share below "
         "it for 2 windows, as the operator does (default 0.2; 0 turns it off)",
     )
+    p.add_argument(
+        "--model",
+        action="store_true",
+        help="also learn from imagined windows through a model of the score "
+        "(LearnerSettings.model; off by default: see docs/benchmarks.md, Tuning)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the run")
     p.set_defaults(run=run)
@@ -155,7 +162,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"upir: warning: the initial parameters are not proved ({initial_check.message}); "
             "the operator synthesizes proved ones before tuning\n"
         )
-    learner = ArchitectureLearner(upir, seed=args.seed, guardrail=guardrail)
+    settings = LearnerSettings(model=ModelSettings(enabled=args.model))
+    learner = ArchitectureLearner(upir, seed=args.seed, guardrail=guardrail, settings=settings)
     records: list[WindowRecord] = []
     with _Progress(args.episodes * args.windows, quiet=False) as progress:
         for ep in range(args.episodes):
@@ -254,7 +262,9 @@ def _result(
             "p90Ms": round(stats.p90_ms, 3),
             "cached": stats.cached,
         },
-        "learner": {k: v for k, v in learner.stats().items() if k != "lastUpdate"},
+        "learner": {
+            k: v for k, v in learner.stats().items() if k not in ("lastUpdate", "lastImagined")
+        },
         "rejections": rejections[-50:],
         "history": [r.to_json() for r in records],
     }

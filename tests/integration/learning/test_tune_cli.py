@@ -58,6 +58,17 @@ def test_json_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and result["plot"] == str(png)
 
 
+def test_model_learns_from_imagined_windows(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--episodes", "2", "--windows", "5", "--window-s", "2", "--seed", "1", "--json"]
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *args, "--model")
+    assert code == 0, err
+    learner = json.loads(out)["learner"]
+    assert learner["windows"] == 10 and learner["imagined"] == 3  # from the 8th window on
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *args)
+    assert code == 0, err
+    assert json.loads(out)["learner"]["imagined"] == 0
+
+
 def test_human_report(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, str(SPEC), "--simulate", *SHORT, "--profile", "shift")
     assert code == 0, err
