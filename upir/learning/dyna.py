@@ -6,8 +6,8 @@ from each window once. Where the score is flat along a parameter (batch sizes
 that never fill under a short flush all score the same), local moves earn no
 signal and the policy random-walks across the plateau, while a tuner with a
 model of the whole domain (Optuna's TPE) samples beyond it. The model here is
-fitted to every window seen so far (the tunable positions, in [-1, 1], against
-the window's score) and is optimistic where it has seen little: an imagined
+fitted to the windows seen (the tunable positions, in [-1, 1], and the time,
+against the window's score) and is optimistic where it has seen little: an imagined
 configuration scores ``mean + kappa * std`` (an upper confidence bound). PPO
 then learns, between real windows, from short imagined trajectories of moves
 scored by that bound, so it is drawn both towards configurations that measured
@@ -56,8 +56,9 @@ class ModelSettings:
 
     enabled: bool = False
     """Learn from imagined rollouts between windows. Off by default: on the
-    tuning benchmark it closed most of the gap to Optuna under steady load but
-    recovered worse after a load shift (docs/benchmarks.md, "Tuning")."""
+    tuning benchmark it tuned somewhat better under steady load (not
+    significantly on fresh seeds) and much worse after a load shift that
+    saturates the configuration it had found (docs/benchmarks.md, "Tuning")."""
     kappa: float = 1.0
     """Optimism: an imagined configuration scores mean + ``kappa`` standard
     deviations of the model (score units; 0 trusts the mean alone)."""
@@ -104,7 +105,8 @@ class ScoreModel:
     """Windows seen (tunable positions -> score) and a Gaussian process fitted to them.
 
     The kernel is a Matern 5/2 with one length scale per parameter (so a
-    parameter that does not matter gets a long scale) plus white noise (one
+    parameter that does not matter gets a long scale) and, with ``drift``, one
+    for time, plus white noise (one
     window's score is noisy); targets are normalised. Hyperparameters are
     optimised every ``refit_every`` fits and kept (and checkpointed) in
     between; fits are deterministic (``random_state`` fixed, no restarts)."""
@@ -288,9 +290,15 @@ def imagine(
     diagnostics. A move's imagined reward is the change of the model's
     optimistic score it causes (the learner's improvement reward, imagined);
     the last move of each trajectory is truncated (bootstrapped by the critic).
-    ``grid``: the learner's :class:`Grid` for ``space`` (a fresh one without)."""
+    ``grid``: the learner's :class:`Grid` for ``space`` (a fresh one without).
+    Returns ``{}`` without updating when the model cannot be fitted."""
     st = model.settings
-    model.fit()
+    try:
+        model.fit()
+    except np.linalg.LinAlgError:
+        # the kernel matrix was not positive definite in floating point: skip
+        # imagining this window rather than fail the real tuning step
+        return {}
     grid = grid if grid is not None else Grid(space)
     first = grid.state(start)
     diagnostics: dict[str, float] = {}

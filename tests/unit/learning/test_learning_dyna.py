@@ -205,3 +205,22 @@ def test_hyperparameters_are_optimised_every_refit_every_fits_and_kept_between()
     bad = {**model.state(), "theta": [0.0]}
     with pytest.raises(ValueError, match="shape"):
         ScoreModel(ModelSettings(), dims=1).load_state(bad)
+
+
+def test_a_model_that_cannot_be_fitted_skips_imagining(monkeypatch: pytest.MonkeyPatch) -> None:
+    space = ParameterSpace(UPIR_)
+    model = ScoreModel(ModelSettings(), dims=2)
+    model.add([0.0, 0.0], 1.0)
+
+    def singular(*args: Any, **kwargs: Any) -> None:
+        raise np.linalg.LinAlgError("not positive definite")
+
+    monkeypatch.setattr(ScoreModel, "fit", singular)
+    agent = PPOAgent(13, space.action_dims, replace(LEARNER_CONFIG, hidden_sizes=(8,)), 0)
+    before = [p.clone() for p in agent.net.parameters()]
+
+    def view(pos: Any, mask: torch.Tensor, moves: Any, gain: float) -> torch.Tensor:
+        raise AssertionError("nothing is imagined")
+
+    assert imagine(agent, model, space, UPIR_.tunable_values(), [0, 0], 0.0, view) == {}
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.net.parameters(), strict=True))
