@@ -366,8 +366,10 @@ class ArchitectureLearner:
             return self._compose(glob, pos, mask, moves, gain, none)
 
         args = (self.model, self.space, now, self._last_move, self._last_gain, view, self._grid)
-        self.last_imagined = imagine(self.agent, *args)
-        self.counters["imagined"] = self.counters.get("imagined", 0) + 1
+        diagnostics = imagine(self.agent, *args)
+        if diagnostics:  # empty: the model could not be fitted, nothing was imagined
+            self.last_imagined = diagnostics
+            self.counters["imagined"] = self.counters.get("imagined", 0) + 1
 
     def _propose(self, obs: torch.Tensor, deterministic: bool) -> dict[str, Fraction]:
         mask = self.mask(self.params)

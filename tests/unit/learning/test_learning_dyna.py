@@ -224,3 +224,35 @@ def test_a_model_that_cannot_be_fitted_skips_imagining(monkeypatch: pytest.Monke
 
     assert imagine(agent, model, space, UPIR_.tunable_values(), [0, 0], 0.0, view) == {}
     assert all(torch.equal(a, b) for a, b in zip(before, agent.net.parameters(), strict=True))
+
+
+def test_with_drift_the_model_follows_the_latest_windows() -> None:
+    """The service changed half-way: the same configurations scored 0, now 1."""
+    rng = np.random.default_rng(3)
+    xs = rng.uniform(-1, 1, size=(40, 1))
+    models = {d: ScoreModel(ModelSettings(kappa=0.0, drift=d), dims=1) for d in (True, False)}
+    for i, x in enumerate(xs):
+        for m in models.values():
+            m.add(list(x), (0.0 if i < 20 else 1.0) + float(rng.normal(0, 0.01)))
+    probe = np.array([[0.0]])
+    assert models[True].optimistic(probe)[0] > 0.8
+    assert 0.2 < models[False].optimistic(probe)[0] < 0.8  # averages the two regimes
+    assert len(models[True].state()["theta"]) == 4 and len(models[False].state()["theta"]) == 3
+
+
+def test_learner_keeps_tuning_when_its_model_cannot_be_fitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def singular(*args: Any, **kwargs: Any) -> None:
+        raise np.linalg.LinAlgError("not positive definite")
+
+    monkeypatch.setattr(ScoreModel, "fit", singular)
+    st = LearnerSettings(model=ModelSettings(enabled=True, min_windows=1))
+    learner = ArchitectureLearner(UPIR_, seed=0, settings=st)
+    params = UPIR_.tunable_values()
+    for _ in range(3):
+        params = learner.learn_from_metrics(
+            {"latency_ms": 50.0, "throughput_rps": 10.0, "error_rate": 0.0}, params
+        )
+    assert learner.counters["windows"] == 3 and learner.counters["imagined"] == 0
+    assert learner.stats()["lastImagined"] == {}

@@ -153,3 +153,18 @@ def test_bad_checkpoints_raise_checkpoint_error() -> None:
     with pytest.raises(CheckpointError, match="obs_dim"):
         other.load_state_dict(agent.state_dict())
     assert issubclass(CheckpointError, PermanentError)
+
+
+def test_rescore_takes_the_current_policy_and_critic() -> None:
+    agent = PPOAgent(4, (3, 3), PPOConfig(hidden_sizes=(16,), num_minibatches=2), seed=7)
+    buf = _fill(agent, 4)
+    stored = (buf.logprobs.clone(), buf.values.clone())
+    agent.update(_fill(agent, 8, seed=1))  # the policy moves on
+    agent.rescore(buf)
+    assert not torch.equal(buf.logprobs, stored[0]) and not torch.equal(buf.values, stored[1])
+    out = agent.net.evaluate(
+        buf.obs.reshape(-1, 4), buf.masks.reshape(-1, 2, 3), buf.actions.reshape(-1, 2)
+    )
+    assert torch.allclose(buf.logprobs.reshape(-1), out.logprob)
+    assert torch.allclose(buf.values.reshape(-1), out.value)
+    agent.rescore(agent.new_buffer())  # empty: nothing to do
