@@ -35,11 +35,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
+from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.actions import ParameterSpace
 from upir.learning.agent import PPOAgent
 from upir.learning.policy import DOWN, KEEP, UP
 
-__all__ = ["Grid", "ModelSettings", "ScoreModel", "View", "imagine"]
+__all__ = ["Grid", "ModelSettings", "ScoreModel", "View", "context_of", "imagine"]
 
 _MASKS_KEPT = 65536
 _TIME_UNIT = 100.0  # windows per unit of the model's time input
@@ -78,6 +79,11 @@ class ModelSettings:
     windows, with its own learned length scale): when the load or the service
     changes, old windows then say less about now, and imagination follows the
     service as it is rather than as it was."""
+    context: tuple[str, ...] = ()
+    """Metrics given to the model as inputs too (their logarithms; each with its
+    own length scale), e.g. ``("offered_rps",)``: the model then tells a
+    configuration's score at one load from its score at another, and imagines
+    at the load of the latest window. A window without them is an error."""
     refit_every: int = 8
     """Windows between optimisations of the model's hyperparameters (length
     scales, noise); in between, the model takes in new windows with the last
@@ -96,9 +102,24 @@ class ModelSettings:
                 out.append((f"model.{name}", "must be >= 1"))
         if self.max_points < 2:
             out.append(("model.max_points", "must be >= 2"))
+        if any(not (isinstance(c, str) and c) for c in self.context):
+            out.append(("model.context", "must be metric names"))
         if not (math.isfinite(self.reward_clip) and self.reward_clip > 0):
             out.append(("model.reward_clip", "must be a finite number > 0"))
         return out
+
+
+def context_of(settings: ModelSettings, metrics: Mapping[str, float]) -> list[float]:
+    """The logs of the model's context metrics in one window; a missing or
+    non-positive one is an :class:`InvalidSpecError` naming it."""
+    out = []
+    for name in settings.context:
+        v = metrics.get(name)
+        if v is None or not math.isfinite(v) or v <= 0:
+            issue = FieldIssue(f"metrics.{name}", "a model context metric: must be a number > 0")
+            raise InvalidSpecError([issue])
+        out.append(math.log(v))
+    return out
 
 
 class ScoreModel:
@@ -120,19 +141,30 @@ class ScoreModel:
         self._theta: list[float] | None = None  # the last optimised log-hyperparameters
         self._fits = 0  # fits since they were optimised
         self._t = 0  # windows added (the time input, when drift is modelled)
+        self._width = dims + 1 + len(settings.context)  # positions, time, context
 
     def __len__(self) -> int:
         return len(self._y)
 
-    def add(self, x: Sequence[float], y: float) -> None:
-        """Record one window; a non-finite score is not a measurement and is skipped."""
+    def add(self, x: Sequence[float], y: float, context: Sequence[float] = ()) -> None:
+        """Record one window (``context``: the logs of the context metrics); a
+        non-finite score is not a measurement and is skipped."""
         if len(x) != self.dims:
             raise ValueError(f"expected {self.dims} positions, got {len(x)}")
-        if math.isfinite(y) and all(math.isfinite(v) for v in x):
-            self._x.append((*(float(v) for v in x), self._t / _TIME_UNIT))
+        if len(context) != len(self.settings.context):
+            raise ValueError(f"expected {len(self.settings.context)} context values")
+        row = (*(float(v) for v in x), self._t / _TIME_UNIT, *(float(c) for c in context))
+        if math.isfinite(y) and all(math.isfinite(v) for v in row):
+            self._x.append(row)
             self._y.append(float(y))
         self._t += 1
         self._gp = None
+
+    def clear(self) -> None:
+        """Forget every window and the hyperparameters (the time input runs on)."""
+        self._x.clear()
+        self._y.clear()
+        self._gp, self._theta, self._fits = None, None, 0
 
     def fit(self) -> None:
         """Fit the windows recorded; optimise the hyperparameters when due."""
@@ -161,21 +193,22 @@ class ScoreModel:
 
     @property
     def _inputs(self) -> int:
-        return self.dims + (1 if self.settings.drift else 0)
+        return self._width - (0 if self.settings.drift else 1)
 
     def _design(self, x: np.ndarray) -> np.ndarray:
-        """Rows of positions and time -> the model's inputs (time dropped without drift)."""
-        return x if self.settings.drift else x[:, : self.dims]
+        """Rows of positions, time and context -> the model's inputs (time
+        dropped without drift)."""
+        return x if self.settings.drift else np.delete(x, self.dims, axis=1)
 
     def optimistic(self, x: np.ndarray) -> np.ndarray:
         """mean + kappa * std at each row of positions ``x``, now (at the latest
-        window's time; fits first when needed)."""
+        window's time and context; fits first when needed)."""
         if len(self) == 0:
             raise ValueError("the score model has no windows yet")
         if self._gp is None:
             self.fit()
         assert self._gp is not None
-        now = np.full((len(x), 1), self._x[-1][-1])
+        now = np.tile(np.asarray(self._x[-1][self.dims :]), (len(x), 1))
         mean, std = self._gp.predict(self._design(np.hstack([x, now])), return_std=True)
         return np.asarray(mean + self.settings.kappa * std, dtype=np.float64)
 
@@ -197,7 +230,7 @@ class ScoreModel:
         self._gp = None
         for x, y in zip(xs, ys, strict=True):
             row = tuple(float(v) for v in x)
-            if len(row) != self.dims + 1:
+            if len(row) != self._width:
                 raise ValueError("score model state: rows of another shape")
             self._x.append(row)
             self._y.append(float(y))

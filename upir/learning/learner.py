@@ -47,7 +47,6 @@ still comes from the screened policy.
 from __future__ import annotations
 
 import io
-import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -60,10 +59,10 @@ from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.actions import ParameterSpace
 from upir.learning.agent import CheckpointError, PPOAgent
-from upir.learning.dyna import Grid, ScoreModel, imagine
+from upir.learning.dyna import Grid, ScoreModel, context_of, imagine
 from upir.learning.guardrail import Guardrail, GuardrailDecision
 from upir.learning.objective import TuningObjective
-from upir.learning.policy import DOWN, KEEP, UP
+from upir.learning.policy import DOWN, UP
 from upir.learning.ppo import PPOConfig
 from upir.learning.records import (
     BUFFER_FIELDS,
@@ -76,7 +75,8 @@ from upir.learning.records import (
     same_values,
     strings_of,
 )
-from upir.learning.shared import SharedHeadActor
+from upir.learning.regime import LoadWatch
+from upir.learning.shared import tuner_agent
 from upir.verification.results import VerificationReport
 
 __all__ = ["HEAD_FEATURES", "LEARNER_CONFIG", "ArchitectureLearner", "LearnerSettings"]
@@ -145,26 +145,13 @@ class ArchitectureLearner:
         self.global_dim = 2 * m + c + 2
         self.obs_dim = self.global_dim + n * HEAD_FEATURES
         self._check_settings()
-        self.agent = PPOAgent(self.obs_dim, self.space.action_dims, config or LEARNER_CONFIG, seed)
-        if self.settings.policy == "shared":
-            cfg = self.agent.config
-            self.agent.net.actor = SharedHeadActor(
-                self.global_dim,
-                HEAD_FEATURES,
-                n,
-                self.agent.net.max_actions,
-                cfg.hidden_sizes,
-                self.settings.embed_dim,
-                self.agent.generator,
-            )
-            self.agent.optimizer = torch.optim.Adam(
-                self.agent.net.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
-            )
-        self._bias_towards_keep()
+        self.agent = self._new_agent(config or LEARNER_CONFIG, seed)
         self.buffer = self.agent.new_buffer(num_envs=1)
         self.model = ScoreModel(self.settings.model, n)
         """Every window's tunable positions and score, for imagined rollouts."""
         self._grid = Grid(self.space)
+        self.watch = LoadWatch(self.settings.restart)
+        """The load metric's running mean, for restarts at a jump."""
         self.params: dict[str, Fraction] = upir.tunable_values()
         """The tunable values the learner believes are in force."""
         self.metrics: dict[str, float] | None = None
@@ -183,6 +170,7 @@ class ArchitectureLearner:
             "rejections": 0,
             "dropped": 0,
             "imagined": 0,
+            "restarts": 0,
         }
         self.last_reward: float | None = None
         self.last_update: dict[str, float] = {}
@@ -209,6 +197,9 @@ class ArchitectureLearner:
         now = self._current(current)
         m = self.objective.complete(metrics, now)
         reward = self.objective.score(m, now)
+        context = context_of(self.settings.model, m) if self.settings.model.enabled else []
+        if self.watch.jumped(m):
+            self._restart()
         self._prev_metrics, self.metrics = self.metrics, m
         self._rejections_now = 0
         self.counters["windows"] += 1
@@ -218,7 +209,7 @@ class ArchitectureLearner:
             # Imagine before crediting the pending move, so that an update on
             # real windows, when due, comes after it: real data has the last
             # word before the next proposal (the other order tuned worse).
-            self.model.add(self.space.encode(now), reward)
+            self.model.add(self.space.encode(now), reward, context)
             if len(self.model) >= self.settings.model.min_windows:
                 self._imagine(now)
         if pending is not None:
@@ -430,26 +421,36 @@ class ArchitectureLearner:
             raise InvalidSpecError([FieldIssue("policy", "must be 'shared' or 'independent'")])
         if st.embed_dim < 1:
             raise InvalidSpecError([FieldIssue("embed_dim", "must be >= 1")])
-        if problems := st.model.problems():
+        if problems := st.model.problems() + st.restart.problems():
             raise InvalidSpecError([FieldIssue(f, m) for f, m in problems])
 
-    def _bias_towards_keep(self) -> None:
-        """Start with KEEP at ``keep_prob`` and DOWN, UP equally likely: the
-        output layer's weights are tiny, so its biases set the first policy."""
-        n = len(self.space)
-        keep = self.settings.keep_prob
-        if keep is None:
-            keep = max(0.5, 1.0 - 3.0 / n)
-        logit = math.log(keep / ((1.0 - keep) / 2.0))
-        actor = self.agent.net.actor
-        with torch.no_grad():
-            if isinstance(actor, SharedHeadActor):
-                actor.out.bias[KEEP] = logit
-            else:
-                assert isinstance(actor, torch.nn.Sequential)
-                last = actor[-1]
-                assert isinstance(last, torch.nn.Linear)
-                last.bias.view(n, self.agent.net.max_actions)[:, KEEP] = logit
+    def _new_agent(self, config: PPOConfig, seed: int) -> PPOAgent:
+        """The agent as first built (the same weights for the same seed)."""
+        n, st = len(self.space), self.settings
+        keep = st.keep_prob if st.keep_prob is not None else max(0.5, 1.0 - 3.0 / n)
+        dims = self.space.action_dims
+        shared, embed = st.policy == "shared", st.embed_dim
+        args = (self.global_dim, HEAD_FEATURES, dims, config, seed)
+        return tuner_agent(*args, keep_prob=keep, shared=shared, embed_dim=embed)
+
+    def _restart(self) -> None:
+        """The load jumped (:mod:`upir.learning.regime`): back to the first
+        policy (a fresh optimiser too), and by default a score model without the
+        windows before the jump. The proposal pending is not this window's
+        cause (the load is) and is dropped; the values in force stay."""
+        fresh = self._new_agent(self.agent.config, self.agent.seed)
+        self.agent.net.actor.load_state_dict(fresh.net.actor.state_dict())
+        cfg = self.agent.config
+        self.agent.optimizer = torch.optim.Adam(
+            self.agent.net.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
+        )
+        if self.settings.restart.forget_model:
+            self.model.clear()
+        self._cut()
+        if self._pending is not None:
+            self._pending = None
+            self.counters["dropped"] += 1
+        self.counters["restarts"] = self.counters.get("restarts", 0) + 1
 
     def _current(self, current: Mapping[str, Fraction | Number] | None) -> dict[str, Fraction]:
         if current is None:
@@ -508,18 +509,7 @@ class ArchitectureLearner:
             "metrics": self.metrics,
             "prevMetrics": self._prev_metrics,
             "objective": self.objective.state(),
-            "pending": None
-            if p is None
-            else {
-                "obs": p.obs,
-                "mask": p.mask,
-                "action": p.action,
-                "logprob": p.logprob,
-                "value": p.value,
-                "before": strings_of(p.before),
-                "proposal": strings_of(p.proposal),
-                "score": p.score,
-            },
+            "pending": None if p is None else p.to_state(),
             "rejectionsNow": self._rejections_now,
             "lastMove": list(self._last_move),
             "lastRejected": list(self._last_rejected),
@@ -529,6 +519,7 @@ class ArchitectureLearner:
             "lastUpdate": dict(self.last_update),
             "rejections": list(self.rejections),
             "model": self.model.state(),
+            "watch": self.watch.state(),
         }
         out = io.BytesIO()
         torch.save(state, out)
@@ -581,18 +572,7 @@ class ArchitectureLearner:
         self._prev_metrics = floats_of(state["prevMetrics"])
         self.objective.load_state(state["objective"])
         p = state["pending"]
-        self._pending = None
-        if p is not None:
-            self._pending = Pending(
-                obs=p["obs"],
-                mask=p["mask"],
-                action=p["action"],
-                logprob=float(p["logprob"]),
-                value=float(p["value"]),
-                before=parse_values(p["before"]),
-                proposal=parse_values(p["proposal"]),
-                score=float(p["score"]),
-            )
+        self._pending = None if p is None else Pending.from_state(p)
         self._rejections_now = int(state["rejectionsNow"])
         self._last_move = [int(x) for x in state["lastMove"]]
         self._last_rejected = [int(x) for x in state["lastRejected"]]
@@ -605,3 +585,4 @@ class ArchitectureLearner:
         self.last_update = {str(k): float(v) for k, v in state["lastUpdate"].items()}
         self.rejections.extend(state["rejections"])
         self.model.load_state(state.get("model") or {})
+        self.watch.load_state(state.get("watch") or {})

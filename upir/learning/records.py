@@ -14,6 +14,7 @@ from upir.core.numbers import Number, to_fraction
 from upir.learning.dyna import ModelSettings
 from upir.learning.guardrail import GuardrailDecision
 from upir.learning.objective import ObjectiveWeights
+from upir.learning.regime import RestartSettings
 from upir.verification.results import VerificationReport
 
 __all__ = [
@@ -64,6 +65,8 @@ class LearnerSettings:
     """Rejections kept (with their counterexamples) for reports and checkpoints."""
     model: ModelSettings = field(default_factory=ModelSettings)
     """The score model and imagined (Dyna) rollouts between windows."""
+    restart: RestartSettings = field(default_factory=RestartSettings)
+    """When to start learning afresh: a jump in a load metric (off by default)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +75,10 @@ class LearnerSettings:
     def from_dict(cls, data: Mapping[str, Any]) -> LearnerSettings:
         d = dict(data)
         d["weights"] = ObjectiveWeights(**dict(d.get("weights") or {}))
-        d["model"] = ModelSettings(**dict(d.get("model") or {}))
+        model = dict(d.get("model") or {})
+        model["context"] = tuple(model.get("context") or ())  # JSON has lists
+        d["model"] = ModelSettings(**model)
+        d["restart"] = RestartSettings(**dict(d.get("restart") or {}))
         return cls(**d)
 
 
@@ -89,6 +95,32 @@ class Pending:
     proposal: dict[str, Fraction]
     score: float
     """Score of the window the proposal was made in (for improvement rewards)."""
+
+    def to_state(self) -> dict[str, Any]:
+        """For a checkpoint (tensors and strings; :meth:`from_state` reads it)."""
+        return {
+            "obs": self.obs,
+            "mask": self.mask,
+            "action": self.action,
+            "logprob": self.logprob,
+            "value": self.value,
+            "before": strings_of(self.before),
+            "proposal": strings_of(self.proposal),
+            "score": self.score,
+        }
+
+    @classmethod
+    def from_state(cls, p: Mapping[str, Any]) -> Pending:
+        return cls(
+            obs=p["obs"],
+            mask=p["mask"],
+            action=p["action"],
+            logprob=float(p["logprob"]),
+            value=float(p["value"]),
+            before=parse_values(p["before"]),
+            proposal=parse_values(p["proposal"]),
+            score=float(p["score"]),
+        )
 
 
 def fractions_of(values: Mapping[str, Fraction | Number]) -> dict[str, Fraction]:

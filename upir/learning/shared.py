@@ -19,11 +19,16 @@ critic, PPO's update and checkpoints are unchanged.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["SharedHeadActor"]
+from upir.learning.agent import PPOAgent
+from upir.learning.policy import KEEP
+from upir.learning.ppo import PPOConfig
+
+__all__ = ["SharedHeadActor", "tuner_agent"]
 
 
 class SharedHeadActor(nn.Module):
@@ -84,3 +89,49 @@ def _linear(n_in: int, n_out: int, gain: float, generator: torch.Generator | Non
     nn.init.orthogonal_(layer.weight, gain, generator=generator)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+def tuner_agent(
+    global_dim: int,
+    head_dim: int,
+    action_dims: Sequence[int],
+    config: PPOConfig,
+    seed: int,
+    *,
+    keep_prob: float,
+    shared: bool,
+    embed_dim: int,
+) -> PPOAgent:
+    """The tuner's PPO agent, deterministic in ``seed``: an observation of
+    ``global_dim + len(action_dims) * head_dim`` values, one head per parameter
+    (a :class:`SharedHeadActor` with ``shared``, else one output layer), and a
+    first policy that keeps each parameter with probability ``keep_prob`` and
+    moves it down or up equally likely (the output layer's weights are tiny, so
+    its biases set the first policy). Built again with the same arguments, it
+    has the same initial weights: the learner restarts from them."""
+    n = len(action_dims)
+    agent = PPOAgent(global_dim + n * head_dim, action_dims, config, seed)
+    if shared:
+        agent.net.actor = SharedHeadActor(
+            global_dim,
+            head_dim,
+            n,
+            agent.net.max_actions,
+            config.hidden_sizes,
+            embed_dim,
+            agent.generator,
+        )
+        agent.optimizer = torch.optim.Adam(
+            agent.net.parameters(), lr=config.learning_rate, eps=config.adam_eps
+        )
+    logit = math.log(keep_prob / ((1.0 - keep_prob) / 2.0))
+    actor = agent.net.actor
+    with torch.no_grad():
+        if isinstance(actor, SharedHeadActor):
+            actor.out.bias[KEEP] = logit
+        else:
+            assert isinstance(actor, nn.Sequential)
+            last = actor[-1]
+            assert isinstance(last, nn.Linear)
+            last.bias.view(n, agent.net.max_actions)[:, KEEP] = logit
+    return agent
