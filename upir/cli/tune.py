@@ -31,9 +31,11 @@ from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.dyna import ModelSettings
 from upir.learning.guardrail import Guardrail
 from upir.learning.learner import ArchitectureLearner, LearnerSettings
+from upir.learning.regime import RestartSettings
 from upir.learning.report import evaluate, plot_tuning
 from upir.learning.simenv import (
     PROFILES,
+    REPORTED_METRICS,
     Rollback,
     SimulatedWorkload,
     WindowRecord,
@@ -103,6 +105,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also learn from imagined windows through a model of the score "
         "(LearnerSettings.model; off by default: see docs/benchmarks.md, Tuning)",
     )
+    p.add_argument(
+        "--restart-on",
+        metavar="METRIC",
+        default=None,
+        help="start learning afresh when this load metric jumps by 1.5x either way "
+        "(LearnerSettings.restart; the simulator reports offered_rps; off by default)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the run")
     p.set_defaults(run=run)
@@ -126,6 +135,9 @@ def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
         issues.append(FieldIssue("--seed", "must be >= 0"))
     if not (0 <= args.rollback <= 10 and math.isfinite(args.rollback)):
         issues.append(FieldIssue("--rollback", "must be between 0 (off) and 10"))
+    if args.restart_on is not None and args.restart_on not in REPORTED_METRICS:
+        known = ", ".join(REPORTED_METRICS)
+        issues.append(FieldIssue("--restart-on", f"not a metric the simulator reports ({known})"))
     bound = arrival_bound(upir)
     rps = args.rps if args.rps is not None else (0.6 * bound if bound else 100.0)
     peak = args.peak_rps if args.peak_rps is not None else 1.5 * rps
@@ -162,7 +174,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"upir: warning: the initial parameters are not proved ({initial_check.message}); "
             "the operator synthesizes proved ones before tuning\n"
         )
-    settings = LearnerSettings(model=ModelSettings(enabled=args.model))
+    settings = LearnerSettings(
+        model=ModelSettings(enabled=args.model),
+        restart=RestartSettings(metric=args.restart_on),
+    )
     learner = ArchitectureLearner(upir, seed=args.seed, guardrail=guardrail, settings=settings)
     records: list[WindowRecord] = []
     with _Progress(args.episodes * args.windows, quiet=False) as progress:

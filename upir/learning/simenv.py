@@ -78,6 +78,20 @@ def workload_params(upir: UPIR, values: Mapping[str, Fraction] | None = None) ->
     return WorkloadParams.from_mapping(known)
 
 
+REPORTED_METRICS = (
+    "latency_ms",
+    "p50_ms",
+    "throughput_rps",
+    "error_rate",
+    "drop_rate",
+    "availability",
+    "cost",
+    "offered_rps",
+    "utilization",
+)
+"""The metrics :func:`metrics_of` reports for every window."""
+
+
 def metrics_of(m: WindowMetrics) -> dict[str, float]:
     """One window as the operator's metrics (``latency_ms`` is the p99).
 

@@ -69,6 +69,20 @@ def test_model_learns_from_imagined_windows(capsys: pytest.CaptureFixture[str]) 
     assert json.loads(out)["learner"]["imagined"] == 0
 
 
+def test_restart_on_a_load_jump(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--episodes", "2", "--windows", "4", "--window-s", "2", "--seed", "1", "--json"]
+    shift = ["--profile", "shift", "--rps", "100", "--peak-rps", "300"]
+    code, out, err = _run(
+        capsys, str(SPEC), "--simulate", *args, *shift, "--restart-on", "offered_rps"
+    )
+    assert code == 0, err
+    # up at each episode's middle, and down again when the second episode starts
+    assert json.loads(out)["learner"]["restarts"] == 3
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *args, *shift)
+    assert code == 0, err
+    assert json.loads(out)["learner"]["restarts"] == 0
+
+
 def test_human_report(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, str(SPEC), "--simulate", *SHORT, "--profile", "shift")
     assert code == 0, err
@@ -111,6 +125,7 @@ def test_wrong_component_type_exit_2(capsys: pytest.CaptureFixture[str], tmp_pat
         [str(SPEC), "--simulate", "--seed", "-1"],
         [str(SPEC), "--simulate", "--rollback", "-0.1"],
         [str(SPEC), "--simulate", "--rollback", "nan"],
+        [str(SPEC), "--simulate", "--restart-on", "requests"],
         ["/nonexistent/upir.yaml", "--simulate"],
     ],
 )
