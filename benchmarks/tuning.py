@@ -40,8 +40,10 @@ Methods, each with the same budget of decision windows and the same seeds
 - ``ppo_guarded_rollback``: the same with :class:`upir.learning.simenv.Rollback`,
   the operator's return to the best measured configuration on a regression;
 - ``ppo_guarded_rollback_model``: the same learning also from imagined
-  rollouts through a model of the score (``LearnerSettings.model``, off by
-  default; :mod:`upir.learning.dyna`).
+  rollouts through a model of the score, given the offered load as context
+  (``LearnerSettings.model``, off by default; :mod:`upir.learning.dyna`), and
+  starting afresh when the offered load jumps (``LearnerSettings.restart``,
+  off by default; :mod:`upir.learning.regime`).
 
 Every method's final configuration is the one of its best window among the
 windows at the load the run ends with (every window; for ``shift`` those after
@@ -112,6 +114,7 @@ from upir.learning.dyna import ModelSettings
 from upir.learning.guardrail import Guardrail
 from upir.learning.learner import ArchitectureLearner, LearnerSettings
 from upir.learning.objective import TuningObjective
+from upir.learning.regime import RestartSettings
 from upir.learning.report import evaluate
 from upir.learning.simenv import Rollback, SimulatedWorkload, params_after, tune
 from upir.settings import SolverSettings
@@ -150,7 +153,13 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     guard = Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
     if method.startswith("ppo"):
         guarded = method.startswith("ppo_guarded")
-        settings = LearnerSettings(model=ModelSettings(enabled=method.endswith("_model")))
+        settings = LearnerSettings()
+        if method.endswith("_model"):
+            # the load as the model's context, and a fresh start when it jumps
+            settings = LearnerSettings(
+                model=ModelSettings(enabled=True, context=("offered_rps",)),
+                restart=RestartSettings(metric="offered_rps"),
+            )
         learner = ArchitectureLearner(
             upir, seed=seed, guardrail=guard if guarded else None, settings=settings
         )
@@ -464,7 +473,7 @@ def plot(runs: list[dict[str, Any]], limits: dict[str, dict[str, Any]], path: Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(SCENARIOS), figsize=(15, 4.2), sharey=False)
+    fig, axes = plt.subplots(1, len(SCENARIOS), figsize=(15, 4.8), sharey=False)
     for ax, sc in zip(axes, SCENARIOS, strict=True):
         for method in METHODS:
             rs = [r["scores"] for r in runs if r["scenario"] == sc.name and r["method"] == method]
@@ -487,8 +496,10 @@ def plot(runs: list[dict[str, Any]], limits: dict[str, dict[str, Any]], path: Pa
         ax.set_ylabel("online score (5-window mean over seeds)", fontsize=8)
         low = min(-1.0, limits[sc.name]["score"] - 2.0)
         ax.set_ylim(bottom=max(ax.get_ylim()[0], low))
-    axes[-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    # one legend below the panels: inside a panel it hid that panel's curves
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=6, frameon=False)
+    fig.tight_layout(rect=(0.0, 0.09, 1.0, 1.0))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
