@@ -102,8 +102,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--model",
         action="store_true",
-        help="also learn from imagined windows through a model of the score "
-        "(LearnerSettings.model; off by default: see docs/benchmarks.md, Tuning)",
+        help="also learn from imagined windows through a model of the score, given the "
+        "offered load as context (LearnerSettings.model; off by default: see "
+        "docs/benchmarks.md, Tuning)",
     )
     p.add_argument(
         "--restart-on",
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             "the operator synthesizes proved ones before tuning\n"
         )
     settings = LearnerSettings(
-        model=ModelSettings(enabled=args.model),
+        model=ModelSettings(enabled=args.model, context=("offered_rps",)),
         restart=RestartSettings(metric=args.restart_on),
     )
     learner = ArchitectureLearner(upir, seed=args.seed, guardrail=guardrail, settings=settings)

@@ -42,6 +42,11 @@ windows' configurations and scores, optimistic where it has seen little, scores
 short imagined trajectories of moves, and PPO updates on them
 (:mod:`upir.learning.dyna`). Imagined moves are never proposed; the proposal
 still comes from the screened policy.
+
+With ``LearnerSettings.restart.metric`` set (off by default), a jump in that
+load metric sends the policy back to its first weights and, by default, empties
+the score model (:mod:`upir.learning.regime`): what was learnt under the old
+load stops steering the search under the new one.
 """
 
 from __future__ import annotations
