@@ -57,9 +57,12 @@ class ModelSettings:
 
     enabled: bool = False
     """Learn from imagined rollouts between windows. Off by default: on the
-    tuning benchmark it tuned somewhat better under steady load (not
-    significantly on fresh seeds) and much worse after a load shift that
-    saturates the configuration it had found (docs/benchmarks.md, "Tuning")."""
+    tuning benchmark, alone it tuned much worse after a load shift that
+    saturates the configuration it had found; with the load as ``context`` and
+    a restart at a jump (``LearnerSettings.restart``) it tuned best after a
+    shift but not significantly so, cost more saturated windows while
+    re-exploring, and was not reliably level with guarded Optuna under steady
+    load (docs/benchmarks.md, "Tuning")."""
     kappa: float = 1.0
     """Optimism: an imagined configuration scores mean + ``kappa`` standard
     deviations of the model (score units; 0 trusts the mean alone)."""
