@@ -104,6 +104,12 @@ def test_ppo_learns_from_imagined_rollouts_alone() -> None:
     assert diag["samples"] == 32.0
     assert after[1, UP] > 0.6 > before[1, UP]  # replicas: up
     assert after[1, UP] > after[1, DOWN] * 4
+    # `updates` PPO updates a window, each on fresh rollouts
+    done = agent.updates_done
+    twice = replace(settings, updates=2)
+    model.settings = twice
+    assert imagine(agent, model, space, start, [0, 0], 0.0, view)["samples"] == 32.0
+    assert agent.updates_done == done + 2
 
 
 def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoints() -> None:
