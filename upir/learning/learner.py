@@ -365,7 +365,7 @@ class ArchitectureLearner:
         diagnostics = imagine(self.agent, *args)
         if diagnostics:  # empty: the model could not be fitted, nothing was imagined
             self.last_imagined = diagnostics
-            self.counters["imagined"] = self.counters.get("imagined", 0) + 1
+            self.counters["imagined"] += 1
 
     def _propose(self, obs: torch.Tensor, deterministic: bool) -> dict[str, Fraction]:
         mask = self.mask(self.params)
@@ -455,7 +455,7 @@ class ArchitectureLearner:
         if self._pending is not None:
             self._pending = None
             self.counters["dropped"] += 1
-        self.counters["restarts"] = self.counters.get("restarts", 0) + 1
+        self.counters["restarts"] += 1
 
     def _current(self, current: Mapping[str, Fraction | Number] | None) -> dict[str, Fraction]:
         if current is None:
@@ -584,7 +584,8 @@ class ArchitectureLearner:
         self._last_gain = float(state["lastGain"])
         if len(self._last_move) != len(self.space) or len(self._last_rejected) != len(self.space):
             raise CheckpointError("checkpoint's per-parameter state has the wrong length")
-        self.counters = {str(k): int(v) for k, v in state["counters"].items()}
+        # update, not replace: a checkpoint older than a counter lacks its key
+        self.counters.update({str(k): int(v) for k, v in state["counters"].items()})
         last = state["lastReward"]
         self.last_reward = None if last is None else float(last)
         self.last_update = {str(k): float(v) for k, v in state["lastUpdate"].items()}

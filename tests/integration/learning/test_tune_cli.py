@@ -81,6 +81,8 @@ def test_restart_on_a_load_jump(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, str(SPEC), "--simulate", *args, *shift)
     assert code == 0, err
     assert json.loads(out)["learner"]["restarts"] == 0
+    code, out, err = _run(capsys, str(SPEC), "--simulate", "--restart-on", "rps")
+    assert code == 2 and out == "" and "--restart-on" in err and "offered_rps" in err
 
 
 def test_human_report(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ the score model tells loads apart when given the load as context."""
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import replace
 from fractions import Fraction as F
@@ -180,3 +181,20 @@ def test_settings_round_trip_through_json_lists() -> None:
     data = st.to_dict()
     data["model"]["context"] = list(data["model"]["context"])  # as JSON gives it back
     assert LearnerSettings.from_dict(data) == st
+
+
+def test_a_checkpoint_from_before_restarts_loads_and_restarts() -> None:
+    st = LearnerSettings(restart=WATCH)
+    learner = ArchitectureLearner(UPIR_, seed=1, settings=st)
+    params = learner.learn_from_metrics(_metrics(UPIR_.tunable_values(), 100.0))
+    state = torch.load(io.BytesIO(learner.to_bytes()), weights_only=True)
+    for key in ("watch", "model"):
+        del state[key]
+    for key in ("restarts", "imagined"):
+        del state["counters"][key]
+    blob = io.BytesIO()
+    torch.save(state, blob)
+    old = ArchitectureLearner.from_bytes(blob.getvalue(), UPIR_)
+    old.learn_from_metrics(_metrics(params, 100.0), params)  # the running mean starts here
+    old.learn_from_metrics(_metrics(params, 300.0), params)
+    assert old.counters["restarts"] == 1 and old.counters["imagined"] == 0

@@ -4,6 +4,7 @@ configuration measured when the score regresses for ``windows`` windows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import yaml
 
 from upir.core import UPIR
 from upir.learning.learner import ArchitectureLearner
-from upir.learning.simenv import Rollback, _Best, tune
+from upir.learning.simenv import REPORTED_METRICS, Rollback, _Best, metrics_of, tune
+from upir.simulator.metrics import WindowMetrics
 
 SPEC = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning_upir.yaml"
 
@@ -84,3 +86,8 @@ def test_best_is_re_measured_while_it_runs() -> None:
 def test_rollback_settings_are_checked(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Rollback(**kwargs)  # type: ignore[arg-type]
+
+
+def test_reported_metrics_are_what_metrics_of_reports() -> None:
+    window = WindowMetrics(**{f.name: 1 for f in fields(WindowMetrics)})
+    assert tuple(metrics_of(window)) == REPORTED_METRICS
