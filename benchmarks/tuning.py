@@ -40,8 +40,9 @@ Methods, each with the same budget of decision windows and the same seeds
 - ``ppo_guarded_rollback``: the same with :class:`upir.learning.simenv.Rollback`,
   the operator's return to the best measured configuration on a regression;
 - ``ppo_guarded_rollback_model``: the same learning also from imagined
-  rollouts through a model of the score, given the offered load as context
-  (``LearnerSettings.model``, off by default; :mod:`upir.learning.dyna`), and
+  rollouts through a model of the score, given the offered load as context,
+  with uniform choice mixed into the imagined moves (``LearnerSettings.model``,
+  off by default, with its default ``explore``; :mod:`upir.learning.dyna`), and
   starting afresh when the offered load jumps (``LearnerSettings.restart``,
   off by default; :mod:`upir.learning.regime`).
 

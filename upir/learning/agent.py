@@ -165,6 +165,7 @@ class PPOAgent:
         obs: torch.Tensor,
         mask: torch.Tensor | None = None,
         deterministic: bool = False,
+        explore: float = 0.0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Choose actions for a batch of observations.
 
@@ -172,6 +173,9 @@ class PPOAgent:
         ``mask`` is (B, H, A) booleans, True = allowed. Returns ``(action (B, H)
         long, logprob (B,), value (B,))``; ``deterministic`` takes each head's
         most likely allowed action instead of sampling (evaluation).
+        ``explore`` in [0, 1] samples from the policy mixed with that share of
+        uniform choice, and ``logprob`` is then the mixture's
+        (:meth:`upir.learning.policy.ActorCritic.sample`).
         """
         obs_t = torch.as_tensor(obs, dtype=torch.float32)
         if obs_t.ndim == 1:
@@ -181,7 +185,7 @@ class PPOAgent:
             mask_t = torch.as_tensor(mask, dtype=torch.bool)
             if mask_t.ndim == 2:
                 mask_t = mask_t.unsqueeze(0)
-        action, out = self.net.sample(obs_t, mask_t, self.generator, deterministic)
+        action, out = self.net.sample(obs_t, mask_t, self.generator, deterministic, explore)
         return action, out.logprob, out.value
 
     @torch.no_grad()

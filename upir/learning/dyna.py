@@ -11,7 +11,11 @@ against the window's score) and is optimistic where it has seen little: an imagi
 configuration scores ``mean + kappa * std`` (an upper confidence bound). PPO
 then learns, between real windows, from short imagined trajectories of moves
 scored by that bound, so it is drawn both towards configurations that measured
-well and towards ones the service has not shown yet, several moves away.
+well and towards ones the service has not shown yet, several moves away. In
+imagination the policy acts with some uniform choice mixed in
+(``ModelSettings.explore``), and PPO corrects for it through its ratio: a policy
+that has all but stopped moving a parameter still imagines moving it, so what
+the model promises there can pull the policy out of a local optimum.
 
 Imagined moves are never applied. Imagination masks moves by the domains only
 (screening every imagined move with the guardrail would cost hundreds of
@@ -72,6 +76,15 @@ class ModelSettings:
     """Moves per imagined trajectory (decision windows)."""
     updates: int = 1
     """PPO updates on fresh imagined rollouts per real window."""
+    explore: float = 0.2
+    """Share of uniform choice mixed into the policy when it acts in imagination
+    (each parameter's move; in [0, 1]; default 0.2), with PPO's ratio taken
+    against that mixture. Imagination costs the service nothing, so it can try
+    the moves a confident policy no longer takes: sampled from the policy
+    alone, imagined rollouts only ever replay what the policy already does, and
+    the model's optimism about configurations off that path never reaches the
+    policy (on the tuning benchmark's tuning seeds, runs stuck with 2 worker
+    slots and batches of 32 for 90 windows)."""
     min_windows: int = 8
     """Real windows measured before the model is used (fewer fit noise)."""
     max_points: int = 200
@@ -103,6 +116,8 @@ class ModelSettings:
         for name in ("rollouts", "horizon", "updates", "min_windows", "refit_every"):
             if int(getattr(self, name)) < 1:
                 out.append((f"model.{name}", "must be >= 1"))
+        if not (math.isfinite(self.explore) and 0 <= self.explore <= 1):
+            out.append(("model.explore", "must be in [0, 1]"))
         if self.max_points < 2:
             out.append(("model.max_points", "must be >= 2"))
         if any(not (isinstance(c, str) and c) for c in self.context):
@@ -349,7 +364,7 @@ def imagine(
         bound = model.optimistic(np.asarray(pos))
         for t in range(st.horizon):
             mask = torch.stack(masks)
-            action, logprob, value = agent.act(obs, mask)
+            action, logprob, value = agent.act(obs, mask, explore=st.explore)
             rows = action.tolist()
             states = [grid.step(s, row) for s, row in zip(states, rows, strict=True)]
             moves = [[a - 1 for a in row] for row in rows]

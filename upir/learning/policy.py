@@ -152,16 +152,43 @@ class ActorCritic(nn.Module):
         mask: torch.Tensor | None,
         generator: torch.Generator | None,
         deterministic: bool = False,
+        explore: float = 0.0,
     ) -> tuple[torch.Tensor, PolicyOutput]:
-        """Draw (B, H) actions (or take the most likely with ``deterministic``)."""
+        """Draw (B, H) actions (or take the most likely with ``deterministic``).
+
+        ``explore`` in [0, 1] draws each head's action from the behaviour policy
+        ``(1 - explore) * pi + explore * uniform`` over its allowed actions, and
+        the output's ``logprob`` is then the behaviour policy's: PPO's ratio
+        ``pi_new / behaviour`` stays an unbiased correction for where the
+        samples came from, and a move ``pi`` has all but ruled out can still be
+        tried and, when it pays, gain probability (up to ``1 + clip`` times its
+        behaviour probability in one update). The other outputs are ``pi``'s."""
+        if not 0.0 <= explore <= 1.0:
+            raise ValueError(f"explore must be in [0, 1], got {explore!r}")
         logits = self.masked_logits(obs, mask)
+        behaviour = logits
         if deterministic:
             action = logits.argmax(dim=-1)
         else:
-            probs = logits.exp().reshape(-1, self.max_actions)
+            if explore > 0.0:
+                behaviour = self._mixed(logits, mask, explore)
+            probs = behaviour.exp().reshape(-1, self.max_actions)
             action = torch.multinomial(probs, 1, generator=generator).view(-1, self.n_heads)
-        out = PolicyOutput(logits, _logprob(logits, action), _entropy(logits), self.value(obs))
-        return action, out
+        logprob = _logprob(behaviour, action)
+        return action, PolicyOutput(logits, logprob, _entropy(logits), self.value(obs))
+
+    def _mixed(
+        self, logits: torch.Tensor, mask: torch.Tensor | None, explore: float
+    ) -> torch.Tensor:
+        """Log-probabilities of ``pi`` mixed with the uniform policy over the allowed
+        actions (forbidden ones stay at -inf-like)."""
+        allowed = self.structural_mask.unsqueeze(0).expand_as(logits)
+        if mask is not None:
+            allowed = allowed & mask.to(torch.bool)
+        uniform = allowed.to(logits.dtype) / allowed.sum(dim=-1, keepdim=True)
+        mixed = (1.0 - explore) * logits.exp() + explore * uniform
+        neg = torch.full_like(logits, torch.finfo(logits.dtype).min)
+        return torch.where(allowed, torch.log(mixed), neg)
 
 
 def _logprob(logits: torch.Tensor, action: torch.Tensor) -> torch.Tensor:

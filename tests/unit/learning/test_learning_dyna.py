@@ -20,6 +20,7 @@ from upir.learning.actions import ParameterSpace
 from upir.learning.agent import PPOAgent
 from upir.learning.dyna import Grid, ModelSettings, ScoreModel, imagine
 from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
+from upir.learning.policy import KEEP
 
 
 def _doc() -> dict[str, Any]:
@@ -112,6 +113,46 @@ def test_ppo_learns_from_imagined_rollouts_alone() -> None:
     assert agent.updates_done == done + 2
 
 
+@pytest.mark.parametrize("explore", [0.0, 0.2])
+def test_imagination_explores_moves_a_confident_policy_has_ruled_out(explore: float) -> None:
+    """A policy all but certain to keep replicas as they are (P(UP) = 3e-4) and
+    a model that says more replicas score better: imagining with the policy
+    alone never tries UP and learns nothing; with some uniform choice mixed in
+    (and PPO's ratio against that mixture) UP becomes the likely move."""
+    space = ParameterSpace(UPIR_)
+    model = ScoreModel(ModelSettings(kappa=0.0, rollouts=8, horizon=4, explore=explore), dims=2)
+    for r in (0, 1, 2, 3):
+        for n in (1, 2, 4, 8, 16):
+            model.add(
+                space.encode({"gateway.retries": F(r), "gateway.replicas": F(n)}), math.log(n)
+            )
+    agent = PPOAgent(2 * 6 + 1, space.action_dims, replace(LEARNER_CONFIG, hidden_sizes=(16,)), 0)
+    last = agent.net.actor[-1]
+    assert isinstance(last, torch.nn.Linear)
+    with torch.no_grad():  # KEEP's logit 8 above the others, whatever the observation
+        last.weight.zero_()
+        bias = torch.zeros(2, 3)
+        bias[:, KEEP] = 8.0
+        last.bias.copy_(bias.flatten())
+    start = UPIR_.tunable_values()
+
+    def view(pos: Any, mask: torch.Tensor, moves: Any, gain: float) -> torch.Tensor:
+        vec = [gain]
+        for h, x in enumerate(pos):
+            vec += [x, float(moves[h]), moves[h] * gain, 0.0, float(mask[h, 0]), float(mask[h, 2])]
+        return torch.tensor(vec, dtype=torch.float32)
+
+    obs = view(space.encode(start), space.mask(start), [0, 0], 0.0).unsqueeze(0)
+    assert agent.probabilities(obs)[0, 1, UP] < 1e-3
+    for _ in range(15):
+        imagine(agent, model, space, start, [0, 0], 0.0, view)
+    up = float(agent.probabilities(obs)[0, 1, UP])
+    if explore:
+        assert up > 0.9  # measured 0.989
+    else:
+        assert up < 0.01  # measured 0.0007: never sampled, never learnt
+
+
 def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoints() -> None:
     st = LearnerSettings(model=ModelSettings(enabled=True, min_windows=3, rollouts=2, horizon=2))
     cfg = replace(LEARNER_CONFIG, num_steps=4, hidden_sizes=(8,))
@@ -154,6 +195,9 @@ def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoint
         (ModelSettings(horizon=0), "model.horizon"),
         (ModelSettings(max_points=1), "model.max_points"),
         (ModelSettings(reward_clip=0.0), "model.reward_clip"),
+        (ModelSettings(explore=-0.1), "model.explore"),
+        (ModelSettings(explore=1.5), "model.explore"),
+        (ModelSettings(explore=math.nan), "model.explore"),
     ],
 )
 def test_bad_model_settings_name_the_field(model: ModelSettings, field: str) -> None:

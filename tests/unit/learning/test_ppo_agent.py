@@ -168,3 +168,62 @@ def test_rescore_takes_the_current_policy_and_critic() -> None:
     assert torch.allclose(buf.logprobs.reshape(-1), out.logprob)
     assert torch.allclose(buf.values.reshape(-1), out.value)
     agent.rescore(agent.new_buffer())  # empty: nothing to do
+
+
+def _confident(net: ActorCritic, keep_logit: float) -> None:
+    """Make every head pick KEEP with a logit ``keep_logit`` above the others,
+    whatever the observation (the last layer's weights zeroed, its bias set)."""
+    last = net.actor[-1]
+    assert isinstance(last, torch.nn.Linear)
+    with torch.no_grad():
+        last.weight.zero_()
+        bias = torch.zeros(net.n_heads, net.max_actions)
+        bias[:, KEEP] = keep_logit
+        last.bias.copy_(bias.flatten())
+
+
+def test_explore_samples_the_mixture_and_reports_its_logprob() -> None:
+    net = ActorCritic(4, (3, 3), (8,), torch.Generator().manual_seed(0))
+    _confident(net, 20.0)  # pi(KEEP) = 1 - 4e-9
+    obs = torch.rand(4000, 4, generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(4000, 2, 3, dtype=torch.bool)
+    mask[:, 1, UP] = False  # head 1: DOWN or KEEP only
+    plain, _ = net.sample(obs, mask, torch.Generator().manual_seed(2))
+    assert (plain == KEEP).all()  # without exploring, nothing but KEEP
+    action, out = net.sample(obs, mask, torch.Generator().manual_seed(2), explore=0.3)
+    # behaviour = 0.7 pi + 0.3 uniform over the allowed moves of each head
+    freq0 = torch.bincount(action[:, 0], minlength=3).float() / 4000
+    freq1 = torch.bincount(action[:, 1], minlength=3).float() / 4000
+    torch.testing.assert_close(freq0, torch.tensor([0.1, 0.8, 0.1]), atol=0.02, rtol=0)
+    torch.testing.assert_close(freq1, torch.tensor([0.15, 0.85, 0.0]), atol=0.02, rtol=0)
+    assert (action[:, 1] != UP).all()  # a masked move stays impossible
+    # logprob is the behaviour's (what PPO's ratio must divide by), by hand:
+    p_keep = 1.0 / (1.0 + 2.0 * math.exp(-20.0))
+    head0 = {DOWN: 0.1, KEEP: 0.7 * p_keep + 0.1, UP: 0.1}
+    head1 = {DOWN: 0.7 * (1 - p_keep) / 2 + 0.15, KEEP: 0.7 * p_keep + 0.15}
+    want = torch.tensor(
+        [math.log(head0[int(a)]) + math.log(head1[int(b)]) for a, b in action.tolist()]
+    )
+    torch.testing.assert_close(out.logprob, want, atol=1e-5, rtol=0)
+    # the other outputs are the policy's own, not the mixture's
+    torch.testing.assert_close(out.logits, net.masked_logits(obs, mask))
+    # explore 0 is exactly the plain draw (same generator state, same actions, same logprobs)
+    a0, o0 = net.sample(obs[:50], mask[:50], torch.Generator().manual_seed(3))
+    a1, o1 = net.sample(obs[:50], mask[:50], torch.Generator().manual_seed(3), explore=0.0)
+    assert torch.equal(a0, a1) and torch.equal(o0.logprob, o1.logprob)
+    # deterministic takes pi's most likely move whatever explore says
+    det, _ = net.sample(obs[:50], mask[:50], None, deterministic=True, explore=1.0)
+    assert (det == KEEP).all()
+    for bad in (-0.1, 1.5, math.nan):
+        with pytest.raises(ValueError, match="explore"):
+            net.sample(obs[:5], mask[:5], None, explore=bad)
+
+
+def test_agent_act_passes_explore_through() -> None:
+    agent = PPOAgent(3, (3, 3, 3), PPOConfig(hidden_sizes=(8,)), seed=4)
+    _confident(agent.net, 30.0)
+    obs = torch.rand(500, 3, generator=torch.Generator().manual_seed(5))
+    assert (agent.act(obs)[0] == KEEP).all()
+    action, logprob, _ = agent.act(obs, explore=1.0)  # uniform choice
+    assert {int(a) for a in action.flatten()} == {DOWN, KEEP, UP}
+    torch.testing.assert_close(logprob, torch.full((500,), 3 * math.log(1 / 3)))
