@@ -78,29 +78,39 @@ def test_model_skips_non_finite_keeps_the_latest_and_round_trips() -> None:
     assert np.array_equal(copy.optimistic(x), model.optimistic(x))  # fits are deterministic
 
 
+def _view(pos: Any, mask: torch.Tensor, moves: Any, gain: float) -> torch.Tensor:
+    """A small observation of an imagined state: the reward, then per parameter
+    its position, last move, move x reward, and whether it can go down / up."""
+    vec = [gain]
+    for h, x in enumerate(pos):
+        vec += [x, float(moves[h]), moves[h] * gain, 0.0, float(mask[h, 0]), float(mask[h, 2])]
+    return torch.tensor(vec, dtype=torch.float32)
+
+
+def _more_replicas_score_better(settings: ModelSettings, space: ParameterSpace) -> ScoreModel:
+    """A model fitted to windows whose score is log(replicas), whatever the retries."""
+    model = ScoreModel(settings, dims=2)
+    for r in (0, 1, 2, 3):
+        for n in (1, 2, 4, 8, 16):
+            model.add(
+                space.encode({"gateway.retries": F(r), "gateway.replicas": F(n)}), math.log(n)
+            )
+    return model
+
+
 def test_ppo_learns_from_imagined_rollouts_alone() -> None:
     """A model that says more replicas score better, and nothing about retries:
     imagined updates alone make UP on replicas likely."""
     space = ParameterSpace(UPIR_)
     settings = ModelSettings(kappa=0.0, rollouts=8, horizon=4)
-    model = ScoreModel(settings, dims=2)
-    for r in (0, 1, 2, 3):
-        for n in (1, 2, 4, 8, 16):
-            p = {"gateway.retries": F(r), "gateway.replicas": F(n)}
-            model.add(space.encode(p), math.log(n))
+    model = _more_replicas_score_better(settings, space)
     agent = PPOAgent(2 * 6 + 1, space.action_dims, replace(LEARNER_CONFIG, hidden_sizes=(16,)), 0)
     start = UPIR_.tunable_values()
 
-    def view(pos: Any, mask: torch.Tensor, moves: Any, gain: float) -> torch.Tensor:
-        vec = [gain]
-        for h, x in enumerate(pos):
-            vec += [x, float(moves[h]), moves[h] * gain, 0.0, float(mask[h, 0]), float(mask[h, 2])]
-        return torch.tensor(vec, dtype=torch.float32)
-
-    obs = view(space.encode(start), space.mask(start), [0, 0], 0.0)
+    obs = _view(space.encode(start), space.mask(start), [0, 0], 0.0)
     before = agent.probabilities(obs.unsqueeze(0))[0]
     for _ in range(15):
-        diag = imagine(agent, model, space, start, [0, 0], 0.0, view)
+        diag = imagine(agent, model, space, start, [0, 0], 0.0, _view)
     after = agent.probabilities(obs.unsqueeze(0))[0]
     assert diag["samples"] == 32.0
     assert after[1, UP] > 0.6 > before[1, UP]  # replicas: up
@@ -109,7 +119,7 @@ def test_ppo_learns_from_imagined_rollouts_alone() -> None:
     done = agent.updates_done
     twice = replace(settings, updates=2)
     model.settings = twice
-    assert imagine(agent, model, space, start, [0, 0], 0.0, view)["samples"] == 32.0
+    assert imagine(agent, model, space, start, [0, 0], 0.0, _view)["samples"] == 32.0
     assert agent.updates_done == done + 2
 
 
@@ -120,12 +130,8 @@ def test_imagination_explores_moves_a_confident_policy_has_ruled_out(explore: fl
     alone never tries UP and learns nothing; with some uniform choice mixed in
     (and PPO's ratio against that mixture) UP becomes the likely move."""
     space = ParameterSpace(UPIR_)
-    model = ScoreModel(ModelSettings(kappa=0.0, rollouts=8, horizon=4, explore=explore), dims=2)
-    for r in (0, 1, 2, 3):
-        for n in (1, 2, 4, 8, 16):
-            model.add(
-                space.encode({"gateway.retries": F(r), "gateway.replicas": F(n)}), math.log(n)
-            )
+    settings = ModelSettings(kappa=0.0, rollouts=8, horizon=4, explore=explore)
+    model = _more_replicas_score_better(settings, space)
     agent = PPOAgent(2 * 6 + 1, space.action_dims, replace(LEARNER_CONFIG, hidden_sizes=(16,)), 0)
     last = agent.net.actor[-1]
     assert isinstance(last, torch.nn.Linear)
@@ -136,16 +142,10 @@ def test_imagination_explores_moves_a_confident_policy_has_ruled_out(explore: fl
         last.bias.copy_(bias.flatten())
     start = UPIR_.tunable_values()
 
-    def view(pos: Any, mask: torch.Tensor, moves: Any, gain: float) -> torch.Tensor:
-        vec = [gain]
-        for h, x in enumerate(pos):
-            vec += [x, float(moves[h]), moves[h] * gain, 0.0, float(mask[h, 0]), float(mask[h, 2])]
-        return torch.tensor(vec, dtype=torch.float32)
-
-    obs = view(space.encode(start), space.mask(start), [0, 0], 0.0).unsqueeze(0)
+    obs = _view(space.encode(start), space.mask(start), [0, 0], 0.0).unsqueeze(0)
     assert agent.probabilities(obs)[0, 1, UP] < 1e-3
     for _ in range(15):
-        imagine(agent, model, space, start, [0, 0], 0.0, view)
+        imagine(agent, model, space, start, [0, 0], 0.0, _view)
     up = float(agent.probabilities(obs)[0, 1, UP])
     if explore:
         assert up > 0.9  # measured 0.989
