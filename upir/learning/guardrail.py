@@ -283,7 +283,8 @@ class Guardrail:
             prop = self._props[index]
             t0 = self._clock()
             try:
-                result = self.verifier.verify_property(candidate, prop)
+                # candidates are checked by the thousand: their verdicts log at DEBUG
+                result = self.verifier.verify_property(candidate, prop, quiet=True)
             except SolverError as err:  # verify_property maps these; be safe anyway
                 result = VerificationResult(prop, Verdict.ERROR, message=str(err))
             with self._lock:

@@ -9,6 +9,7 @@ force in tests/integration/learning/test_guardrail_bruteforce.py.)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, cast
@@ -18,6 +19,7 @@ import pytest
 from upir.core import UPIR
 from upir.core.temporal import TemporalProperty
 from upir.learning.guardrail import Guardrail
+from upir.settings import SolverSettings
 from upir.verification import Counterexample, Verdict, VerificationResult, Verifier
 
 Rule = Callable[[dict[str, Fraction], str], Verdict]
@@ -42,10 +44,14 @@ class ScriptedVerifier:
         self.rule = rule
         self.delay_s = delay_s or {}
         self.calls: list[str] = []
+        self.quiet: list[bool] = []
         self.clock = ScriptedClock()
 
-    def verify_property(self, upir: UPIR, prop: TemporalProperty) -> VerificationResult:
+    def verify_property(
+        self, upir: UPIR, prop: TemporalProperty, *, quiet: bool = False
+    ) -> VerificationResult:
         self.calls.append(prop.name)
+        self.quiet.append(quiet)
         self.clock.now += self.delay_s.get(prop.name, 0.0001)
         status = self.rule(upir.tunable_values(), prop.name)
         cex = None
@@ -113,6 +119,34 @@ def test_all_proved_passes_and_is_memoised() -> None:
     assert again.proved and again.cached and v.calls == ["a", "b", "constraint.cost"]
     st = g.stats()
     assert (st.checks, st.proved, st.rejected, st.cached) == (2, 2, 0, 1)
+    assert v.quiet == [True, True, True]  # candidates' verdicts log at DEBUG
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_candidate_verdicts_log_at_debug_with_the_real_verifier() -> None:
+    """A tuning run checks thousands of candidates: at the default INFO level
+    their per-property verdicts would flood the log (and the progress bar)."""
+    logger = logging.getLogger("upir.verification")
+    handler, level = _Records(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        g = Guardrail(Verifier(SolverSettings()), _upir())
+        assert g.check({"gateway.retries": 2}).proved
+        assert not g.check({"gateway.retries": 3}).proved
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert handler.records  # the verdicts are still there for DEBUG
+    assert {r.levelno for r in handler.records} == {logging.DEBUG}
 
 
 @pytest.mark.parametrize("bad", [Verdict.VIOLATED, Verdict.UNKNOWN, Verdict.TIMEOUT, Verdict.ERROR])
