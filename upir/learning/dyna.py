@@ -66,10 +66,10 @@ class ModelSettings:
     better than guarded Optuna in all four scenarios on both seed sets
     (docs/benchmarks.md, "Tuning"); without context and restart (and before
     ``explore``) it tuned much worse after a load shift that saturated the
-    configuration it had found. It
-    stays off because that evidence is one simulated workload, its context
-    needs a load metric, and every window costs a model fit and an imagined
-    PPO update (about 13 s per 100 windows against 3-4 s)."""
+    configuration it had found. It stays off because that evidence is one
+    simulated workload, its context needs a load metric, and every window
+    costs a model fit and an imagined PPO update (about 13 s per 100 windows
+    against 3-4 s)."""
     kappa: float = 1.0
     """Optimism: an imagined configuration scores mean + ``kappa`` standard
     deviations of the model (score units; 0 trusts the mean alone)."""
@@ -86,8 +86,10 @@ class ModelSettings:
     the moves a confident policy no longer takes: sampled from the policy
     alone, imagined rollouts only ever replay what the policy already does, and
     the model's optimism about configurations off that path never reaches the
-    policy (on the tuning benchmark's tuning seeds, runs stuck with 2 worker
-    slots and batches of 32 for 90 windows)."""
+    policy (on the tuning benchmark's tuning seeds, a run stuck with 2 worker
+    slots a replica and batches of 25-32 for its last 88 windows). The
+    imagined updates' ``approx_kl`` and ``clipfrac`` are then measured against
+    the mixture."""
     min_windows: int = 8
     """Real windows measured before the model is used (fewer fit noise)."""
     max_points: int = 200

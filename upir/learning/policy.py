@@ -159,9 +159,9 @@ class ActorCritic(nn.Module):
         ``explore`` in [0, 1] draws each head's action from the behaviour policy
         ``(1 - explore) * pi + explore * uniform`` over its allowed actions, and
         the output's ``logprob`` is then the behaviour policy's: PPO's ratio
-        ``pi_new / behaviour`` stays an unbiased correction for where the
-        samples came from, and a move ``pi`` has all but ruled out can still be
-        tried and, when it pays, gain probability (up to ``1 + clip`` times its
+        ``pi_new / behaviour`` is the importance weight of the samples (clipped
+        as usual), and a move ``pi`` has all but ruled out can still be tried
+        and, when it pays, gain probability (up to ``1 + clip`` times its
         behaviour probability in one update). The other outputs are ``pi``'s."""
         if not 0.0 <= explore <= 1.0:
             raise ValueError(f"explore must be in [0, 1], got {explore!r}")
