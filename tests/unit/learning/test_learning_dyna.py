@@ -5,6 +5,7 @@ learner keeps the model's windows across a checkpoint."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction as F
 from typing import Any
@@ -21,29 +22,6 @@ from upir.learning.agent import PPOAgent
 from upir.learning.dyna import Grid, ModelSettings, ScoreModel, imagine
 from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
 from upir.learning.policy import KEEP
-
-
-def _doc() -> dict[str, Any]:
-    return {
-        "apiVersion": "upir.dev/v1alpha1",
-        "kind": "UPIR",
-        "metadata": {"name": "t"},
-        "spec": {
-            "architecture": {
-                "components": [
-                    {"name": "gateway", "type": "service", "params": {"retries": 1, "replicas": 4}}
-                ]
-            },
-            "specification": {"constraints": {"latency_ms": {"max": 400}}},
-            "parameters": [
-                {"name": "gateway.retries", "min": 0, "max": 3},
-                {"name": "gateway.replicas", "min": 1, "max": 16},
-            ],
-        },
-    }
-
-
-UPIR_ = UPIR.from_resource(_doc())
 
 
 def test_model_is_optimistic_where_it_has_seen_little() -> None:
@@ -98,14 +76,14 @@ def _more_replicas_score_better(settings: ModelSettings, space: ParameterSpace) 
     return model
 
 
-def test_ppo_learns_from_imagined_rollouts_alone() -> None:
+def test_ppo_learns_from_imagined_rollouts_alone(gateway_upir: UPIR) -> None:
     """A model that says more replicas score better, and nothing about retries:
     imagined updates alone make UP on replicas likely."""
-    space = ParameterSpace(UPIR_)
+    space = ParameterSpace(gateway_upir)
     settings = ModelSettings(kappa=0.0, rollouts=8, horizon=4)
     model = _more_replicas_score_better(settings, space)
     agent = PPOAgent(2 * 6 + 1, space.action_dims, replace(LEARNER_CONFIG, hidden_sizes=(16,)), 0)
-    start = UPIR_.tunable_values()
+    start = gateway_upir.tunable_values()
 
     obs = _view(space.encode(start), space.mask(start), [0, 0], 0.0)
     before = agent.probabilities(obs.unsqueeze(0))[0]
@@ -124,12 +102,14 @@ def test_ppo_learns_from_imagined_rollouts_alone() -> None:
 
 
 @pytest.mark.parametrize("explore", [0.0, 0.2])
-def test_imagination_explores_moves_a_confident_policy_has_ruled_out(explore: float) -> None:
+def test_imagination_explores_moves_a_confident_policy_has_ruled_out(
+    gateway_upir: UPIR, explore: float
+) -> None:
     """A policy all but certain to keep replicas as they are (P(UP) = 3e-4) and
     a model that says more replicas score better: imagining with the policy
     alone never tries UP and learns nothing; with some uniform choice mixed in
     (and PPO's ratio against that mixture) UP becomes the likely move."""
-    space = ParameterSpace(UPIR_)
+    space = ParameterSpace(gateway_upir)
     settings = ModelSettings(kappa=0.0, rollouts=8, horizon=4, explore=explore)
     model = _more_replicas_score_better(settings, space)
     agent = PPOAgent(2 * 6 + 1, space.action_dims, replace(LEARNER_CONFIG, hidden_sizes=(16,)), 0)
@@ -140,7 +120,7 @@ def test_imagination_explores_moves_a_confident_policy_has_ruled_out(explore: fl
         bias = torch.zeros(2, 3)
         bias[:, KEEP] = 8.0
         last.bias.copy_(bias.flatten())
-    start = UPIR_.tunable_values()
+    start = gateway_upir.tunable_values()
 
     obs = _view(space.encode(start), space.mask(start), [0, 0], 0.0).unsqueeze(0)
     assert agent.probabilities(obs)[0, 1, UP] < 1e-3
@@ -153,11 +133,13 @@ def test_imagination_explores_moves_a_confident_policy_has_ruled_out(explore: fl
         assert up < 0.01  # measured 0.0007: never sampled, never learnt
 
 
-def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoints() -> None:
+def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoints(
+    gateway_upir: UPIR,
+) -> None:
     st = LearnerSettings(model=ModelSettings(enabled=True, min_windows=3, rollouts=2, horizon=2))
     cfg = replace(LEARNER_CONFIG, num_steps=4, hidden_sizes=(8,))
-    a = ArchitectureLearner(UPIR_, config=cfg, seed=5, settings=st)
-    params = UPIR_.tunable_values()
+    a = ArchitectureLearner(gateway_upir, config=cfg, seed=5, settings=st)
+    params = gateway_upir.tunable_values()
 
     def metrics(p: dict[str, F]) -> dict[str, float]:
         return {
@@ -171,7 +153,7 @@ def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoint
     assert a.counters["imagined"] == 0 and len(a.model) == 2
     params = a.learn_from_metrics(metrics(params), params)
     assert a.counters["imagined"] == 1 and a.stats()["lastImagined"]["samples"] == 4.0
-    b = ArchitectureLearner.from_bytes(a.to_bytes(), UPIR_)
+    b = ArchitectureLearner.from_bytes(a.to_bytes(), gateway_upir)
     assert b.model.state() == a.model.state() and b.settings.model == st.model
     pa, pb = params, params
     for _ in range(5):
@@ -179,7 +161,10 @@ def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoint
         pb = b.learn_from_metrics(metrics(pb), pb)
         assert pa == pb
     off = ArchitectureLearner(
-        UPIR_, config=cfg, seed=5, settings=LearnerSettings(model=ModelSettings(enabled=False))
+        gateway_upir,
+        config=cfg,
+        seed=5,
+        settings=LearnerSettings(model=ModelSettings(enabled=False)),
     )
     for _ in range(4):
         off.learn_from_metrics(metrics(params), params)
@@ -200,28 +185,25 @@ def test_learner_imagines_after_enough_windows_and_keeps_the_model_in_checkpoint
         (ModelSettings(explore=math.nan), "model.explore"),
     ],
 )
-def test_bad_model_settings_name_the_field(model: ModelSettings, field: str) -> None:
+def test_bad_model_settings_name_the_field(
+    gateway_upir: UPIR, model: ModelSettings, field: str
+) -> None:
     with pytest.raises(InvalidSpecError) as err:
-        ArchitectureLearner(UPIR_, settings=LearnerSettings(model=model))
+        ArchitectureLearner(gateway_upir, settings=LearnerSettings(model=model))
     assert field in str(err.value)
 
 
-def test_grid_moves_exactly_like_the_parameter_space() -> None:
-    space = ParameterSpace(
-        UPIR.from_resource(
-            {
-                **_doc(),
-                "spec": {
-                    **_doc()["spec"],
-                    "parameters": [
-                        {"name": "gateway.retries", "min": 0, "max": 3},
-                        {"name": "gateway.replicas", "min": 1, "max": 16},
-                        {"name": "gateway.timeout_ms", "min": 1.5, "max": 40},  # continuous
-                    ],
-                },
-            }
-        )
+def test_grid_moves_exactly_like_the_parameter_space(make_upir: Callable[..., UPIR]) -> None:
+    gateway = {"name": "gateway", "type": "service", "params": {"retries": 1, "replicas": 4}}
+    upir = make_upir(
+        [gateway],
+        parameters=[
+            {"name": "gateway.retries", "min": 0, "max": 3},
+            {"name": "gateway.replicas", "min": 1, "max": 16},
+            {"name": "gateway.timeout_ms", "min": 1.5, "max": 40},  # continuous
+        ],
     )
+    space = ParameterSpace(upir)
     grid = Grid(space)
     rng = np.random.default_rng(1)
     params = {"gateway.retries": F(1), "gateway.replicas": F(4), "gateway.timeout_ms": F(7, 2)}
@@ -257,8 +239,10 @@ def test_hyperparameters_are_optimised_every_refit_every_fits_and_kept_between()
         ScoreModel(ModelSettings(), dims=1).load_state(bad)
 
 
-def test_a_model_that_cannot_be_fitted_skips_imagining(monkeypatch: pytest.MonkeyPatch) -> None:
-    space = ParameterSpace(UPIR_)
+def test_a_model_that_cannot_be_fitted_skips_imagining(
+    gateway_upir: UPIR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = ParameterSpace(gateway_upir)
     model = ScoreModel(ModelSettings(), dims=2)
     model.add([0.0, 0.0], 1.0)
 
@@ -272,7 +256,7 @@ def test_a_model_that_cannot_be_fitted_skips_imagining(monkeypatch: pytest.Monke
     def view(pos: Any, mask: torch.Tensor, moves: Any, gain: float) -> torch.Tensor:
         raise AssertionError("nothing is imagined")
 
-    assert imagine(agent, model, space, UPIR_.tunable_values(), [0, 0], 0.0, view) == {}
+    assert imagine(agent, model, space, gateway_upir.tunable_values(), [0, 0], 0.0, view) == {}
     assert all(torch.equal(a, b) for a, b in zip(before, agent.net.parameters(), strict=True))
 
 
@@ -291,6 +275,7 @@ def test_with_drift_the_model_follows_the_latest_windows() -> None:
 
 
 def test_learner_keeps_tuning_when_its_model_cannot_be_fitted(
+    gateway_upir: UPIR,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def singular(*args: Any, **kwargs: Any) -> None:
@@ -298,8 +283,8 @@ def test_learner_keeps_tuning_when_its_model_cannot_be_fitted(
 
     monkeypatch.setattr(ScoreModel, "fit", singular)
     st = LearnerSettings(model=ModelSettings(enabled=True, min_windows=1))
-    learner = ArchitectureLearner(UPIR_, seed=0, settings=st)
-    params = UPIR_.tunable_values()
+    learner = ArchitectureLearner(gateway_upir, seed=0, settings=st)
+    params = gateway_upir.tunable_values()
     for _ in range(3):
         params = learner.learn_from_metrics(
             {"latency_ms": 50.0, "throughput_rps": 10.0, "error_rate": 0.0}, params

@@ -8,7 +8,6 @@ import io
 import math
 from dataclasses import replace
 from fractions import Fraction as F
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,28 +19,6 @@ from upir.learning.dyna import ModelSettings, ScoreModel, context_of
 from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
 from upir.learning.regime import LoadWatch, RestartSettings
 
-
-def _doc() -> dict[str, Any]:
-    return {
-        "apiVersion": "upir.dev/v1alpha1",
-        "kind": "UPIR",
-        "metadata": {"name": "t"},
-        "spec": {
-            "architecture": {
-                "components": [
-                    {"name": "gateway", "type": "service", "params": {"retries": 1, "replicas": 4}}
-                ]
-            },
-            "specification": {"constraints": {"latency_ms": {"max": 400}}},
-            "parameters": [
-                {"name": "gateway.retries", "min": 0, "max": 3},
-                {"name": "gateway.replicas", "min": 1, "max": 16},
-            ],
-        },
-    }
-
-
-UPIR_ = UPIR.from_resource(_doc())
 WATCH = RestartSettings(metric="offered_rps")
 
 
@@ -83,9 +60,11 @@ def test_windows_without_the_metric_say_nothing_and_the_state_round_trips() -> N
         (RestartSettings(metric=""), "restart.metric"),
     ],
 )
-def test_bad_restart_settings_name_the_field(restart: RestartSettings, field: str) -> None:
+def test_bad_restart_settings_name_the_field(
+    gateway_upir: UPIR, restart: RestartSettings, field: str
+) -> None:
     with pytest.raises(InvalidSpecError) as err:
-        ArchitectureLearner(UPIR_, settings=LearnerSettings(restart=restart))
+        ArchitectureLearner(gateway_upir, settings=LearnerSettings(restart=restart))
     assert field in str(err.value)
 
 
@@ -104,21 +83,23 @@ def _actor(learner: ArchitectureLearner) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("forget", [True, False])
-def test_a_jump_in_load_restarts_the_policy_and_drops_the_pending_move(forget: bool) -> None:
+def test_a_jump_in_load_restarts_the_policy_and_drops_the_pending_move(
+    gateway_upir: UPIR, forget: bool
+) -> None:
     # (no imagination here: it would train the restarted policy at once)
     model = ModelSettings(enabled=True, min_windows=20, rollouts=2, horizon=2)
     st = LearnerSettings(model=model, restart=replace(WATCH, forget_model=forget))
     cfg = replace(LEARNER_CONFIG, num_steps=4, hidden_sizes=(8,))
-    learner = ArchitectureLearner(UPIR_, config=cfg, seed=3, settings=st)
+    learner = ArchitectureLearner(gateway_upir, config=cfg, seed=3, settings=st)
     first = _actor(learner)
-    params = UPIR_.tunable_values()
+    params = gateway_upir.tunable_values()
     for _ in range(12):
         params = learner.learn_from_metrics(_metrics(params, 100.0), params)
     assert learner.counters["updates"] >= 2
     assert any(not torch.equal(a, b) for a, b in zip(first, _actor(learner), strict=True))
     assert learner.pending_proposal is not None
     before = dict(learner.counters)
-    kept = ArchitectureLearner.from_bytes(learner.to_bytes(), UPIR_)
+    kept = ArchitectureLearner.from_bytes(learner.to_bytes(), gateway_upir)
     for lr in (learner, kept):  # a checkpoint keeps the running mean: both see the jump
         lr.learn_from_metrics(_metrics(params, 300.0), params)
         assert lr.counters["restarts"] == 1
@@ -129,11 +110,11 @@ def test_a_jump_in_load_restarts_the_policy_and_drops_the_pending_move(forget: b
         assert lr.params == params  # the values in force stay
 
 
-def test_without_a_restart_metric_a_jump_changes_nothing() -> None:
+def test_without_a_restart_metric_a_jump_changes_nothing(gateway_upir: UPIR) -> None:
     cfg = replace(LEARNER_CONFIG, num_steps=4, hidden_sizes=(8,))
-    learner = ArchitectureLearner(UPIR_, config=cfg, seed=3)
+    learner = ArchitectureLearner(gateway_upir, config=cfg, seed=3)
     first = _actor(learner)
-    params = UPIR_.tunable_values()
+    params = gateway_upir.tunable_values()
     for _ in range(12):
         params = learner.learn_from_metrics(_metrics(params, 100.0), params)
     dropped = learner.counters["dropped"]
@@ -162,18 +143,20 @@ def test_with_the_load_as_context_the_model_tells_loads_apart() -> None:
         model.add([0.0], 0.0)
 
 
-def test_a_missing_context_metric_is_an_error_naming_it() -> None:
+def test_a_missing_context_metric_is_an_error_naming_it(gateway_upir: UPIR) -> None:
     st = ModelSettings(enabled=True, context=("offered_rps",))
     assert context_of(st, {"offered_rps": math.e}) == [1.0]
     for bad in ({}, {"offered_rps": 0.0}):
         with pytest.raises(InvalidSpecError, match=r"metrics\.offered_rps"):
             context_of(st, bad)
-    learner = ArchitectureLearner(UPIR_, settings=LearnerSettings(model=st))
+    learner = ArchitectureLearner(gateway_upir, settings=LearnerSettings(model=st))
     with pytest.raises(InvalidSpecError, match=r"metrics\.offered_rps"):
         learner.learn_from_metrics({"latency_ms": 1.0, "throughput_rps": 1.0, "error_rate": 0.0})
     assert learner.counters["windows"] == 0  # nothing was taken in
     with pytest.raises(InvalidSpecError, match=r"model\.context"):
-        ArchitectureLearner(UPIR_, settings=LearnerSettings(model=replace(st, context=("",))))
+        ArchitectureLearner(
+            gateway_upir, settings=LearnerSettings(model=replace(st, context=("",)))
+        )
 
 
 def test_settings_round_trip_through_json_lists() -> None:
@@ -183,10 +166,10 @@ def test_settings_round_trip_through_json_lists() -> None:
     assert LearnerSettings.from_dict(data) == st
 
 
-def test_a_checkpoint_from_before_restarts_loads_and_restarts() -> None:
+def test_a_checkpoint_from_before_restarts_loads_and_restarts(gateway_upir: UPIR) -> None:
     st = LearnerSettings(restart=WATCH)
-    learner = ArchitectureLearner(UPIR_, seed=1, settings=st)
-    params = learner.learn_from_metrics(_metrics(UPIR_.tunable_values(), 100.0))
+    learner = ArchitectureLearner(gateway_upir, seed=1, settings=st)
+    params = learner.learn_from_metrics(_metrics(gateway_upir.tunable_values(), 100.0))
     state = torch.load(io.BytesIO(learner.to_bytes()), weights_only=True)
     for key in ("watch", "model"):
         del state[key]
@@ -194,7 +177,7 @@ def test_a_checkpoint_from_before_restarts_loads_and_restarts() -> None:
         del state["counters"][key]
     blob = io.BytesIO()
     torch.save(state, blob)
-    old = ArchitectureLearner.from_bytes(blob.getvalue(), UPIR_)
+    old = ArchitectureLearner.from_bytes(blob.getvalue(), gateway_upir)
     old.learn_from_metrics(_metrics(params, 100.0), params)  # the running mean starts here
     old.learn_from_metrics(_metrics(params, 300.0), params)
     assert old.counters["restarts"] == 1 and old.counters["imagined"] == 0
