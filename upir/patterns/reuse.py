@@ -94,7 +94,13 @@ def proof_keys(upir: UPIR, settings: SolverSettings) -> dict[str, str]:
         support = st.expr_support([prop.predicate, prop.trigger])
         params = {n: comps[n].effective_params() for n in support.components}
         out[prop.name] = property_key(
-            property_text(prop), st, support, params, info.group_texts(support.env), settings
+            property_text(prop),
+            st,
+            support,
+            params,
+            info.group_texts(support.env),
+            info.group_names(support.env),
+            settings,
         )
     return out
 

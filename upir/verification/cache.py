@@ -134,12 +134,18 @@ def key_from_digests(
     support: Support,
     digests: Mapping[str, str],
     assumption_texts: Sequence[str],
+    assumption_names: frozenset[str],
     settings: SolverSettings,
 ) -> str:
     """:func:`property_key` from precomputed :func:`component_digest` values
     (``digests[component]`` for every component of the cone), so a cache lookup
-    hashes one short digest per component instead of its parameters."""
-    env = sorted(support.env)
+    hashes one short digest per component instead of its parameters.
+
+    ``assumption_names``: every name the constraining assumptions mention. Their
+    domains are part of the key too: what ``env.x <= env.pay_failure_rate``
+    allows of ``env.x`` depends on whether ``pay`` is a service (the rate lies
+    in [0, 1]) or a queue (it is free)."""
+    env = sorted(support.env | assumption_names)
     return canonical_hash(
         {
             "v": MODEL_VERSION,
@@ -160,11 +166,14 @@ def property_key(
     support: Support,
     params: Mapping[str, Mapping[str, Fraction]],
     assumption_texts: Sequence[str],
+    assumption_names: frozenset[str],
     settings: SolverSettings,
 ) -> str:
     """The cache key of a property given its cone (``support``), the
-    parameters of the cone's components (``params[component][param]``) and the
-    printed assumptions that constrain the cone's environment names
-    (:meth:`SpecInfo.group_texts`)."""
+    parameters of the cone's components (``params[component][param]``), the
+    printed assumptions that constrain the cone's environment names and every
+    name they mention (:meth:`SpecInfo.group_texts`, :meth:`SpecInfo.group_names`)."""
     digests = {n: component_digest(st, n, params[n]) for n in support.components}
-    return key_from_digests(text, st, support, digests, assumption_texts, settings)
+    return key_from_digests(
+        text, st, support, digests, assumption_texts, assumption_names, settings
+    )

@@ -51,6 +51,7 @@ from upir.verification.structure import (
     ARRIVAL,
     EnvDomain,
     Structure,
+    Support,
     drain_rps_name,
     failure_rate_name,
     service_ms_name,
@@ -83,6 +84,17 @@ def _constant(expr: Expr) -> Fraction | None:
     except EvaluationError:
         return None
     return value if isinstance(value, Fraction) else None
+
+
+def _ground_holds(expr: Expr) -> bool:
+    """Whether an assumption that names no variable holds (one that divides by
+    zero does not)."""
+    from upir.expr import EvaluationError, evaluate
+
+    try:
+        return evaluate(expr, {}) is True
+    except EvaluationError:
+        return False
 
 
 def _simple_bounds(expr: Expr, out: dict[str, Interval]) -> bool:
@@ -150,6 +162,8 @@ def env_boxes(
         group_names: set[str] = set()
         for a in group:
             group_names |= names(a.expr)
+        if not group_names and not all(_ground_holds(a.expr) for a in group):
+            return None  # a constant assumption that does not hold allows nothing
         for n in group_names:
             boxes.setdefault(n, _domain_interval(st.domain(n)))
         syntactic: dict[str, Interval] = {}
@@ -308,19 +322,13 @@ class Composition:
 
 
 def reached_by(st: Structure, changed: set[str]) -> set[str]:
-    """Components whose ranges may change when ``changed`` components change:
-    themselves, the queues they drain (through batchers), and everything
-    downstream of those."""
-    seeds = set(changed)
-    for c in changed:
-        stack = list(st.preds[c])
-        while stack:
-            p = stack.pop()
-            if st.types[p] == "queue":
-                seeds.add(p)
-            elif st.types[p] == "batcher":
-                seeds.add(p)
-                stack.extend(st.preds[p])
+    """Components whose ranges may change when the parameters of ``changed``
+    components change: every component whose own piece depends on one of them
+    (its support in :class:`Structure`'s dependency analysis, the same one that
+    gives cones of influence: a queue depends on what its consumers accept, and
+    a service behind batchers on every feeding batcher), then everything
+    downstream of those (flows and path sums)."""
+    seeds = {n for n in st.order if _piece_support(st, n).components & changed}
     reached = set(seeds)
     stack = list(seeds)
     while stack:
@@ -329,6 +337,17 @@ def reached_by(st: Structure, changed: set[str]) -> set[str]:
                 reached.add(s)
                 stack.append(s)
     return reached
+
+
+def _piece_support(st: Structure, name: str) -> Support:
+    """What one component's piece of the composition reads: its inflow, and a
+    service's capacity and utilization, a queue's drain, a batcher's batches."""
+    ctype = st.types[name]
+    if ctype == "service":
+        return st.support("util", name) | st.support("out", name) | st.support("own", name)
+    if ctype == "queue":
+        return st.support("queue", name)
+    return st.support("batch", name) | st.support("out", name)
 
 
 def compose(

@@ -97,6 +97,7 @@ class Unrolling:
         self._env: dict[tuple[str, int], Term] = {}
         self._len: dict[tuple[str, int], Term] = {}
         self._memo: dict[tuple[str, str, int], Term | None] = {}
+        self._outside = 0
         self.initial_free = False
         self.empty: frozenset[str] = frozenset()
         """Queues proved empty in every reachable state (an inductive invariant):
@@ -166,8 +167,13 @@ class Unrolling:
         values = self.choices.get(f"{c}.retries")
         if not values:
             raise SolverError(f"symbolic {c}.retries needs a finite set of values")
-        result = build(values[-1])
-        for r in reversed(values[:-1]):
+        # Outside the listed values the quantity is a fresh free term, so the
+        # chain itself rules no value out: the parameter's domain constraint
+        # (asserted and labelled on its own) does, and so appears in an unsat
+        # core when a wider domain would have helped.
+        self._outside += 1
+        result: Term = z.real(f"{self.tag}{c}.retries!outside#{self._outside}")
+        for r in reversed(values):
             result = z.ite(retries == z.num(r), build(r), result)
         return result
 
@@ -490,11 +496,13 @@ class Unrolling:
 
 def assumption_group(assumptions: Sequence[Assumption], used: Iterable[str]) -> list[Assumption]:
     """The assumptions that constrain ``used`` names: those sharing a name with
-    them, closed under sharing names with each other. The rest constrain
-    independent variables and cannot change a verdict (when satisfiable)."""
+    them, closed under sharing names with each other, and every assumption that
+    names no variable (``false``, ``1 > 2``: a constant that holds or rules out
+    every environment at once). The rest constrain independent variables and
+    cannot change a verdict (when satisfiable)."""
     names_of = [names(a.expr) for a in assumptions]
     reach = set(used)
-    picked = [False] * len(assumptions)
+    picked = [not ns for ns in names_of]
     changed = True
     while changed:
         changed = False

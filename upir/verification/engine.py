@@ -28,7 +28,7 @@ from upir.settings import SolverSettings
 from upir.verification import reference
 from upir.verification import z3util as z
 from upir.verification.encoder import ParamValue, Unrolling, defined, encode_bool
-from upir.verification.falsify import fails_at, pred_names
+from upir.verification.falsify import pred_names
 from upir.verification.results import Counterexample, Verdict, VerificationResult
 from upir.verification.structure import Structure, Support
 from upir.verification.z3util import CheckStatus, Deadline, Formula
@@ -64,14 +64,19 @@ class Checker:
         upir: UPIR,
         st: Structure,
         settings: SolverSettings,
+        witness: Mapping[str, Fraction],
         known_empty: Sequence[str] = (),
     ) -> None:
-        """``known_empty``: queues already proved to stay empty in every
-        reachable state (by the composed contracts), taken as lemmas instead of
-        being searched for again."""
+        """``witness``: one environment the assumptions allow, binding every name
+        the model, the assumptions and the properties use; a counterexample's
+        environment takes from it the names the solver left unconstrained, so
+        nothing in it is invented. ``known_empty``: queues already proved to stay
+        empty in every reachable state (by the composed contracts), taken as
+        lemmas instead of being searched for again."""
         self.upir = upir
         self.st = st
         self.settings = settings
+        self.witness = witness
         self.params: dict[str, Fraction] = upir.param_values()
         self.known_empty = frozenset(known_empty)
 
@@ -127,54 +132,60 @@ class Checker:
         show_step: int = 0,
     ) -> tuple[Counterexample, bool]:
         """The counterexample with its trace recomputed exactly, and whether it
-        re-checks as a violation.
+        replays (:func:`reference.replay`) as a violation.
 
-        A constant environment is shown at ``show_step`` (0 for stateless
-        predicates, whose every step looks the same; the first violating step of a
-        steady-state violation) and checked there; a per-step environment is
-        replayed in full (:func:`reference.replay`)."""
-        extra = {n for n in pred_names(prop) if n.startswith("env.")}
+        Each step's environment is the solver's values completed from the
+        witness (:func:`reference.complete_env`), so it binds every name and
+        satisfies every assumption. A constant environment is shown at
+        ``show_step`` (0 for stateless predicates, whose every step looks the
+        same; the violating step of a steady-state violation, computed in
+        closed form however far it lies); a per-step environment in full."""
         step_ms = Fraction(self.settings.step_ms)
         keep = _trace_filter(support, prop, self.params)
         cone_params = {
             k: v for k, v in self.params.items() if k.split(".", 1)[0] in support.components
         }
+        full_steps = [reference.complete_env(e, self.witness) for e in env_steps]
         if constant:
-            full = reference.filler_env(self.st, env_steps[0], extra)
-            trace = reference.simulate(self.st, self.params, [full] * (show_step + 1), step_ms)
-            shown = trace[-1:]
+            full_steps = full_steps[:1]
+            shown = [
+                reference.constant_values(self.st, self.params, full_steps[0], step_ms, show_step)
+            ]
             violated_at: int | None = (
                 show_step if prop.operator is TemporalOperator.ALWAYS else None
             )
         else:
-            full_steps = [reference.filler_env(self.st, e, extra) for e in env_steps]
-            trace = reference.simulate(self.st, self.params, full_steps, step_ms)
-            shown = trace
-            violated_at = reference.first_violation(prop, trace)
+            shown = reference.simulate(self.st, self.params, full_steps, step_ms)
+            violated_at = reference.first_violation(prop, shown)
         cex = Counterexample(
-            env=tuple(_frozen(e) for e in (env_steps[:1] if constant else env_steps)),
+            env=tuple(_frozen(e) for e in full_steps),
             trace=tuple(_frozen({k: v for k, v in s.items() if keep(k)}) for s in shown),
             violated_at=violated_at,
             params=_frozen(cone_params),
             step_ms=self.settings.step_ms,
             horizon=horizon,
             constant=constant,
+            shown=tuple(sorted(_shown_env(support, env_steps))),
         )
-        if constant:
-            ok = reference.env_allowed(self.st, self.upir, env_steps[0]) and fails_at(
-                prop, trace[-1]
-            )
-        else:
-            ok = reference.replay(self.upir, prop, cex, self.st)
+        ok = reference.replay(self.upir, prop, cex, self.st)
         if not ok:
-            log.warning("counterexample for %r did not re-check exactly", prop.name)
+            log.warning("counterexample for %r did not replay exactly", prop.name)
         return cex, ok
 
     def violated(self, prop: TemporalProperty, cex: Counterexample, ok: bool) -> VerificationResult:
-        msg = f"violated: {cex.describe_env()}"
+        """VIOLATED with ``cex``; when it does not replay (the solver and the
+        exact equations disagree: a defect of ours), ERROR instead, since a
+        counterexample that does not replay is no evidence (and no pass)."""
         if not ok:
-            msg += " (counterexample approximated; it does not replay exactly)"
-        return VerificationResult(prop, Verdict.VIOLATED, counterexample=cex, message=msg)
+            return VerificationResult(
+                prop,
+                Verdict.ERROR,
+                message="the solver found a violation whose counterexample does not replay "
+                f"exactly ({cex.describe_env()}); please report this model defect",
+            )
+        return VerificationResult(
+            prop, Verdict.VIOLATED, counterexample=cex, message=f"violated: {cex.describe_env()}"
+        )
 
     # -- stateless -------------------------------------------------------------
     def _stateless(
@@ -301,21 +312,28 @@ class Checker:
             return self.violated(prop, cex, ok)
         if outcome.status is not CheckStatus.UNSAT:
             return self._inconclusive(prop, outcome.status, outcome.reason)
-        bounded = VerificationResult(
-            prop,
-            Verdict.PROVED,
-            proof=f"bounded:{horizon}",
-            message=f"holds on every trace of {horizon} steps from empty queues",
-        )
         if prop.operator is not TemporalOperator.ALWAYS:
-            return bounded
+            # EVENTUALLY, WITHIN, UNTIL and SINCE are bounded by their own time
+            return VerificationResult(
+                prop,
+                Verdict.PROVED,
+                proof=f"bounded:{horizon}",
+                message=f"holds on every trace of {horizon} steps from empty queues",
+            )
         try:
             k = self._k_induction(prop, support, deadline, horizon, lemmas)
         except SolverError as err:
             log.debug("k-induction of %r failed: %s", prop.name, err)
             k = None
         if k is None:
-            return bounded
+            # ALWAYS is about all time: a bounded proof alone is no pass
+            return VerificationResult(
+                prop,
+                Verdict.UNKNOWN,
+                message=f"holds on every trace of {horizon} steps from empty queues "
+                f"(bounded:{horizon}), but neither induction nor the steady-state "
+                "argument decides longer runs; raise UPIR_BMC_STEPS or simplify the predicate",
+            )
         return VerificationResult(
             prop,
             Verdict.PROVED,
@@ -333,11 +351,13 @@ class Checker:
         """Look for a violation beyond the bounded horizon: under one environment
         held constant, every queue's inflow and drain are constant, so a queue
         either stays empty (inflow <= drain) or fills by (inflow - drain) per step
-        until full and then stays full. Ask Z3 for a constant environment whose
-        saturated state violates the ALWAYS predicate (and fills within
-        ``MAX_STEADY_STEPS``), then replay it step by step to find the first
-        violating step. None when there is no such violation (or no answer)."""
-        for limit in (STEADY_FAST_STEPS, MAX_STEADY_STEPS):
+        until full and then stays full (:func:`reference.constant_fill`). Ask Z3
+        for a constant environment whose *saturated* state violates the ALWAYS
+        predicate; a queue that fills at all fills in finitely many steps, so that
+        is a real violation however slow the leak. Short runs are preferred
+        (queues full within ``STEADY_FAST_STEPS``), then any. None when there is
+        no such violation (or no answer)."""
+        for limit in (STEADY_FAST_STEPS, None):
             found = self._steady_within(prop, support, deadline, limit, lemmas)
             if found is not None:
                 return found
@@ -348,7 +368,7 @@ class Checker:
         prop: TemporalProperty,
         support: Support,
         deadline: Deadline,
-        limit: int,
+        limit: int | None,
         lemmas: Sequence[str],
     ) -> VerificationResult | None:
         u = self._unrolling()
@@ -365,7 +385,8 @@ class Checker:
             excess = u.in_items(q, 0) - d * z.num(Fraction(self.settings.step_ms, 1000))
             cap = z.num(self.params[f"{q}.capacity"])
             cons.append(length == z.ite(excess > 0, cap, z.num(0)))
-            cons.append(z.implies(excess > 0, excess * limit >= cap))
+            if limit is not None:
+                cons.append(z.implies(excess > 0, excess * limit >= cap))
         bad = z.or_([z.not_(self._defined_at(u, prop, 0)), z.not_(self._holds_at(u, prop, 0))])
         solver = z.make_solver(self.settings, deadline)
         solver.add(*cons)
@@ -374,15 +395,18 @@ class Checker:
         outcome = z.check(solver)
         if outcome.status is not CheckStatus.SAT:
             return None
-        env = self._env_steps(u, outcome.model, 0)[0]
-        extra = {n for n in pred_names(prop) if n.startswith("env.")}
-        full = reference.filler_env(self.st, env, extra)
+        env = reference.complete_env(self._env_steps(u, outcome.model, 0)[0], self.witness)
         step_ms = Fraction(self.settings.step_ms)
+        fill = reference.constant_fill(self.st, self.params, env, step_ms)
+        full = reference.saturation_step(self.params, fill)
+        # the first violation, searched step by step over a short run; past it,
+        # the run is compressed to the step where every queue is full (the state
+        # the solver found violating), computed in closed form
         at = reference.first_failing_step(
-            self.st, self.params, full, prop.predicate, step_ms, limit + 1
+            self.st, self.params, env, prop.predicate, step_ms, min(full, MAX_STEADY_STEPS)
         )
         if at is None:
-            return None
+            at = full
         cex, ok = self.counterexample(prop, support, [env], at, constant=True, show_step=at)
         if not ok:
             return None
@@ -467,6 +491,15 @@ def _trace_filter(
         return key.split(".", 1)[0] in support.components
 
     return keep
+
+
+def _shown_env(support: Support, env_steps: Sequence[Mapping[str, Fraction]]) -> set[str]:
+    """The environment names a person reading the counterexample needs: the
+    ones the solver chose (the cone's and those its assumptions tie to them)."""
+    out: set[str] = set(support.env)
+    for e in env_steps:
+        out |= e.keys()
+    return out
 
 
 def _frozen(values: Mapping[str, Fraction]) -> Mapping[str, Fraction]:

@@ -94,6 +94,7 @@ def falsify(
     params: Mapping[str, Fraction],
     step_ms: Fraction,
     candidates: Iterator[dict[str, Fraction]],
+    witness: Mapping[str, Fraction],
     steps: int = 0,
 ) -> tuple[dict[str, Fraction], int] | None:
     """The first of ``candidates`` (at most :data:`MAX_CANDIDATES`) that is an
@@ -103,12 +104,15 @@ def falsify(
 
     A stateful ALWAYS property is followed for up to ``steps`` steps after step
     0 (a queue that fills may violate it later), until the queue lengths stop
-    changing, within :data:`MAX_MODEL_STEPS` steps over all candidates."""
+    changing, within :data:`MAX_MODEL_STEPS` steps over all candidates.
+
+    The names a candidate leaves out take ``witness``'s values (an allowed
+    environment): candidates cover every name that shares an assumption with
+    the names they bind, so the union is allowed too."""
     stateful = support.stateful
     if stateful and prop.operator is not TemporalOperator.ALWAYS:
         return None
     last = steps if stateful else 0
-    extra = {n for n in pred_names(prop) if n.startswith("env.")}
     empty = {q: Fraction(0) for q in st.of_type("queue")}
     seen: list[dict[str, Fraction]] = []
     budget = MAX_MODEL_STEPS
@@ -120,7 +124,9 @@ def falsify(
         seen.append(env)
         if not reference.env_allowed(st, upir, env):
             continue
-        full = reference.filler_env(st, env, extra)
+        full = reference.complete_env(env, witness)
+        if not st.env_domains.keys() <= full.keys():
+            continue  # nothing allowed to complete it with: no run to try
         lengths = empty
         for t in range(last + 1):
             if budget <= 0:

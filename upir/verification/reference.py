@@ -234,6 +234,58 @@ def first_failing_step(
     return None
 
 
+def constant_fill(
+    st: Structure,
+    params: Mapping[str, Fraction],
+    env: Mapping[str, Fraction],
+    step_ms: Fraction,
+) -> dict[str, Fraction]:
+    """Items per step by which each queue fills under ``env`` held constant
+    from empty queues (0 for a queue that stays empty).
+
+    Why this is a closed form: under a constant environment every flow is
+    constant from step 0. A service passes ``min(arrival, capacity)``, a batcher
+    its arrival, and a queue drains ``min(length + in, d * step)``, which is
+    ``in`` at every step when ``in <= d * step`` (it never holds an item) and
+    ``d * step`` at every step otherwise (from step 0 on, ``length + in >= in >
+    d * step``). So each queue's inflow and outflow are constants, and its
+    length at step ``t`` is ``min(capacity, t * fill)``."""
+    empty = {q: _ZERO for q in st.of_type("queue")}
+    first = step(st, params, env, empty, step_ms)
+    return {q: first.next_lengths[q] for q in st.of_type("queue")}
+
+
+def constant_lengths(
+    st: Structure,
+    params: Mapping[str, Fraction],
+    fill: Mapping[str, Fraction],
+    t: int,
+) -> dict[str, Fraction]:
+    """Each queue's length at step ``t`` under a constant environment whose
+    :func:`constant_fill` is ``fill``: ``min(capacity, t * fill)``."""
+    return {q: min(params[f"{q}.capacity"], t * fill[q]) for q in st.of_type("queue")}
+
+
+def saturation_step(params: Mapping[str, Fraction], fill: Mapping[str, Fraction]) -> int:
+    """The first step from which every filling queue is full (so every later
+    step looks the same): ``max ceil(capacity / fill)``, 0 when none fills."""
+    steps = [-(-params[f"{q}.capacity"] // f) for q, f in fill.items() if f > 0]
+    return int(max(steps, default=0))
+
+
+def constant_values(
+    st: Structure,
+    params: Mapping[str, Fraction],
+    env: Mapping[str, Fraction],
+    step_ms: Fraction,
+    t: int,
+) -> dict[str, Fraction]:
+    """Every value at step ``t`` under ``env`` held constant from empty queues,
+    in closed form (:func:`constant_fill`): one step's work whatever ``t`` is."""
+    lengths = constant_lengths(st, params, constant_fill(st, params, env, step_ms), t)
+    return step(st, params, env, lengths, step_ms).values
+
+
 def public_values(values: Mapping[str, Fraction]) -> dict[str, Fraction]:
     """Values without the internal ``@`` helpers."""
     return {k: x for k, x in values.items() if "@" not in k}
@@ -317,8 +369,12 @@ def filler_env(
     st: Structure, known: Mapping[str, Fraction], extra: set[str]
 ) -> dict[str, Fraction]:
     """``known`` completed with a value in its physical domain for every other
-    name the model uses (those lie outside the property's cone, so they cannot
-    change its value) and 0 for free names in ``extra``."""
+    name the model uses and 0 for free names in ``extra``.
+
+    For the synthesizer's and the audit's internal runs only, where the filled
+    names lie outside what is being checked. Never for a counterexample: a
+    filled value need not satisfy the assumptions, and a queue the verifier
+    proved empty may fill under it (use :func:`complete_env`)."""
     env = dict(known)
     for name, dom in st.env_domains.items():
         if name in env:
@@ -336,6 +392,31 @@ def filler_env(
     return env
 
 
+def complete_env(
+    known: Mapping[str, Fraction], witness: Mapping[str, Fraction]
+) -> dict[str, Fraction]:
+    """``known`` completed from ``witness``, an environment the assumptions
+    allow (every name of the model, the assumptions and the properties).
+
+    Sound when ``known`` is closed under the assumptions (every assumption that
+    names one of its names names only its names, as the solver's environment
+    constraints are): the two parts then satisfy disjoint sets of assumptions,
+    so the union satisfies them all."""
+    return {**witness, **known}
+
+
+def required_env(st: Structure, upir: UPIR, prop: TemporalProperty) -> frozenset[str]:
+    """Every environment name a replay of ``prop`` needs a value for: the
+    model's, the assumptions' and the property's own."""
+    out = set(st.env_domains)
+    for a in upir.specification.assumptions:
+        out |= names(a.expr)
+    for e in (prop.predicate, prop.trigger):
+        if e is not None:
+            out |= {n for n in names(e) if n.startswith("env.")}
+    return frozenset(out)
+
+
 def env_allowed(st: Structure, upir: UPIR, env: Mapping[str, Fraction]) -> bool:
     """Whether one step's environment lies in the physical domains and satisfies
     every assumption whose names it binds (assumptions over other names are
@@ -346,7 +427,7 @@ def env_allowed(st: Structure, upir: UPIR, env: Mapping[str, Fraction]) -> bool:
     for assumption in upir.specification.assumptions:
         used = names(assumption.expr)
         bound = used & env.keys()
-        if not bound:
+        if used and not bound:
             continue
         if bound != used:
             return False
@@ -358,9 +439,14 @@ def env_allowed(st: Structure, upir: UPIR, env: Mapping[str, Fraction]) -> bool:
 def replay(upir: UPIR, prop: TemporalProperty, cex: object, st: Structure | None = None) -> bool:
     """True when ``cex`` (a :class:`~upir.verification.results.Counterexample`)
     really violates ``prop`` for ``upir``: its parameters are ``upir``'s, every
-    step's environment is allowed, and the recomputed trace violates the property.
+    step's environment binds every name the model, the assumptions and the
+    property use (nothing is filled in), lies in the physical domains and
+    satisfies every assumption, and the recomputed run violates the property.
 
-    Uses only exact Python arithmetic (no solver)."""
+    A constant counterexample of an ALWAYS property is checked at its
+    ``violated_at`` step in closed form (:func:`constant_values`), so a queue
+    that overflows after a million steps replays in one step's work; any other
+    is simulated step by step. Uses only exact Python arithmetic (no solver)."""
     from upir.verification.results import Counterexample
 
     if not isinstance(cex, Counterexample):
@@ -370,16 +456,25 @@ def replay(upir: UPIR, prop: TemporalProperty, cex: object, st: Structure | None
     for key, value in cex.params.items():
         if params.get(key) != value:
             return False
-    steps = list(cex.env) if not cex.constant else [cex.env[0]] * (cex.horizon + 1)
-    if len(steps) != cex.horizon + 1 or not steps:
+    needed = required_env(st, upir, prop)
+    step_ms = Fraction(cex.step_ms)
+    if not cex.env or any(not needed <= e.keys() for e in cex.env):
         return False
-    extra = names(prop.predicate) | (
-        names(prop.trigger) if prop.trigger is not None else frozenset()
-    )
-    extra = frozenset(n for n in extra if n.startswith("env."))
-    for env in steps:
-        if not env_allowed(st, upir, env):
+    if not all(env_allowed(st, upir, e) for e in cex.env):
+        return False
+    if cex.constant:
+        if len(cex.env) != 1:
             return False
-    full = [filler_env(st, env, set(extra)) for env in steps]
-    trace = simulate(st, params, full, Fraction(cex.step_ms))
-    return not property_holds(prop, trace, Fraction(cex.step_ms))
+        if prop.operator is TemporalOperator.ALWAYS and cex.violated_at is not None:
+            at = cex.violated_at
+            if not 0 <= at <= cex.horizon:
+                return False
+            values = constant_values(st, params, cex.env[0], step_ms, at)
+            return truth(prop.predicate, values) is not True
+        steps = [cex.env[0]] * (cex.horizon + 1)
+    else:
+        steps = list(cex.env)
+        if len(steps) != cex.horizon + 1:
+            return False
+    trace = simulate(st, params, steps, step_ms)
+    return not property_holds(prop, trace, step_ms)

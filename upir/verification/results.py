@@ -50,11 +50,18 @@ class Counterexample:
 
     ``env`` holds the environment values per step (``env.*`` names); when
     ``constant`` it has one entry that holds at every step ``0..horizon``.
-    ``trace`` holds the model's states and derived values per step (the same
-    length as ``env``), computed exactly. ``violated_at`` is the first failing step
-    for ALWAYS properties (``None`` for operators that fail on the trace as a
-    whole). ``params`` are the parameter values it was found for; ``step_ms`` and
-    ``horizon`` say how to replay it."""
+    Every step's environment binds every name the model, the assumptions and
+    the property use, and satisfies every assumption: nothing is filled in at
+    replay. ``trace`` holds the model's states and derived values per step (the
+    same length as ``env``), computed exactly; a constant counterexample shows
+    the one step ``violated_at`` (or step 0), computed in closed form.
+    ``violated_at`` is, for ALWAYS properties, the first failing step, or, for a
+    run compressed past ``horizon``'s search (a slow leak), the step from which
+    every filling queue is full and the predicate fails (``None`` for operators
+    that fail on the trace as a whole). ``params`` are the parameter values it
+    was found for; ``step_ms`` and ``horizon`` say how to replay it. ``shown``
+    names the environment values worth showing a person (those the solver
+    chose); empty shows them all."""
 
     env: tuple[Values, ...]
     trace: tuple[Values, ...]
@@ -63,6 +70,7 @@ class Counterexample:
     step_ms: int
     horizon: int
     constant: bool = False
+    shown: tuple[str, ...] = ()
 
     def env_at(self, step: int) -> Values:
         return self.env[0] if self.constant else self.env[step]
@@ -78,6 +86,7 @@ class Counterexample:
             "env": [_floats(e) for e in self.env],
             "trace": [_floats(t) for t in self.trace],
             "params": _floats(self.params),
+            "shown": list(self.shown),
             "exact": {
                 "env": [_strings(e) for e in self.env],
                 "trace": [_strings(t) for t in self.trace],
@@ -96,14 +105,21 @@ class Counterexample:
             step_ms=int(data["stepMs"]),
             horizon=int(data["horizon"]),
             constant=bool(data.get("constant", False)),
+            shown=tuple(str(n) for n in data.get("shown", ())),
         )
 
     def describe_env(self) -> str:
-        """The environment in one line, for humans."""
+        """The environment in one line, for humans (the ``shown`` names)."""
         if self.constant:
-            return _line(self.env[0])
+            where = f" from step 0, violated at step {self.violated_at}" if self.violated_at else ""
+            return _line(self._shown(self.env[0])) + where
         at = self.violated_at if self.violated_at is not None else len(self.env) - 1
-        return f"step {at}: {_line(self.env[at])} ({len(self.env)} steps)"
+        return f"step {at}: {_line(self._shown(self.env[at]))} ({len(self.env)} steps)"
+
+    def _shown(self, values: Values) -> Values:
+        if not self.shown:
+            return values
+        return {k: v for k, v in values.items() if k in self.shown}
 
 
 def _floats(values: Values) -> dict[str, float]:

@@ -110,7 +110,7 @@ class Verifier:
         self._compositions: LRU[
             tuple[object, ...], tuple[dict[str, Component], contracts.Composition]
         ] = LRU(64)
-        self._assumptions_ok: LRU[tuple[str, ...], str] = LRU(1024)
+        self._assumptions_ok: LRU[tuple[object, ...], str] = LRU(1024)
         self._specs: IdentityMemo[FormalSpecification, SpecInfo] = IdentityMemo(256)
         self._lock = threading.Lock()
         self._next_token = 0
@@ -261,7 +261,13 @@ class Verifier:
             by_name = upir.architecture.component
             digests = {n: self._digest(st, by_name(n)) for n in support.components}
             key = key_from_digests(
-                text, st, support, digests, info.group_texts(support.env), self.settings
+                text,
+                st,
+                support,
+                digests,
+                info.group_texts(support.env),
+                info.group_names(support.env),
+                self.settings,
             )
             hit = self.cache.get(key)
             if hit is not None:
@@ -271,7 +277,13 @@ class Verifier:
             result = self._compositional(upir, st, prop, support)
         if result is None:
             deadline = Deadline(self.settings.timeout_ms)
-            checker = Checker(upir, st, self.settings, self._known_empty(upir, st, support))
+            checker = Checker(
+                upir,
+                st,
+                self.settings,
+                self._witness(upir, st, prop) or {},
+                self._known_empty(upir, st, support),
+            )
             result = checker.check(prop, support, deadline)
             with self._lock:
                 self._counts["monolithic"] += 1
@@ -301,7 +313,7 @@ class Verifier:
                 method="compositional",
                 message="holds at every reachable step (composed component contracts)",
             )
-        witness = self._witness(upir, st)
+        witness = self._witness(upir, st, prop)
         keep = support.env | set(self._spec_info(upir).group_names(support.env))
         horizon, _ = horizon_for(prop, self.settings)
         found: tuple[dict[str, Fraction], int] | None
@@ -312,12 +324,12 @@ class Verifier:
             corners = falsify.corner_environments(st, sorted(keep), ranges.boxes, witness or {})
             step_ms = Fraction(self.settings.step_ms)
             found = falsify.falsify(
-                st, upir, prop, support, ranges.params, step_ms, corners, horizon
+                st, upir, prop, support, ranges.params, step_ms, corners, witness or {}, horizon
             )
-        if found is None:
+        if found is None or witness is None:
             return None
         env, at = found
-        checker = Checker(upir, st, self.settings)
+        checker = Checker(upir, st, self.settings, witness)
         cex, ok = checker.counterexample(
             prop, support, [env], max(horizon, at), constant=True, show_step=at
         )
@@ -340,16 +352,24 @@ class Verifier:
             if q in support.components and ranges.derived.get(f"{q}.length") == zero
         ]
 
-    def _witness(self, upir: UPIR, st: Structure) -> dict[str, Fraction] | None:
-        """One allowed environment (every name the model or the spec uses), from
-        Z3, cached per specification and shape."""
+    def _witness(
+        self, upir: UPIR, st: Structure, prop: TemporalProperty | None = None
+    ) -> dict[str, Fraction] | None:
+        """One allowed environment binding every name the model, the assumptions
+        and the specification's properties (and ``prop``, which may be a
+        candidate's own) use, from Z3, cached per specification and shape."""
         info = self._spec_info(upir)
+        extra: frozenset[str] = frozenset()
+        if prop is not None:
+            extra = frozenset(n for n in falsify.pred_names(prop) if n.startswith("env."))
         key = (self._shape(upir), info.token)
         found = self._witnesses.get(key)
-        if found is not None:
+        if found is not None and extra <= found.keys():
             return found or None
         u = Unrolling(st, {}, self.settings.step_ms, upir.specification.assumptions)
-        wanted = set(st.env_domains)
+        wanted = set(st.env_domains) | extra | (found.keys() if found else set())
+        for a in upir.specification.assumptions:
+            wanted |= names(a.expr)
         for p in self._properties(upir):
             for e in (p.predicate, p.trigger):
                 if e is not None:
@@ -480,13 +500,20 @@ class Verifier:
         assumptions = upir.specification.assumptions
         if not assumptions:
             return None
-        key = tuple(sorted(self._spec_info(upir).texts))
-        if not key:
-            return None
+        st = self._structure(upir)
+        # What an assumption allows depends on the domains of its names, which
+        # depend on the architecture (env.pay_failure_rate is free beside a queue
+        # named pay, in [0, 1] for a service named pay): key by both.
+        used: set[str] = set()
+        for a in assumptions:
+            used |= names(a.expr)
+        key = (
+            tuple(sorted(self._spec_info(upir).texts)),
+            tuple((n, st.domain_text(n)) for n in sorted(used)),
+        )
         cached = self._assumptions_ok.get(key)
         if cached is not None:
             return cached or None
-        st = self._structure(upir)
         u = Unrolling(st, {}, self.settings.step_ms, assumptions)
         for a in assumptions:
             for n in sorted(names(a.expr)):

@@ -100,6 +100,7 @@ def _key(upir: UPIR, prop: TemporalProperty, settings: SolverSettings | None = N
         support,
         params,
         info.group_texts(support.env),
+        info.group_names(support.env),
         settings or SolverSettings(),
     )
 

@@ -178,7 +178,7 @@ def test_stateful_cones_are_only_refuted_for_always(pipeline: UPIR) -> None:
     assert support.stateful
     corners = iter([{"env.arrival_rps": F(350)}])
     params = candidate.param_values()
-    assert falsify(st, candidate, prop, support, params, F(100), corners) is None
+    assert falsify(st, candidate, prop, support, params, F(100), corners, {}) is None
 
 
 def test_safe_properties_are_never_refuted(pipeline: UPIR) -> None:
@@ -196,7 +196,7 @@ def test_safe_properties_are_never_refuted(pipeline: UPIR) -> None:
     for prop in pipeline.specification.all_properties():
         support = st.expr_support([prop.predicate, prop.trigger])
         corners = corner_environments(st, sorted(boxes), boxes, witness)
-        assert falsify(st, pipeline, prop, support, params, F(100), corners, 8) is None
+        assert falsify(st, pipeline, prop, support, params, F(100), corners, witness, 8) is None
 
 
 def test_corners_replace_open_and_infinite_ends_by_the_witness(pipeline: UPIR) -> None:
@@ -228,6 +228,6 @@ def test_queues_proved_empty_by_composition_are_lemmas(pipeline: UPIR) -> None:
     st = Structure(pipeline.architecture)
     support = st.expr_support([prop.predicate])
     for known in ((), ("orders",)):
-        checker = Checker(pipeline, st, SolverSettings(), known_empty=known)
+        checker = Checker(pipeline, st, SolverSettings(), {}, known_empty=known)
         got = checker.check(prop, support, Deadline(10_000))
         assert got.status is Verdict.PROVED and got.proof == "inductive"
