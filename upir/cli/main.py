@@ -1,5 +1,12 @@
 """Entry point of the ``upir`` command. Reads settings once (environment and
-``upir.toml``) and dispatches to one module per subcommand."""
+``upir.toml``) and dispatches to one module per subcommand.
+
+Start-up cost matters (``upir --help``, ``upir validate`` in a pre-commit hook):
+every subcommand module is imported here, so each imports only the standard
+library, PyYAML and ``upir.cli.common``/``upir.core`` at module level, and its
+heavy dependencies (Z3, PyTorch, scikit-learn, cryptography) inside ``run``.
+tests/unit/cli/test_startup.py checks which modules ``upir --help``, ``validate``
+and ``verify`` load; benchmarks/startup.py measures them."""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from collections.abc import Sequence
 
 from upir import __version__
 from upir.cli import cert, patterns, synthesize, tune, validate, verify
-from upir.cli.common import EXIT_INCONCLUSIVE, EXIT_INVALID, Context
+from upir.cli.common import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_INVALID, Context
 from upir.errors import InvalidSpecError, SettingsError
 from upir.logs import configure_logging
 from upir.settings import load_settings
@@ -47,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for issue in err.issues:
             sys.stderr.write(f"upir: {issue}\n")
         return EXIT_INVALID
+    except BrokenPipeError:
+        # the reader went away (`upir ... | head`): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write("upir: interrupted\n")
         return 130

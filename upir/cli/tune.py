@@ -22,29 +22,23 @@ import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from upir.cli.common import EXIT_INVALID, EXIT_OK, Context, print_json, read_one_upir
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.dyna import ModelSettings
-from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner, LearnerSettings
-from upir.learning.regime import RestartSettings
-from upir.learning.report import evaluate, plot_tuning
-from upir.learning.simenv import (
-    PROFILES,
-    REPORTED_METRICS,
-    Rollback,
-    SimulatedWorkload,
-    WindowRecord,
-    arrival_bound,
-    make_profile,
-    params_after,
-    tune,
-)
-from upir.verification import ProofCache, Verifier
+
+if TYPE_CHECKING:
+    from upir.learning.guardrail import Guardrail
+    from upir.learning.learner import ArchitectureLearner
+    from upir.learning.simenv import WindowRecord
+
+# upir.learning pulls in PyTorch and scikit-learn (seconds to import), so it is
+# imported when `upir tune` runs, not whenever the CLI starts (tests/unit/cli keep
+# PROFILES equal to upir.learning.simenv.PROFILES and check what start-up loads).
+PROFILES = ("steady", "shift", "ramp")
+"""Same as ``upir.learning.simenv.PROFILES``."""
 
 EVAL_WINDOWS = 3
 SHOWN_METRICS = (
@@ -119,6 +113,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
+    from upir.learning.simenv import REPORTED_METRICS, arrival_bound
+
     issues: list[FieldIssue] = []
     if not args.simulate:
         issues.append(
@@ -153,6 +149,20 @@ def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from upir.learning.dyna import ModelSettings
+    from upir.learning.guardrail import Guardrail
+    from upir.learning.learner import ArchitectureLearner, LearnerSettings
+    from upir.learning.regime import RestartSettings
+    from upir.learning.report import evaluate, plot_tuning
+    from upir.learning.simenv import (
+        Rollback,
+        SimulatedWorkload,
+        make_profile,
+        params_after,
+        tune,
+    )
+    from upir.verification import ProofCache, Verifier
+
     try:
         upir = read_one_upir(args.file)
         rps, peak = _check_args(args, upir)

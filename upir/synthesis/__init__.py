@@ -59,7 +59,7 @@ property names with the environments that refute them, and the assumptions that
 allow those environments.
 """
 
-from upir.synthesis.cegis import OBJECTIVES, Synthesizer
+from upir.synthesis.cegis import OBJECTIVE_ORDERS, OBJECTIVES, Synthesizer
 from upir.synthesis.certify import certify
 from upir.synthesis.results import IterationRecord, SynthesisResult, SynthesisStatus
 from upir.synthesis.sketch import MAX_RETRIES_VALUES, Hole, Sketch
@@ -67,6 +67,7 @@ from upir.synthesis.sketch import MAX_RETRIES_VALUES, Hole, Sketch
 __all__ = [
     "MAX_RETRIES_VALUES",
     "OBJECTIVES",
+    "OBJECTIVE_ORDERS",
     "Hole",
     "IterationRecord",
     "Sketch",
