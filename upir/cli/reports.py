@@ -20,7 +20,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree as ET
 
 from upir import __version__
 from upir.errors import InvalidSpecError
@@ -89,6 +88,8 @@ def result_text(r: VerificationResult, explanation: list[str]) -> str:
 def junit_xml(outcomes: list[FileOutcome], explain: dict[tuple[int, int, str], list[str]]) -> str:
     """The JUnit XML document. ``explain`` maps ``(file index, document,
     property)`` to the human lines of a violation."""
+    from xml.etree import ElementTree as ET  # only when a JUnit report is asked for
+
     root = ET.Element("testsuites", name="upir verify")
     totals = {"tests": 0, "failures": 0, "errors": 0, "time": 0.0}
     for fi, outcome in enumerate(outcomes):
@@ -155,8 +156,10 @@ def junit_xml(outcomes: list[FileOutcome], explain: dict[tuple[int, int, str], l
 
 
 def _suite(
-    root: ET.Element, name: str, file: str, *, tests: int, failures: int, errors: int, time: float
-) -> ET.Element:
+    root: Any, name: str, file: str, *, tests: int, failures: int, errors: int, time: float
+) -> Any:
+    from xml.etree import ElementTree as ET
+
     return ET.SubElement(
         root,
         "testsuite",

@@ -188,7 +188,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         sys.stderr.write("upir: standard input (-) can be read only once\n")
         return EXIT_INVALID
     fmt = args.format
-    want_lines = bool(args.sarif) or fmt == "sarif"
+    # line numbers cost a second parse of each file: only for the reports that show them
+    want_lines = bool(args.sarif or args.junit) or fmt in REPORT_FORMATS
     outcomes = [check_file(path, verifier, want_lines=want_lines) for path in args.files]
     explain: dict[ExplainKey, list[str]] = {}
     for fi, o in enumerate(outcomes):
