@@ -7,7 +7,7 @@ only proved ones are applied. At the end the initial and the final parameters
 are each run for a few windows on the same simulated arrivals and compared.
 
 Output: a progress bar on a terminal (plain lines on stderr otherwise), then a
-table; ``--json`` prints one object instead; ``--plot PNG`` draws the metrics and
+table; ``-o json|yaml`` (``--json``) prints one object instead; ``--plot PNG`` draws the metrics and
 parameters over time with accepted and rejected proposals marked.
 
 Exit codes: 0 done, 2 invalid input (including a UPIR whose tunable parameters
@@ -24,7 +24,14 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from upir.cli.common import EXIT_INVALID, EXIT_OK, Context, print_json, read_one_upir
+from upir.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Context,
+    add_format_options,
+    print_output,
+    read_one_upir,
+)
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
@@ -54,7 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "tune", help="tune a UPIR's parameters with PPO behind the Z3 guardrail (simulator)"
     )
-    p.add_argument("file", metavar="FILE", help="a UPIR resource (YAML or JSON)")
+    p.add_argument("file", metavar="FILE", help="a UPIR resource (YAML or JSON; - for stdin)")
     p.add_argument(
         "--simulate",
         action="store_true",
@@ -107,7 +114,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="start learning afresh when this load metric jumps by 1.5x either way "
         "(LearnerSettings.restart; the simulator reports offered_rps; off by default)",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_format_options(p)
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the run")
     p.set_defaults(run=run)
 
@@ -231,8 +238,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 sys.stderr.write(f"upir: {issue}\n")
             return EXIT_INVALID
         result["plot"] = args.plot
-    if args.json:
-        print_json(result)
+    if args.format is not None:
+        print_output(result, args.format)
     else:
         _print_table(result)
     return EXIT_OK

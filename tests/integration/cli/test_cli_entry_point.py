@@ -244,3 +244,13 @@ def test_pre_commit_hooks_run_as_declared(tmp_path: Path) -> None:
         broken = tmp_path / "broken.yaml"
         broken.write_text("kind: UPIR\nspec: {}\n", encoding="utf-8")
         assert upir(*args, str(broken)).returncode == 2
+
+
+def test_every_file_command_reads_stdin_and_prints_yaml() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    done = upir("patterns", "match", "-", "-o", "yaml", "--top", "1", stdin=text)
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load(done.stdout)
+    assert data["results"][0]["upir"] == "checkout" and len(data["results"][0]["matches"]) == 1
+    cert = upir("cert", "verify", "-", "-o", "yaml", stdin="{}")
+    assert cert.returncode == 1 and yaml.safe_load(cert.stdout)["valid"] is False
