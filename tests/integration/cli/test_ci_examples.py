@@ -88,3 +88,11 @@ def test_gitlab_job_script(tmp_path: Path) -> None:
         done = _sh(line, cwd, env)
         assert done.returncode == 0, (line, done.stdout, done.stderr)
     _reports_are_valid(cwd, job["artifacts"]["reports"]["junit"], job["artifacts"]["paths"][0])
+
+
+def test_docs_show_the_example_jobs_as_they_are() -> None:
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    shown = [yaml.safe_load(b) for b in blocks]
+    for name in ("github-workflow.yaml", "gitlab-ci.yaml"):
+        assert yaml.safe_load((CI / name).read_text(encoding="utf-8")) in shown, name
