@@ -107,7 +107,13 @@ def check_file(path: str, verifier: Verifier, *, want_lines: bool) -> FileOutcom
             break
     if outcome.invalid is None:
         for index, u in upirs:
-            outcome.checked.append(Checked(index, u, verifier.verify(u, quiet=True)))
+            try:  # the verifier may refuse a spec the loader accepted
+                report = verifier.verify(u, quiet=True)
+            except InvalidSpecError as err:
+                outcome.invalid, outcome.invalid_document = err, index
+                outcome.checked.clear()
+                break
+            outcome.checked.append(Checked(index, u, report))
     if want_lines:
         fields: list[tuple[int, str]] = [
             (c.document, r.property.field) for c in outcome.checked for r in c.report.results
