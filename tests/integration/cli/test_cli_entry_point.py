@@ -115,6 +115,9 @@ def test_verdicts_are_printed_once_not_logged_again() -> None:
     assert "no_loss" not in done.stderr and "INFO" not in done.stderr
     debug = upir("verify", str(EXAMPLE), env={"UPIR_LOG_LEVEL": "DEBUG"})
     assert "Proved 'no_loss'" in debug.stderr
+    synth = upir("synthesize", "-", stdin=failing_text())
+    assert synth.returncode == 0 and synth.stdout.count("PROVED    no_loss") == 1
+    assert synth.stderr == ""
 
 
 def test_violation_shows_the_predicate_quantities_and_step() -> None:
