@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from upir import __version__
 from upir.cli import cert, patterns, synthesize, tune, validate, verify
@@ -43,13 +44,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit code. Called with no ``argv`` (the console
     script, ``python -m upir.cli.main``) it reads ``sys.argv`` and ends the
     process itself (:func:`_exit_now`)."""
-    code = _main(argv)
-    if argv is None:
-        _exit_now(code)
-    return code
+    if argv is not None:
+        return _main(argv)
+    try:
+        code = _main(argv)
+    except SystemExit as done:  # --help, --version and usage errors, from argparse
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    _exit_now(code)
 
 
-def _exit_now(code: int) -> None:
+def _exit_now(code: int) -> NoReturn:
     """End the process without tearing the interpreter down: after a
     verification, finalization frees every Z3 term one call at a time and
     collects the model's objects, which took 35-100 ms, as long as the rest of

@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "synthesize", help="find parameters the verifier proves (CEGIS) and render manifests"
     )
-    p.add_argument("file", metavar="FILE", help="a UPIR resource (YAML or JSON)")
+    p.add_argument("file", metavar="FILE", help="a UPIR resource (YAML or JSON; - for stdin)")
     p.add_argument(
         "-o",
         "--output",
