@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,40 +128,11 @@ def check_file(path: str, verifier: Verifier, *, want_lines: bool) -> FileOutcom
 
 def violation_lines(r: VerificationResult) -> list[str]:
     """What a violated property's predicate computes at the failing step."""
-    from upir.verification.explain import compound_operands, explain_violation
+    from upir.verification.explain import describe_violation
 
-    cex = r.counterexample
-    if cex is None:
+    if r.counterexample is None:
         return []
-    v = explain_violation(r.property, cex)
-    where = f"at the end of the trace (step {v.step})" if v.last else f"at step {v.step}"
-    if not v.last and cex.step_ms:
-        where += f", t = {v.step * cex.step_ms} ms"
-    lines = [f"{r.property.operator.value} {_predicate(r)} fails {where}:"]
-    for c in v.comparisons:
-        verdict = "holds" if c.holds else "is false" if c.holds is False else "cannot be evaluated"
-        lines.append(f"  {c.source}: {c.evaluated()} {verdict}")
-        for source, value in compound_operands(c):
-            lines.append(f"    {source} = {_short(value)}")
-    # bare names already show their value in the comparison itself
-    if v.values and any(compound_operands(c) for c in v.comparisons):
-        lines.append("  where " + ", ".join(f"{k} = {_short(x)}" for k, x in v.values.items()))
-    return lines
-
-
-def _predicate(r: VerificationResult) -> str:
-    from upir.expr.printer import to_source
-
-    text = to_source(r.property.predicate)
-    if r.property.trigger is not None:
-        text += f" / trigger {to_source(r.property.trigger)}"
-    return text
-
-
-def _short(value: Fraction) -> str:
-    from upir.verification.explain import show_number
-
-    return show_number(value)
+    return describe_violation(r.property, r.counterexample)
 
 
 def _line(r: VerificationResult, explanation: list[str]) -> str:

@@ -98,6 +98,34 @@ def explain_violation(prop: TemporalProperty, cex: Counterexample) -> Violation:
     return Violation(step, last, comparisons, mentioned)
 
 
+def describe_violation(prop: TemporalProperty, cex: Counterexample) -> list[str]:
+    """:func:`explain_violation` as lines for people::
+
+    ALWAYS gw.timeout_ms * (gw.retries + 1) <= 2000 fails at step 0, t = 0 ms:
+      gw.timeout_ms * (gw.retries + 1) <= 2000: 2400 <= 2000 is false
+        gw.timeout_ms * (gw.retries + 1) = 2400
+      where gw.timeout_ms = 800, gw.retries = 2
+    """
+    v = explain_violation(prop, cex)
+    where = f"at the end of the trace (step {v.step})" if v.last else f"at step {v.step}"
+    if not v.last and cex.step_ms:
+        where += f", t = {v.step * cex.step_ms} ms"
+    text = to_source(prop.predicate)
+    if prop.trigger is not None:
+        text += f" / trigger {to_source(prop.trigger)}"
+    lines = [f"{prop.operator.value} {text} fails {where}:"]
+    for c in v.comparisons:
+        verdict = "holds" if c.holds else "is false" if c.holds is False else "cannot be evaluated"
+        lines.append(f"  {c.source}: {c.evaluated()} {verdict}")
+        for source, value in compound_operands(c):
+            lines.append(f"    {source} = {show_number(value)}")
+    # a bare name already shows its value in the comparison itself
+    if v.values and any(compound_operands(c) for c in v.comparisons):
+        shown = ", ".join(f"{k} = {show_number(x)}" for k, x in v.values.items())
+        lines.append(f"  where {shown}")
+    return lines
+
+
 def _comparisons(expr: Expr) -> list[Compare]:
     """The comparisons of a predicate, in source order (``and``/``or``/``not``
     are looked through; comparisons never nest in one another)."""

@@ -8,7 +8,12 @@ from fractions import Fraction as F
 from upir.core.temporal import TemporalOperator, TemporalProperty
 from upir.expr import parse
 from upir.verification import Counterexample
-from upir.verification.explain import compound_operands, explain_violation, show_number
+from upir.verification.explain import (
+    compound_operands,
+    describe_violation,
+    explain_violation,
+    show_number,
+)
 
 
 def _prop(predicate: str, op: TemporalOperator = TemporalOperator.ALWAYS) -> TemporalProperty:
@@ -61,3 +66,19 @@ def test_a_name_without_a_value_is_shown_as_unknown() -> None:
     v = explain_violation(_prop("a.x <= 1"), _cex([{}], 0))
     assert v.comparisons[0].holds is None and v.comparisons[0].evaluated() == "? <= 1"
     assert show_number(F(5, 2)) == "2.5" and show_number(None) == "?"
+
+
+def test_described_for_people() -> None:
+    prop = _prop("gw.timeout_ms * (gw.retries + 1) <= 2000")
+    lines = describe_violation(prop, _cex([{}], 0, {"gw.timeout_ms": F(800), "gw.retries": F(2)}))
+    assert lines == [
+        "ALWAYS gw.timeout_ms * (gw.retries + 1) <= 2000 fails at step 0, t = 0 ms:",
+        "  gw.timeout_ms * (gw.retries + 1) <= 2000: 2400 <= 2000 is false",
+        "    gw.timeout_ms * (gw.retries + 1) = 2400",
+        "  where gw.timeout_ms = 800, gw.retries = 2",
+    ]
+    trace = [{"q.dropped": F(0)}, {"q.dropped": F(89, 20)}]
+    assert describe_violation(_prop("q.dropped == 0"), _cex(trace, 1)) == [
+        "ALWAYS q.dropped == 0 fails at step 1, t = 100 ms:",
+        "  q.dropped == 0: 4.45 == 0 is false",
+    ]
