@@ -54,9 +54,10 @@ OBJECTIVE_ORDERS: Mapping[str, tuple[str, ...]] = {
     "cost": OBJECTIVES,
     "change": ("change", "cost", "latency_bound_ms"),
 }
-"""The orders a caller may choose by their first objective: ``cost`` (cheapest,
-then the least change) or ``change`` (the least change from the current values,
-what a user fixing a failing spec expects; then the cheapest)."""
+"""The orders a caller may choose, by their first objective: ``cost`` (the
+cheapest, then the lowest latency bound, then the least change) or ``change``
+(the least change from the current values, which is what a user fixing a
+failing spec expects; then the cheapest, then the lowest latency bound)."""
 
 INTERNAL_CACHE_SIZE = 4096
 """Proof-cache entries of the verifier the loop makes when none is given."""
