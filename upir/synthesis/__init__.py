@@ -51,6 +51,8 @@ worst-case latency bound the parameters allow: the longest path of
 change from the current values, ``sum |value - current| / (top - min)`` over
 the holes. An answer is therefore the best of all proved points for these
 criteria (the proved points are a subset of the points the proposer considers).
+``Synthesizer(objective="change")`` puts (3) first, then (1) and (2)
+(:data:`OBJECTIVE_ORDERS`); ``upir synthesize`` does so by default.
 
 **UNSAT explanations** (:mod:`upir.synthesis.explain`): an unsat core over
 labelled constraints (one per hole domain, one per property and counterexample
