@@ -24,7 +24,6 @@ settings under ``[log] level``, ``[cache] size``, ``[solver] timeout_ms``,
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -97,6 +96,8 @@ def default_config_path(environ: Mapping[str, str]) -> Path:
 
 
 def _from_toml(path: Path, base: Settings) -> Settings:
+    import tomllib  # only when a config file exists: every `upir` command starts here
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:

@@ -17,8 +17,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from upir.certificates import MAX_ENVELOPE_BYTES, CertificateError, format_time, verify_certificate
-from upir.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Context, print_json
+from upir.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    STDIN,
+    Context,
+    add_format_options,
+    display_name,
+    print_output,
+)
 
 ENV_PUBLIC_KEY = "UPIR_SIGNING_PUBLIC_KEY"
 ENV_SIGNING_KEY = "UPIR_SIGNING_KEY"
@@ -30,13 +38,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("cert", help="proof certificates")
     cert_sub = p.add_subparsers(dest="cert_command", required=True, metavar="COMMAND")
     v = cert_sub.add_parser("verify", help="check a signed proof certificate")
-    v.add_argument("file", metavar="FILE", help="the certificate envelope (JSON)")
+    v.add_argument("file", metavar="FILE", help="the certificate envelope (JSON; - for stdin)")
     v.add_argument(
         "--public-key",
         metavar="PEM",
         help=f"trusted public key file (default: ${ENV_PUBLIC_KEY}, else ${ENV_SIGNING_KEY})",
     )
-    v.add_argument("--json", action="store_true", help="print one JSON object")
+    add_format_options(v)
     v.add_argument(
         "--require-trusted",
         action="store_true",
@@ -53,6 +61,14 @@ def key_path(option: str | None, environ: Mapping[str, str]) -> str | None:
 
 
 def _read(path: str, limit: int, what: str) -> bytes | None:
+    if path == STDIN:
+        data = sys.stdin.buffer.read(limit + 1)
+        if len(data) > limit:
+            sys.stderr.write(
+                f"upir: {display_name(path)}: {what} is over the limit of {limit} bytes\n"
+            )
+            return None
+        return data
     try:
         p = Path(path)
         size = p.stat().st_size
@@ -66,6 +82,13 @@ def _read(path: str, limit: int, what: str) -> bytes | None:
 
 
 def run_verify(args: argparse.Namespace, ctx: Context) -> int:
+    from upir.certificates import (
+        MAX_ENVELOPE_BYTES,
+        CertificateError,
+        format_time,
+        verify_certificate,
+    )
+
     del ctx  # no solver or cache settings are involved
     raw = _read(args.file, MAX_ENVELOPE_BYTES, "certificate")
     if raw is None:
@@ -82,8 +105,9 @@ def run_verify(args: argparse.Namespace, ctx: Context) -> int:
         sys.stderr.write(f"upir: {kpath}: {err}\n")
         return EXIT_INVALID
     ok = check.valid and (check.trusted or not args.require_trusted)
-    if args.json:
-        print_json(check.to_dict())
+    name = display_name(args.file)
+    if args.format is not None:
+        print_output(check.to_dict(), args.format)
     elif check.valid:
         cert = check.certificate
         assert cert is not None
@@ -93,14 +117,14 @@ def run_verify(args: argparse.Namespace, ctx: Context) -> int:
             else cert.subject_name
         )
         print(
-            f"{args.file}: valid: UPIR {where}, {len(cert.verdicts)} properties PROVED, "
+            f"{name}: valid: UPIR {where}, {len(cert.verdicts)} properties PROVED, "
             f"{len(cert.parameters)} parameters, key {check.key_id}, issued {format_time(cert.issued_at)}"
         )
     else:
-        print(f"{args.file}: INVALID: {check.reason}")
+        print(f"{name}: INVALID: {check.reason}")
     if check.valid and not check.trusted:
         sys.stderr.write(
-            f"upir: {args.file}: checked against the key inside the certificate only; "
+            f"upir: {name}: checked against the key inside the certificate only; "
             f"give --public-key (or ${ENV_PUBLIC_KEY}) to know who signed it\n"
         )
     return EXIT_OK if ok else EXIT_FAILED

@@ -16,7 +16,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from upir.cli.common import EXIT_INVALID, EXIT_OK, Context, print_json, read_upirs, report_invalid
+from upir.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Context,
+    add_format_options,
+    print_output,
+    read_upirs,
+    report_invalid,
+)
 from upir.errors import InvalidSpecError
 
 if TYPE_CHECKING:
@@ -39,12 +47,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     psub = p.add_subparsers(dest="patterns_command", required=True, metavar="COMMAND")
 
     m = psub.add_parser("match", help="rank library patterns by similarity to a UPIR")
-    m.add_argument("file", metavar="FILE", help="UPIR resource (YAML or JSON)")
+    m.add_argument("file", metavar="FILE", help="UPIR resource (YAML or JSON; - for stdin)")
     m.add_argument(
         "--top", type=_positive, default=3, metavar="K", help="matches to show (default 3)"
     )
     m.add_argument("--library", metavar="PATH", help="pattern library JSON (default: built-ins)")
-    m.add_argument("--json", action="store_true", help="print one JSON object")
+    add_format_options(m)
     m.set_defaults(run=run_match)
 
     d = psub.add_parser("discover", help="cluster the UPIRs under a directory into patterns")
@@ -58,7 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--save", metavar="PATH", help="write the discovered patterns as a library")
-    d.add_argument("--json", action="store_true", help="print one JSON object")
+    add_format_options(d)
     d.set_defaults(run=run_discover)
 
 
@@ -87,8 +95,8 @@ def run_match(args: argparse.Namespace, ctx: Context) -> int:
         report_invalid(args.file, err)
         return EXIT_INVALID
     results = [(u, library.match(u, top_k=args.top)) for u in upirs]
-    if args.json:
-        print_json(
+    if args.format is not None:
+        print_output(
             {
                 "file": args.file,
                 "library": args.library or "builtin",
@@ -96,7 +104,8 @@ def run_match(args: argparse.Namespace, ctx: Context) -> int:
                     {"upir": u.name, "matches": [m.to_dict() for m in matches]}
                     for u, matches in results
                 ],
-            }
+            },
+            args.format,
         )
         return EXIT_OK
     for u, matches in results:
@@ -185,8 +194,8 @@ def run_discover(args: argparse.Namespace, ctx: Context) -> int:
         except OSError as err:
             sys.stderr.write(f"upir: {args.save}: cannot write: {err.strerror or err}\n")
             return EXIT_INVALID
-    if args.json:
-        print_json(
+    if args.format is not None:
+        print_output(
             {
                 "directory": args.dir,
                 "architectures": len(upirs),
@@ -199,7 +208,8 @@ def run_discover(args: argparse.Namespace, ctx: Context) -> int:
                 ],
                 "outliers": [origin[i] for i in result.outliers],
                 "saved": args.save,
-            }
+            },
+            args.format,
         )
         return EXIT_OK
     sil = result.clustering.silhouette

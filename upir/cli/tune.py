@@ -7,7 +7,7 @@ only proved ones are applied. At the end the initial and the final parameters
 are each run for a few windows on the same simulated arrivals and compared.
 
 Output: a progress bar on a terminal (plain lines on stderr otherwise), then a
-table; ``--json`` prints one object instead; ``--plot PNG`` draws the metrics and
+table; ``-o json|yaml`` (``--json``) prints one object instead; ``--plot PNG`` draws the metrics and
 parameters over time with accepted and rejected proposals marked.
 
 Exit codes: 0 done, 2 invalid input (including a UPIR whose tunable parameters
@@ -22,29 +22,30 @@ import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from upir.cli.common import EXIT_INVALID, EXIT_OK, Context, print_json, read_one_upir
+from upir.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Context,
+    add_format_options,
+    print_output,
+    read_one_upir,
+)
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.dyna import ModelSettings
-from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner, LearnerSettings
-from upir.learning.regime import RestartSettings
-from upir.learning.report import evaluate, plot_tuning
-from upir.learning.simenv import (
-    PROFILES,
-    REPORTED_METRICS,
-    Rollback,
-    SimulatedWorkload,
-    WindowRecord,
-    arrival_bound,
-    make_profile,
-    params_after,
-    tune,
-)
-from upir.verification import ProofCache, Verifier
+
+if TYPE_CHECKING:
+    from upir.learning.guardrail import Guardrail
+    from upir.learning.learner import ArchitectureLearner
+    from upir.learning.simenv import WindowRecord
+
+# upir.learning pulls in PyTorch and scikit-learn (seconds to import), so it is
+# imported when `upir tune` runs, not whenever the CLI starts (tests/unit/cli keep
+# PROFILES equal to upir.learning.simenv.PROFILES and check what start-up loads).
+PROFILES = ("steady", "shift", "ramp")
+"""Same as ``upir.learning.simenv.PROFILES``."""
 
 EVAL_WINDOWS = 3
 SHOWN_METRICS = (
@@ -60,7 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "tune", help="tune a UPIR's parameters with PPO behind the Z3 guardrail (simulator)"
     )
-    p.add_argument("file", metavar="FILE", help="a UPIR resource (YAML or JSON)")
+    p.add_argument("file", metavar="FILE", help="a UPIR resource (YAML or JSON; - for stdin)")
     p.add_argument(
         "--simulate",
         action="store_true",
@@ -113,12 +114,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="start learning afresh when this load metric jumps by 1.5x either way "
         "(LearnerSettings.restart; the simulator reports offered_rps; off by default)",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_format_options(p)
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the run")
     p.set_defaults(run=run)
 
 
 def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
+    from upir.learning.simenv import REPORTED_METRICS, arrival_bound
+
     issues: list[FieldIssue] = []
     if not args.simulate:
         issues.append(
@@ -153,6 +156,20 @@ def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from upir.learning.dyna import ModelSettings
+    from upir.learning.guardrail import Guardrail
+    from upir.learning.learner import ArchitectureLearner, LearnerSettings
+    from upir.learning.regime import RestartSettings
+    from upir.learning.report import evaluate, plot_tuning
+    from upir.learning.simenv import (
+        Rollback,
+        SimulatedWorkload,
+        make_profile,
+        params_after,
+        tune,
+    )
+    from upir.verification import ProofCache, Verifier
+
     try:
         upir = read_one_upir(args.file)
         rps, peak = _check_args(args, upir)
@@ -221,8 +238,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 sys.stderr.write(f"upir: {issue}\n")
             return EXIT_INVALID
         result["plot"] = args.plot
-    if args.json:
-        print_json(result)
+    if args.format is not None:
+        print_output(result, args.format)
     else:
         _print_table(result)
     return EXIT_OK

@@ -3,7 +3,13 @@ from it, validation of resource documents against it, and safe file loading."""
 
 from upir.resource.definition import build_crd, crd_yaml
 from upir.resource.json_schema import document_json_schema, json_schema
-from upir.resource.loading import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_NODES, load_documents
+from upir.resource.loading import (
+    MAX_DEPTH,
+    MAX_DOCUMENT_BYTES,
+    MAX_NODES,
+    field_line,
+    load_documents,
+)
 from upir.resource.schema import (
     API_VERSION,
     CRD_NAME,
@@ -40,6 +46,7 @@ __all__ = [
     "build_crd",
     "crd_yaml",
     "document_json_schema",
+    "field_line",
     "json_schema",
     "load_documents",
     "openapi_schema",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import yaml
 from yaml import events as ev
 from yaml.constructor import SafeConstructor
-from yaml.nodes import ScalarNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 from yaml.resolver import Resolver
 
@@ -415,3 +416,43 @@ def load_documents(text: str, *, source: str) -> list[dict[str, Any]]:
     if issues:
         raise InvalidSpecError(issues)
     return docs
+
+
+_FIELD_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def field_line(text: str, field: str, *, document: int = 0) -> int | None:
+    """The 1-based line of ``field`` (a path such as ``spec.specification.
+    properties[1]`` or ``spec.specification.constraints.cost``) in the
+    ``document``-th document (0-based) of ``text``: the line of the key for a
+    mapping entry, of the item for a list entry. ``None`` when the path is not
+    there (or the text is a ``kind: List``, whose items were expanded).
+
+    For reports that point at a line (SARIF). Call it only on text that
+    :func:`load_documents` accepted: its limits bound the work here."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_EventLoader))
+    except yaml.YAMLError:
+        return None
+    nodes = [n for n in nodes if n is not None]
+    if not 0 <= document < len(nodes):
+        return None
+    node: Any = nodes[document]
+    line: int = node.start_mark.line + 1
+    for match in _FIELD_PART.finditer(field):
+        index, key = match.group(1), match.group(2)
+        if index is not None:
+            if not isinstance(node, SequenceNode) or int(index) >= len(node.value):
+                return None
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+            continue
+        if not isinstance(node, MappingNode):
+            return None
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                node, line = v, k.start_mark.line + 1
+                break
+        else:
+            return None
+    return line

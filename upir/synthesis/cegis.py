@@ -45,9 +45,19 @@ from upir.verification.z3util import Deadline, Formula
 log = logging.getLogger("upir.synthesis")
 
 OBJECTIVES = ("cost", "latency_bound_ms", "change")
-"""The objectives, minimized in this order (lexicographically): ``system.cost``;
-the worst-case latency bound the parameters allow; the normalized distance from
-the current values (:meth:`upir.synthesis.encoding.Encoder.objectives`)."""
+"""The objectives, minimized in this order (lexicographically) by default:
+``system.cost``; the worst-case latency bound the parameters allow; the
+normalized distance from the current values
+(:meth:`upir.synthesis.encoding.Encoder.objectives`)."""
+
+OBJECTIVE_ORDERS: Mapping[str, tuple[str, ...]] = {
+    "cost": OBJECTIVES,
+    "change": ("change", "cost", "latency_bound_ms"),
+}
+"""The orders a caller may choose, by their first objective: ``cost`` (the
+cheapest, then the lowest latency bound, then the least change) or ``change``
+(the least change from the current values, which is what a user fixing a
+failing spec expects; then the cheapest, then the lowest latency bound)."""
 
 INTERNAL_CACHE_SIZE = 4096
 """Proof-cache entries of the verifier the loop makes when none is given."""
@@ -69,6 +79,8 @@ class Synthesizer:
         share_counterexamples: also require, on each counterexample run, the
             stateless properties whose environment it fully binds (fewer rounds,
             larger propose problems).
+        objective: which objective comes first, a key of
+            :data:`OBJECTIVE_ORDERS` (``"cost"`` or ``"change"``).
     """
 
     def __init__(
@@ -79,7 +91,10 @@ class Synthesizer:
         max_iterations: int = 100,
         timeout_ms: int | None = None,
         share_counterexamples: bool = True,
+        objective: str = "cost",
     ) -> None:
+        if objective not in OBJECTIVE_ORDERS:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVE_ORDERS)}")
         if max_iterations < 1:
             raise ValueError("max_iterations must be at least 1")
         if timeout_ms is not None and timeout_ms < 1:
@@ -93,6 +108,7 @@ class Synthesizer:
         self.max_iterations = max_iterations
         self.timeout_ms = timeout_ms
         self.share_counterexamples = share_counterexamples
+        self.objective = objective
 
     def synthesize(self, upir: UPIR) -> SynthesisResult:
         """Synthesize ``upir``'s tunable parameters (``spec.parameters``)."""
@@ -125,6 +141,8 @@ class _Run:
         self.deadline = Deadline(owner.timeout_ms) if owner.timeout_ms is not None else None
         self.encoder = Encoder(sketch, owner.settings)
         definitions, objectives = self.encoder.objectives()
+        order = OBJECTIVE_ORDERS[owner.objective]
+        objectives = sorted(objectives, key=lambda o: order.index(o[0]))
         self.proposer = Proposer(owner.settings, self.encoder.terms, objectives, definitions)
         self.labels: dict[str, Label] = {}
         self.props: tuple[TemporalProperty, ...] = self.upir.specification.all_properties()
@@ -171,7 +189,7 @@ class _Run:
             failures = report.failures()
             fresh: VerificationReport | None = None
             if not failures:
-                fresh = Verifier(self.settings).verify(self.upir.with_params(candidate))
+                fresh = Verifier(self.settings).verify(self.upir.with_params(candidate), quiet=True)
                 failures = fresh.failures()
                 if failures:
                     log.warning(

@@ -117,9 +117,10 @@ class Verifier:
         self._counts = {"compositional": 0, "monolithic": 0, "reused": 0}
 
     # -- public API --------------------------------------------------------------
-    def verify(self, upir: UPIR) -> VerificationReport:
-        """Verdicts for every invariant, property and constraint of ``upir``."""
-        return self.verify_properties(upir, self._properties(upir))
+    def verify(self, upir: UPIR, *, quiet: bool = False) -> VerificationReport:
+        """Verdicts for every invariant, property and constraint of ``upir``
+        (``quiet``: verdicts logged at DEBUG, for callers that print them)."""
+        return self.verify_properties(upir, self._properties(upir), quiet=quiet)
 
     def verify_properties(
         self, upir: UPIR, props: Sequence[TemporalProperty], *, quiet: bool = False

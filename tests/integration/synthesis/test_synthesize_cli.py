@@ -49,7 +49,14 @@ def test_success_json_manifests_and_certificate(
     doc["spec"]["target"] = {"deployment": "gw", "configMap": "gw-params"}
     out_dir = tmp_path / "out"
     code, data, _ = _run(
-        capsys, _write(tmp_path, doc), "-o", str(out_dir), "--signing-key", str(key_file)
+        capsys,
+        _write(tmp_path, doc),
+        "--out-dir",
+        str(out_dir),
+        "--signing-key",
+        str(key_file),
+        "--objective",
+        "cost",
     )
     assert code == 0
     assert list(data)[:5] == CONTRACT_KEYS
@@ -100,7 +107,7 @@ def test_unsat_exits_1_and_writes_nothing(
 ) -> None:
     out_dir = tmp_path / "out"
     path = _write(tmp_path, kit.api_small_doc(latency_max=100, availability_min=0.99999))
-    code, data, err = _run(capsys, path, "-o", str(out_dir))
+    code, data, err = _run(capsys, path, "--out-dir", str(out_dir))
     assert code == 1
     assert list(data)[:5] == CONTRACT_KEYS
     assert data["status"] == "UNSAT" and data["parameters"] == {}
@@ -112,7 +119,14 @@ def test_unsat_exits_1_and_writes_nothing(
 
 
 def test_partial_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str], kit: Any) -> None:
-    code, data, _ = _run(capsys, _write(tmp_path, kit.api_small_doc()), "--max-iterations", "1")
+    code, data, _ = _run(
+        capsys,
+        _write(tmp_path, kit.api_small_doc()),
+        "--max-iterations",
+        "1",
+        "--objective",
+        "cost",
+    )
     assert code == 1 and data["status"] == "PARTIAL"
     assert data["bestCandidate"] == {"gw.timeout_ms": 50, "gw.retries": 0}
     assert data["violated"] == ["constraint.availability"]
@@ -157,8 +171,36 @@ def test_unreadable_signing_key_exits_2(
 
 
 def test_human_output_on_the_api_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["synthesize", str(EXAMPLES / "api-service.yaml")])
+    code = main(["synthesize", str(EXAMPLES / "api-service.yaml"), "--objective", "cost"])
     out, _ = capsys.readouterr()
     assert code == 0
     assert "SUCCESS after 2 iteration(s)" in out
     assert "gateway.retries = 1" in out and "PROVED    no_loss" in out
+
+
+def test_least_change_is_the_default_and_cost_first_is_offered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the case: timeout_ms 800 x (2 + 1) retries breaks the 2000 ms budget;
+    # cost first moved timeout_ms to its minimum, 50; the least change is 660
+    doc = yaml.safe_load((EXAMPLES / "api-service.yaml").read_text(encoding="utf-8"))
+    doc["spec"]["architecture"]["components"][0]["params"]["timeout_ms"] = 800
+    path = _write(tmp_path, doc)
+    code, change, _ = _run(capsys, path)
+    assert code == 0 and change["objectiveOrder"][0] == "change"
+    assert change["parameters"]["gateway.timeout_ms"] == 660
+    assert change["parameters"]["gateway.retries"] == 2
+    assert change["parameters"]["orders.capacity"] == 5000
+    code, cost, _ = _run(capsys, path, "--objective", "cost")
+    assert code == 0 and cost["objectiveOrder"][0] == "cost"
+    assert cost["objective"]["cost"] <= change["objective"]["cost"]
+    assert cost["objective"]["change"] > change["objective"]["change"]
+
+
+def test_current_values_that_pass_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kit: Any
+) -> None:
+    doc = kit.api_small_doc()
+    code, data, _ = _run(capsys, _write(tmp_path, doc))
+    assert code == 0 and data["parameters"] == {"gw.timeout_ms": 200, "gw.retries": 3}
+    assert data["objective"]["change"] == 0

@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upir.errors import InvalidSpecError
-from upir.resource import MAX_DOCUMENT_BYTES, MAX_NODES, load_documents, schema_issues
+from upir.resource import (
+    MAX_DOCUMENT_BYTES,
+    MAX_NODES,
+    field_line,
+    load_documents,
+    schema_issues,
+)
 
 BLOWUP_S = 10.0
 """Wall-clock bound that only catches a blow-up (an expansion or a recursion
@@ -193,3 +199,47 @@ def test_random_text_never_raises_anything_else(text: str) -> None:
     assert docs and all(isinstance(d, dict) for d in docs)
     for d in docs:
         schema_issues(d)
+
+
+FIELD_TEXT = """\
+# a comment
+apiVersion: upir.dev/v1alpha1
+kind: UPIR
+spec:
+  specification:
+    invariants:
+      - {name: a, operator: ALWAYS, predicate: "x.y == 0"}
+    properties:
+      - name: b
+        operator: ALWAYS
+        predicate: "x.y <= 1"
+    constraints:
+      cost: {max: 40}
+---
+kind: UPIR
+spec: {parameters: [{name: x.y}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("field", "document", "line"),
+    [
+        ("spec.specification.invariants[0]", 0, 7),
+        ("spec.specification.properties[0]", 0, 9),
+        ("spec.specification.properties[0].predicate", 0, 11),
+        ("spec.specification.constraints.cost", 0, 13),
+        ("spec.specification.constraints.cost.max", 0, 13),
+        ("kind", 0, 3),
+        ("spec.parameters[0].name", 1, 16),
+        ("spec.specification.properties[3]", 0, None),
+        ("spec.nothing", 0, None),
+        ("kind", 2, None),
+    ],
+)
+def test_field_line(field: str, document: int, line: int | None) -> None:
+    assert field_line(FIELD_TEXT, field, document=document) == line
+
+
+def test_field_line_in_json_and_unparsable_text() -> None:
+    assert field_line('{\n "kind": "UPIR",\n "spec": {\n  "x": 1}}', "spec.x") == 4
+    assert field_line("spec: [", "spec") is None
