@@ -34,8 +34,10 @@ from upir.core.specification import Assumption
 from upir.core.temporal import TemporalOperator, TemporalProperty
 from upir.expr.ast import BoolOp, Compare, Expr, Name, Num, names
 from upir.settings import SolverSettings
+from upir.verification import equations as eq
 from upir.verification import z3util as z
 from upir.verification.encoder import domain_constraint, encode_bool
+from upir.verification.equations import INTERVALS as IV
 from upir.verification.intervals import (
     INF,
     Bound,
@@ -224,56 +226,38 @@ class ServiceContract:
     calls_rps: Interval
 
 
-def _expected(p: Fraction, attempts: int) -> Fraction:
-    return sum((p**k for k in range(attempts)), _ZERO)
-
-
 def service_contract(params: Mapping[str, Fraction], s: Interval, f: Interval) -> ServiceContract:
     """The contract of one service from its parameters (``replicas``,
     ``concurrency``, ``timeout_ms``, ``retries``) and the ranges of its service
-    time ``s`` (ms) and failure rate ``f``."""
-    timeout, retries = params["timeout_ms"], int(params["retries"])
-    attempts = retries + 1
-    a = Interval(min(s.lo, timeout), min(s.hi, timeout))
-    p_lo = _ONE if s.lo > timeout else Fraction(max(f.lo, 0))
-    p_hi = _ONE if s.hi > timeout else Fraction(min(f.hi, 1))
-    e = Interval(_expected(p_lo, attempts), _expected(p_hi, attempts))
-    lat = Interval(
-        a.lo * attempts if p_lo > 0 else a.lo,
-        a.hi * attempts if p_hi > 0 else a.hi,
-    )
-    avail = Interval(_ONE - p_hi**attempts, _ONE - p_lo**attempts)
-    rc = _K * params["replicas"] * params["concurrency"]
-    calls = Interval(
-        rc / (a.hi * e.hi) if a.hi != INF else _ZERO,
-        rc / (a.lo * e.lo) if a.lo > 0 else INF,
-    )
-    return ServiceContract(a, Interval(p_lo, p_hi), e, lat, avail, calls)
+    time ``s`` (ms) and failure rate ``f``: the model's own equations
+    (:mod:`upir.verification.equations`) over ranges. Each is monotone in ``s``
+    and ``f`` (docs/model.md section 3), so the ends are the quantities at the
+    box corners."""
+    timeout = IV.num(params["timeout_ms"])
+    retries = int(params["retries"])
+    f = Interval(max(f.lo, _ZERO), min(f.hi, _ONE))
+    a = eq.attempt_ms(IV, s, timeout)
+    p = eq.failure_prob(IV, s, timeout, f)
+    e = eq.expected_attempts(IV, p, retries)
+    lat = eq.latency_ms(IV, a, p, IV.num(retries + 1))
+    avail = eq.availability(IV, p, retries)
+    calls = eq.calls_capacity(IV, IV.num(params["replicas"]), IV.num(params["concurrency"]), a, e)
+    return ServiceContract(a, p, e, lat, avail, calls)
 
 
 # -- 3. composition ------------------------------------------------------------------
 
 
-def _sustained(calls: Bound, size: Fraction, flush: Fraction) -> Bound:
-    return calls * size if calls * flush >= _K else calls
+def _sustained(calls: Interval, size: Fraction, flush: Fraction) -> Interval:
+    return eq.sustained(IV, calls, IV.num(size), IV.num(flush))
 
 
-def _batch_items(lam: Bound, size: Fraction, flush: Fraction) -> Fraction:
-    if lam == INF:
-        return max(_ONE, size) if flush > 0 else _ONE
-    assert isinstance(lam, Fraction)
-    return max(_ONE, min(size, lam * flush / _K))
+def _batch_items(lam: Interval, size: Fraction, flush: Fraction) -> Interval:
+    return eq.batch_items(IV, lam, IV.num(size), IV.num(flush))
 
 
-def _batch_wait(lam: Bound, size: Fraction, flush: Fraction) -> Fraction:
-    if size <= 1:
-        return _ZERO
-    if lam == INF:
-        return _ZERO
-    if lam == 0:
-        return flush
-    assert isinstance(lam, Fraction)
-    return min(flush, (size - 1) * _K / lam)
+def _batch_wait(lam: Interval, size: Fraction, flush: Fraction) -> Interval:
+    return eq.batch_wait(IV, lam, IV.num(size), IV.num(flush))
 
 
 class Ranges:
@@ -304,7 +288,8 @@ class Ranges:
 
 
 # (component entries, throughput, own latency, own availability)
-Piece = tuple[tuple[tuple[str, Interval], ...], Interval, Interval, Interval]
+# (own availability is None for queues and batchers: they lose nothing)
+Piece = tuple[tuple[tuple[str, Interval], ...], Interval, Interval, Interval | None]
 
 
 class Composition:
@@ -396,14 +381,7 @@ def compose(
             else:
                 result = minimum(
                     [
-                        Interval(
-                            _sustained(
-                                calls.lo, params[f"{b}.batch_size"], params[f"{b}.flush_ms"]
-                            ),
-                            _sustained(
-                                calls.hi, params[f"{b}.batch_size"], params[f"{b}.flush_ms"]
-                            ),
-                        )
+                        _sustained(calls, params[f"{b}.batch_size"], params[f"{b}.flush_ms"])
                         for b in feeders
                     ]
                 )
@@ -432,11 +410,8 @@ def compose(
         )
         r.update(entries)
         out[name] = throughput
-        if preds:
-            path_lat[name] = add(own_lat, maximum([path_lat[x] for x in preds]))
-            path_av[name] = mul(own_av, minimum([path_av[x] for x in preds]))
-        else:
-            path_lat[name], path_av[name] = own_lat, own_av
+        path_lat[name] = eq.path_latency(IV, own_lat, [path_lat[x] for x in preds])
+        path_av[name] = eq.path_availability(IV, own_av, [path_av[x] for x in preds])
     r["system.latency_ms"] = maximum([path_lat[s] for s in st.sinks])
     r["system.availability"] = minimum([path_av[s] for s in st.sinks])
     r["system.throughput_rps"] = minimum([out[s] for s in st.sinks])
@@ -459,7 +434,6 @@ def _piece(
     """One component's ranges from its inflow ``lam`` and ``extra`` (a service:
     the batch size it is fed, or None; a queue: its drain, None when unbounded)."""
     ctype, p = st.types[name], f"{name}."
-    one = Interval.point(1)
     if ctype == "service":
         c = contract_of(name)
         cap = mul(c.calls_rps, extra) if extra is not None else c.calls_rps
@@ -469,7 +443,7 @@ def _piece(
         feeders = st.batch_feeders(name)
         if len(feeders) == 1:
             util = _intersect(util, _batched_utilization(c.calls_rps, lam, params, feeders[0]))
-        throughput = minimum([lam, cap])
+        throughput = eq.served(IV, lam, cap)
         entries: tuple[tuple[str, Interval], ...] = (
             (p + "arrival_rps", lam),
             (p + "attempt_ms", c.attempt_ms),
@@ -482,8 +456,8 @@ def _piece(
         return entries, throughput, c.latency_ms, c.availability
     if ctype == "batcher":
         size, flush = params[p + "batch_size"], params[p + "flush_ms"]
-        items = Interval(_batch_items(lam.lo, size, flush), _batch_items(lam.hi, size, flush))
-        wait = Interval(_batch_wait(lam.hi, size, flush), _batch_wait(lam.lo, size, flush))
+        items = _batch_items(lam, size, flush)
+        wait = _batch_wait(lam, size, flush)
         entries = (
             (p + "arrival_rps", lam),
             (p + "batch_items", items),
@@ -491,7 +465,7 @@ def _piece(
             (p + "latency_ms", wait),
             (p + "throughput_rps", lam),
         )
-        return entries, lam, wait, one
+        return entries, lam, wait, None
     cap_items = params[p + "capacity"]
     drain = extra
     if drain is None or lam.hi <= drain.lo:
@@ -513,7 +487,7 @@ def _piece(
         (p + "wait_ms", wait),
         (p + "throughput_rps", throughput),
     )
-    return entries, throughput, wait, one
+    return entries, throughput, wait, None
 
 
 def _batched_utilization(
@@ -528,7 +502,11 @@ def _batched_utilization(
     size, flush = params[f"{batcher}.batch_size"], params[f"{batcher}.flush_ms"]
 
     def per_item(x: Bound) -> Bound:
-        return x if x == INF else x / _batch_items(x, size, flush)
+        if not isinstance(x, Fraction):
+            return x
+        items = _batch_items(Interval.point(x), size, flush)
+        assert items.is_point and isinstance(items.lo, Fraction)
+        return x / items.lo
 
     hi_num, lo_num = per_item(lam.hi), per_item(lam.lo)
     hi = INF if hi_num == INF or calls.lo <= 0 else hi_num / calls.lo

@@ -17,7 +17,9 @@ from typing import TypeAlias
 from upir.core.specification import Assumption
 from upir.errors import SolverError
 from upir.expr.ast import names
+from upir.verification import equations as eq
 from upir.verification import z3util as z
+from upir.verification.equations import Z3 as Z
 from upir.verification.exprs import Lookup, defined, encode_bool, encode_num, has_division
 from upir.verification.structure import (
     ARRIVAL,
@@ -148,7 +150,7 @@ class Unrolling:
     def attempt(self, c: str, t: int) -> Term:
         def build() -> Term:
             s = self.env(service_ms_name(c), t)
-            return z.min_([s, as_term(self.param(f"{c}.timeout_ms"))])
+            return eq.attempt_ms(Z, s, as_term(self.param(f"{c}.timeout_ms")))
 
         return self._term("attempt", c, t, build)
 
@@ -156,7 +158,7 @@ class Unrolling:
         def build() -> Term:
             s = self.env(service_ms_name(c), t)
             f = self.env(failure_rate_name(c), t)
-            return z.ite(s > as_term(self.param(f"{c}.timeout_ms")), z.num(1), f)
+            return eq.failure_prob(Z, s, as_term(self.param(f"{c}.timeout_ms")), f)
 
         return self._term("p", c, t, build)
 
@@ -180,28 +182,14 @@ class Unrolling:
     def expected_attempts(self, c: str, t: int) -> Term:
         def build() -> Term:
             p = self.failure_prob(c, t)
-
-            def horner(r: int) -> Term:
-                acc: Term = z.num(1)
-                for _ in range(r):
-                    acc = 1 + p * acc
-                return acc
-
-            return self._by_retries(c, horner)
+            return self._by_retries(c, lambda r: eq.expected_attempts(Z, p, r))
 
         return self._term("E", c, t, build)
 
     def availability(self, c: str, t: int) -> Term:
         def build() -> Term:
             p = self.failure_prob(c, t)
-
-            def power(r: int) -> Term:
-                acc: Term = p
-                for _ in range(r):
-                    acc = acc * p
-                return 1 - acc
-
-            return self._by_retries(c, power)
+            return self._by_retries(c, lambda r: eq.availability(Z, p, r))
 
         return self._term("avail", c, t, build)
 
@@ -209,14 +197,19 @@ class Unrolling:
         def build() -> Term:
             a, p = self.attempt(c, t), self.failure_prob(c, t)
             attempts = as_term(self.param(f"{c}.retries")) + 1
-            return z.ite(p > 0, attempts * a, a)
+            return eq.latency_ms(Z, a, p, attempts)
 
         return self._term("lat", c, t, build)
 
     def calls_capacity(self, c: str, t: int) -> Term:
         def build() -> Term:
-            rc = as_term(self.param(f"{c}.replicas")) * as_term(self.param(f"{c}.concurrency"))
-            return z.num(_K) * rc / (self.attempt(c, t) * self.expected_attempts(c, t))
+            return eq.calls_capacity(
+                Z,
+                as_term(self.param(f"{c}.replicas")),
+                as_term(self.param(f"{c}.concurrency")),
+                self.attempt(c, t),
+                self.expected_attempts(c, t),
+            )
 
         return self._term("calls", c, t, build)
 
@@ -246,10 +239,11 @@ class Unrolling:
                 return k
             return z.min_(
                 [
-                    z.ite(
-                        k * as_term(self.param(f"{f}.flush_ms")) >= z.num(_K),
-                        k * as_term(self.param(f"{f}.batch_size")),
+                    eq.sustained(
+                        Z,
                         k,
+                        as_term(self.param(f"{f}.batch_size")),
+                        as_term(self.param(f"{f}.flush_ms")),
                     )
                     for f in feeders
                 ]
@@ -274,7 +268,7 @@ class Unrolling:
         def build() -> Term:
             ctype = self.st.types[c]
             if ctype == "service":
-                return z.min_([self.in_rps(c, t), self.capacity(c, t)])
+                return eq.served(Z, self.in_rps(c, t), self.capacity(c, t))
             if ctype == "batcher":
                 return self.in_rps(c, t)
             return self.drained(c, t) * z.num(_K / self.step_ms)
@@ -283,20 +277,23 @@ class Unrolling:
 
     def batch_items(self, c: str, t: int) -> Term:
         def build() -> Term:
-            lam = self.in_rps(c, t)
-            size = as_term(self.param(f"{c}.batch_size"))
-            fill = lam * as_term(self.param(f"{c}.flush_ms")) / z.num(_K)
-            return z.max_([z.num(1), z.min_([size, fill])])
+            return eq.batch_items(
+                Z,
+                self.in_rps(c, t),
+                as_term(self.param(f"{c}.batch_size")),
+                as_term(self.param(f"{c}.flush_ms")),
+            )
 
         return self._term("batch", c, t, build)
 
     def batch_wait(self, c: str, t: int) -> Term:
         def build() -> Term:
-            lam = self.in_rps(c, t)
-            size = as_term(self.param(f"{c}.batch_size"))
-            flush = as_term(self.param(f"{c}.flush_ms"))
-            filling = z.min_([flush, (size - 1) * z.num(_K) / lam])
-            return z.ite(size <= 1, z.num(0), z.ite(lam > 0, filling, flush))
+            return eq.batch_wait(
+                Z,
+                self.in_rps(c, t),
+                as_term(self.param(f"{c}.batch_size")),
+                as_term(self.param(f"{c}.flush_ms")),
+            )
 
         return self._term("bwait", c, t, build)
 
@@ -314,11 +311,9 @@ class Unrolling:
         def build() -> Term:
             if q in self.empty:
                 return self.in_items(q, t)
-            backlog = self.length(q, t) + self.in_items(q, t)
             d = self.drain(q, t)
-            if d is None:
-                return backlog
-            return z.min_([backlog, d * z.num(self.step_ms / _K)])
+            limit = None if d is None else d * z.num(self.step_ms / _K)
+            return eq.drained(Z, self.length(q, t), self.in_items(q, t), limit)
 
         return self._term("drained", q, t, build)
 
@@ -329,13 +324,13 @@ class Unrolling:
         def build() -> Term:
             if q in self.empty:
                 return z.num(0)
-            over = (
-                self.length(q, t)
-                + self.in_items(q, t)
-                - self.drained(q, t)
-                - as_term(self.param(f"{q}.capacity"))
+            return eq.dropped(
+                Z,
+                self.length(q, t),
+                self.in_items(q, t),
+                self.drained(q, t),
+                as_term(self.param(f"{q}.capacity")),
             )
-            return z.max_([z.num(0), over])
 
         return self._term("dropped", q, t, build)
 
@@ -343,8 +338,13 @@ class Unrolling:
         def build() -> Term:
             if q in self.empty:
                 return z.num(0)
-            rest = self.length(q, t) + self.in_items(q, t) - self.drained(q, t)
-            return z.min_([as_term(self.param(f"{q}.capacity")), rest])
+            return eq.next_length(
+                Z,
+                self.length(q, t),
+                self.in_items(q, t),
+                self.drained(q, t),
+                as_term(self.param(f"{q}.capacity")),
+            )
 
         return self._term("next", q, t, build)
 
@@ -352,10 +352,7 @@ class Unrolling:
         def build() -> Term:
             if q in self.empty:
                 return z.num(0)
-            d = self.drain(q, t)
-            if d is None:
-                return z.num(0)
-            return self.length(q, t) * z.num(_K) / d
+            return eq.queue_wait(Z, self.length(q, t), self.drain(q, t))
 
         return self._term("qwait", q, t, build)
 
@@ -370,22 +367,16 @@ class Unrolling:
 
     def path_latency(self, c: str, t: int) -> Term:
         def build() -> Term:
-            preds = self.st.preds[c]
-            own = self.own_latency(c, t)
-            if not preds:
-                return own
-            return own + z.max_([self.path_latency(p, t) for p in preds])
+            upstream = [self.path_latency(p, t) for p in self.st.preds[c]]
+            return eq.path_latency(Z, self.own_latency(c, t), upstream)
 
         return self._term("plat", c, t, build)
 
     def path_availability(self, c: str, t: int) -> Term:
         def build() -> Term:
-            preds = self.st.preds[c]
-            upstream = z.min_([self.path_availability(p, t) for p in preds]) if preds else None
-            if self.st.types[c] != "service":
-                return upstream if upstream is not None else z.num(1)
-            own = self.availability(c, t)
-            return own if upstream is None else own * upstream
+            upstream = [self.path_availability(p, t) for p in self.st.preds[c]]
+            own = self.availability(c, t) if self.st.types[c] == "service" else None
+            return eq.path_availability(Z, own, upstream)
 
         return self._term("pav", c, t, build)
 

@@ -18,6 +18,8 @@ from upir.core.temporal import TemporalOperator, TemporalProperty
 from upir.core.upir import UPIR
 from upir.expr import EvaluationError, evaluate
 from upir.expr.ast import BinOp, Expr, names
+from upir.verification import equations as eq
+from upir.verification.equations import EXACT as X
 from upir.verification.structure import (
     ARRIVAL,
     DRAIN_DOMAIN,
@@ -41,13 +43,6 @@ class StepResult:
     def __init__(self, values: dict[str, Fraction], next_lengths: dict[str, Fraction]) -> None:
         self.values = values
         self.next_lengths = next_lengths
-
-
-def _sustained(calls: Fraction, size: Fraction, flush: Fraction) -> Fraction:
-    """Largest item rate a service doing ``calls`` calls/s sustains behind a
-    batcher (batch_size, flush_ms): full batches when a flush interval lets
-    batches grow (calls * flush_ms >= 1000), else one item per call."""
-    return calls * size if calls * flush >= _K else calls
 
 
 def _finite_min(items: Sequence[Fraction | None]) -> Fraction | None:
@@ -83,11 +78,12 @@ def step(
     def calls_capacity(name: str) -> Fraction:
         """Calls per second the pool completes: 1000*R*C / (attempt_ms * E)."""
         p = f"{name}."
-        return (
-            _K
-            * params[p + "replicas"]
-            * params[p + "concurrency"]
-            / (v[p + "attempt_ms"] * v[p + "@expected_attempts"])
+        return eq.calls_capacity(
+            X,
+            params[p + "replicas"],
+            params[p + "concurrency"],
+            v[p + "attempt_ms"],
+            v[p + "@expected_attempts"],
         )
 
     def accept_of(name: str) -> Fraction | None:
@@ -102,7 +98,7 @@ def step(
         if not feeders:
             return k
         return min(
-            _sustained(k, params[f"{f}.batch_size"], params[f"{f}.flush_ms"]) for f in feeders
+            eq.sustained(X, k, params[f"{f}.batch_size"], params[f"{f}.flush_ms"]) for f in feeders
         )
 
     def in_rps(name: str) -> Fraction:
@@ -110,10 +106,8 @@ def step(
         return env[ARRIVAL] if not preds else sum((out[x] for x in preds), _ZERO)
 
     def batch_items(name: str) -> Fraction:
-        lam = in_rps(name)
-        size = params[f"{name}.batch_size"]
-        flush = params[f"{name}.flush_ms"]
-        return max(_ONE, min(size, lam * flush / _K))
+        p = f"{name}."
+        return eq.batch_items(X, in_rps(name), params[p + "batch_size"], params[p + "flush_ms"])
 
     def capacity(name: str) -> Fraction:
         feeders = st.batch_feeders(name)
@@ -124,40 +118,34 @@ def step(
     for name in st.of_type("service"):
         p = f"{name}."
         s, f = env[service_ms_name(name)], env[failure_rate_name(name)]
-        timeout, retries = params[p + "timeout_ms"], params[p + "retries"]
-        attempts = int(retries) + 1
-        a = min(s, timeout)
-        prob = _ONE if s > timeout else f
+        timeout, retries = params[p + "timeout_ms"], int(params[p + "retries"])
+        a = eq.attempt_ms(X, s, timeout)
+        prob = eq.failure_prob(X, s, timeout, f)
         v[p + "attempt_ms"] = a
         v[p + "@failure_prob"] = prob
-        v[p + "@expected_attempts"] = sum((prob**k for k in range(attempts)), _ZERO)
-        v[p + "availability"] = _ONE - prob**attempts
-        v[p + "latency_ms"] = attempts * a if prob > 0 else a
+        v[p + "@expected_attempts"] = eq.expected_attempts(X, prob, retries)
+        v[p + "availability"] = eq.availability(X, prob, retries)
+        v[p + "latency_ms"] = eq.latency_ms(X, a, prob, Fraction(retries + 1))
 
     for name in st.order:
         ctype = st.types[name]
         p = f"{name}."
         lam = in_rps(name)
         v[p + "arrival_rps"] = lam
+        own_av: Fraction | None = None
         if ctype == "service":
             cap = capacity(name)
             v[p + "capacity_rps"] = cap
             v[p + "utilization"] = lam / cap
-            out[name] = min(lam, cap)
+            out[name] = eq.served(X, lam, cap)
             own_lat, own_av = v[p + "latency_ms"], v[p + "availability"]
         elif ctype == "batcher":
-            size, flush = params[p + "batch_size"], params[p + "flush_ms"]
             v[p + "batch_items"] = batch_items(name)
-            if size <= 1:
-                wait = _ZERO
-            elif lam > 0:
-                wait = min(flush, (size - 1) * _K / lam)
-            else:
-                wait = flush
+            wait = eq.batch_wait(X, lam, params[p + "batch_size"], params[p + "flush_ms"])
             v[p + "wait_ms"] = wait
             v[p + "latency_ms"] = wait
             out[name] = lam
-            own_lat, own_av = wait, _ONE
+            own_lat = wait
         else:
             cap_items = params[p + "capacity"]
             length = lengths[name]
@@ -166,22 +154,18 @@ def step(
                 drain: Fraction | None = env[drain_rps_name(name)]
             else:
                 drain = _finite_min([accept_of(s) for s in st.succs[name]])
-            if drain is None:
-                drained = length + in_items
-                wait = _ZERO
-            else:
-                drained = min(length + in_items, drain * step_ms / _K)
-                wait = length * _K / drain
+            gone = eq.drained(X, length, in_items, None if drain is None else drain * step_ms / _K)
+            wait = eq.queue_wait(X, length, drain)
             v[p + "length"] = length
-            v[p + "dropped"] = max(_ZERO, length + in_items - drained - cap_items)
+            v[p + "dropped"] = eq.dropped(X, length, in_items, gone, cap_items)
             v[p + "wait_ms"] = wait
-            next_lengths[name] = min(cap_items, length + in_items - drained)
-            out[name] = drained * _K / step_ms
-            own_lat, own_av = wait, _ONE
+            next_lengths[name] = eq.next_length(X, length, in_items, gone, cap_items)
+            out[name] = gone * _K / step_ms
+            own_lat = wait
         v[p + "throughput_rps"] = out[name]
         preds = st.preds[name]
-        path_lat[name] = own_lat + (max(path_lat[x] for x in preds) if preds else _ZERO)
-        path_av[name] = own_av * (min(path_av[x] for x in preds) if preds else _ONE)
+        path_lat[name] = eq.path_latency(X, own_lat, [path_lat[x] for x in preds])
+        path_av[name] = eq.path_availability(X, own_av, [path_av[x] for x in preds])
 
     v["system.latency_ms"] = max(path_lat[s] for s in st.sinks)
     v["system.availability"] = min(path_av[s] for s in st.sinks)

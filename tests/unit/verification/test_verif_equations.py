@@ -1,0 +1,165 @@
+"""The model's equations, written once (upir.verification.equations), agree
+across their three backends: every worked example of docs/model.md gives the
+same value exactly, in Z3 and as a point range, and a range computed over a box
+contains the exact value at every point of the box (hypothesis)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction as F
+from typing import Any
+
+import z3
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from upir.verification import equations as eq
+from upir.verification.equations import EXACT, INTERVALS, Z3
+from upir.verification.intervals import Interval
+
+
+def _z3_value(term: Any) -> F:
+    value = z3.simplify(term)
+    assert z3.is_rational_value(value), value
+    return F(value.numerator_as_long(), value.denominator_as_long())
+
+
+def _everywhere(fn: Callable[..., Any], *args: F | int) -> F:
+    """``fn`` through every backend on exact inputs (ints pass through as
+    the retries count): all three must give the same value."""
+    exact = fn(EXACT, *(EXACT.num(a) if isinstance(a, F) else a for a in args))
+    symbolic = fn(Z3, *(Z3.num(a) if isinstance(a, F) else a for a in args))
+    ranged = fn(INTERVALS, *(INTERVALS.num(a) if isinstance(a, F) else a for a in args))
+    assert _z3_value(symbolic) == exact
+    assert ranged == Interval.point(exact)
+    return exact  # type: ignore[no-any-return]
+
+
+def test_service_worked_example() -> None:
+    """docs/model.md section 3: R=2, C=4, T=100, r=2; s=50, f=0.1."""
+    a = _everywhere(eq.attempt_ms, F(50), F(100))
+    p = _everywhere(eq.failure_prob, F(50), F(100), F(1, 10))
+    e = _everywhere(eq.expected_attempts, p, 2)
+    assert (a, p, e) == (50, F(1, 10), F(111, 100))
+    assert _everywhere(eq.availability, p, 2) == F(999, 1000)
+    assert _everywhere(eq.latency_ms, a, p, F(3)) == 150
+    k = _everywhere(eq.calls_capacity, F(2), F(4), a, e)
+    assert k == F(16000, 111)
+    assert _everywhere(eq.served, F(100), k) == 100
+
+
+def test_service_beyond_its_timeout() -> None:
+    a = _everywhere(eq.attempt_ms, F(150), F(100))
+    p = _everywhere(eq.failure_prob, F(150), F(100), F(1, 10))
+    assert (a, p) == (100, 1)
+    assert _everywhere(eq.availability, p, 2) == 0
+    assert _everywhere(eq.latency_ms, a, p, F(3)) == 300
+    e = _everywhere(eq.expected_attempts, p, 2)
+    assert _everywhere(eq.calls_capacity, F(2), F(4), a, e) == F(80, 3)
+
+
+def test_queue_worked_example() -> None:
+    """Section 4: capacity 10, 20 items in and at most 10 out per step."""
+    length = F(0)
+    rows = []
+    for _ in range(3):
+        out = _everywhere(eq.drained, length, F(20), F(10))
+        dropped = _everywhere(eq.dropped, length, F(20), out, F(10))
+        wait = _everywhere(eq.queue_wait, length, F(100))
+        rows.append((length, out, dropped, wait))
+        length = _everywhere(eq.next_length, length, F(20), out, F(10))
+    assert rows == [(0, 10, 0, 0), (10, 10, 10, 100), (10, 10, 10, 100)]
+
+
+def test_batcher_worked_example() -> None:
+    """Section 5: B=10, F=50."""
+    for lam, items, wait in ((100, 5, 50), (400, 10, F(45, 2)), (0, 1, 50)):
+        assert _everywhere(eq.batch_items, F(lam), F(10), F(50)) == items
+        assert _everywhere(eq.batch_wait, F(lam), F(10), F(50)) == wait
+    assert _everywhere(eq.batch_wait, F(100), F(1), F(50)) == 0
+
+
+def test_services_behind_batchers_worked_example() -> None:
+    """Section 6: K = 50 calls/s behind (B=10, F=50): 500 items/s sustained."""
+    assert _everywhere(eq.sustained, F(50), F(10), F(50)) == 500
+    assert _everywhere(eq.sustained, F(10), F(10), F(50)) == 10
+
+
+def _path_latency(m: Any, own: Any, *upstream: Any) -> Any:
+    return eq.path_latency(m, own, list(upstream))
+
+
+def _path_availability(m: Any, own: Any, *upstream: Any) -> Any:
+    return eq.path_availability(m, own, list(upstream))
+
+
+def test_system_worked_example() -> None:
+    """Section 8 (api-service): 120 + 0 + 40 ms; availabilities multiply."""
+    gw = _everywhere(_path_latency, F(120))
+    q = _everywhere(_path_latency, F(0), gw)
+    assert _everywhere(_path_latency, F(40), q) == 160
+    gw_av = _everywhere(_path_availability, _everywhere(eq.availability, F(1, 100), 2))
+    fulfil = _everywhere(eq.availability, F(1, 100), 1)
+    assert _everywhere(_path_availability, fulfil, gw_av) == F(9998990001, 10**10)
+    assert _everywhere(eq.path_availability, None, []) == 1
+
+
+# -- ranges contain every exact value (the contracts' soundness) --------------------
+
+fractions = st.fractions(min_value=0, max_value=500, max_denominator=50)
+probs = st.fractions(min_value=0, max_value=1, max_denominator=50)
+
+
+def _box(draw: Any, values: Any) -> tuple[Interval, F]:
+    a, b, c = sorted([draw(values), draw(values), draw(values)])
+    return Interval(a, c), b
+
+
+@st.composite
+def service_boxes(draw: Any) -> tuple[Any, ...]:
+    s_box, s = _box(draw, st.fractions(min_value=F(1, 10), max_value=500, max_denominator=50))
+    f_box, f = _box(draw, probs)
+    timeout = draw(st.integers(1, 400))
+    retries = draw(st.integers(0, 3))
+    return s_box, s, f_box, f, F(timeout), retries
+
+
+@settings(max_examples=200, deadline=None)
+@given(service_boxes())
+def test_service_ranges_contain_the_exact_values(box: tuple[Any, ...]) -> None:
+    s_box, s, f_box, f, timeout, retries = box
+
+    def all_of(m: Any, s: Any, f: Any) -> list[Any]:
+        t = m.num(timeout)
+        a = eq.attempt_ms(m, s, t)
+        p = eq.failure_prob(m, s, t, f)
+        e = eq.expected_attempts(m, p, retries)
+        return [
+            a,
+            p,
+            e,
+            eq.availability(m, p, retries),
+            eq.latency_ms(m, a, p, m.num(retries + 1)),
+            eq.calls_capacity(m, m.num(2), m.num(3), a, e),
+        ]
+
+    exact = all_of(EXACT, s, f)
+    ranged = all_of(INTERVALS, s_box, f_box)
+    for x, r in zip(exact, ranged, strict=True):
+        assert r.lo <= x <= r.hi
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_batcher_ranges_contain_the_exact_values(data: Any) -> None:
+    lam_box, lam = _box(data.draw, fractions)
+    size = F(data.draw(st.integers(1, 20)))
+    flush = F(data.draw(st.integers(1, 500)))
+    for fn in (eq.batch_items, eq.batch_wait):
+        x = fn(EXACT, lam, size, flush)
+        r = fn(INTERVALS, lam_box, INTERVALS.num(size), INTERVALS.num(flush))
+        assert r.lo <= x <= r.hi
+    calls_box, calls = _box(data.draw, fractions)
+    x = eq.sustained(EXACT, calls, size, flush)
+    r = eq.sustained(INTERVALS, calls_box, INTERVALS.num(size), INTERVALS.num(flush))
+    assert r.lo <= x <= r.hi
