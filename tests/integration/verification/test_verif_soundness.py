@@ -11,6 +11,8 @@ from fractions import Fraction as F
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from upir.core import UPIR
 from upir.expr import evaluate
@@ -289,3 +291,19 @@ def test_differential_audits_find_no_disagreement() -> None:
     assert tally.disagreements == []
     for audit in ("check_params", "shared", "counterexample", "equivalent"):
         assert tally.cases.get(audit, 0) >= 10, tally.cases
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=10**9), st.booleans())
+def test_every_counterexample_is_allowed_and_replays(seed: int, compositional: bool) -> None:
+    """(c) as a property: whatever the generated UPIR and the route (the
+    compositional fast path or the solver alone), each VIOLATED verdict's
+    counterexample binds every name, satisfies every assumption and domain,
+    and replays to a violation."""
+    upir = random_upir(random.Random(seed), name=f"h{seed}")
+    assume(upir is not None)
+    assert upir is not None
+    tally = Tally()
+    for result in Verifier(AUDIT, compositional=compositional).verify(upir).results:
+        audit_counterexample(upir, result, tally)
+    assert tally.disagreements == []
