@@ -260,12 +260,40 @@ def audit_check_params(
     return seen
 
 
+def twin(upir: UPIR) -> UPIR | None:
+    """``upir`` with its first queue turned into a service of the same name, the
+    assumptions kept word for word and the properties replaced by ones over the
+    system: the same assumption texts now mean something else (a queue's
+    ``env.<name>_failure_rate`` is free, a service's lies in [0, 1]), which a
+    verifier shared by both must not confuse. None without a queue."""
+    doc = upir.to_resource()
+    comps = doc["spec"]["architecture"]["components"]
+    queue = next((c for c in comps if c["type"] == "queue"), None)
+    if queue is None:
+        return None
+    queue["type"] = "service"
+    queue["params"] = {"replicas": 2, "concurrency": 4, "timeout_ms": 100, "retries": 1}
+    spec = doc["spec"]["specification"]
+    spec["invariants"] = [
+        {"name": "p0", "operator": "ALWAYS", "predicate": "system.availability >= 0.9"},
+        {"name": "p1", "operator": "ALWAYS", "predicate": "system.latency_ms <= 3000"},
+    ]
+    spec["properties"] = []
+    doc["spec"].pop("parameters", None)
+    doc["metadata"]["name"] = f"{upir.name}-twin"
+    try:
+        return UPIR.from_resource(doc)
+    except InvalidSpecError:
+        return None
+
+
 def audit_shared(
     upirs: Sequence[UPIR], rng: random.Random, settings: SolverSettings, tally: Tally
 ) -> None:
-    """Documents through one shared verifier in a random order against a fresh
-    verifier each."""
+    """Documents, and the :func:`twin` of each, through one shared verifier in
+    a random order against a fresh verifier each."""
     shared = Verifier(settings, ProofCache(4096))
+    upirs = [*upirs, *(t for t in map(twin, upirs) if t is not None)]
     order = list(range(len(upirs)))
     rng.shuffle(order)
     for i in order:
