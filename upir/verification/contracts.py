@@ -53,7 +53,6 @@ from upir.verification.structure import (
     ARRIVAL,
     EnvDomain,
     Structure,
-    Support,
     drain_rps_name,
     failure_rate_name,
     service_ms_name,
@@ -313,7 +312,7 @@ def reached_by(st: Structure, changed: set[str]) -> set[str]:
     gives cones of influence: a queue depends on what its consumers accept, and
     a service behind batchers on every feeding batcher), then everything
     downstream of those (flows and path sums)."""
-    seeds = {n for n in st.order if _piece_support(st, n).components & changed}
+    seeds = {n for n in st.order if st.support("piece", n).components & changed}
     reached = set(seeds)
     stack = list(seeds)
     while stack:
@@ -322,17 +321,6 @@ def reached_by(st: Structure, changed: set[str]) -> set[str]:
                 reached.add(s)
                 stack.append(s)
     return reached
-
-
-def _piece_support(st: Structure, name: str) -> Support:
-    """What one component's piece of the composition reads: its inflow, and a
-    service's capacity and utilization, a queue's drain, a batcher's batches."""
-    ctype = st.types[name]
-    if ctype == "service":
-        return st.support("util", name) | st.support("out", name) | st.support("own", name)
-    if ctype == "queue":
-        return st.support("queue", name)
-    return st.support("batch", name) | st.support("out", name)
 
 
 def compose(

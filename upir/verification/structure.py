@@ -174,7 +174,7 @@ class Structure:
     # -- dependency analysis -----------------------------------------------
     def support(self, kind: str, name: str) -> Support:
         """Support of one internal quantity ``kind`` of component ``name``
-        (kinds: own, b, cap, util, in, out, accept, queue, batch)."""
+        (kinds: own, b, cap, util, in, out, accept, queue, batch, piece)."""
         key = (kind, name)
         found = self._support.get(key)
         if found is None:
@@ -226,6 +226,15 @@ class Structure:
             )
         if kind == "util":
             return self.support("in", name) | self.support("cap", name)
+        if kind == "piece":
+            # what the composition's piece of ``name`` reads (its inflow; a
+            # service's capacity, utilization and own quantities; a queue's
+            # drain; a batcher's batches)
+            if ctype == "service":
+                return self.support("util", name) | self.support("out", name)
+            if ctype == "queue":
+                return self.support("queue", name)
+            return self.support("batch", name) | self.support("out", name)
         if kind == "out":
             if ctype == "service":
                 return self.support("in", name) | self.support("cap", name)

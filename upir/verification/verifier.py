@@ -111,6 +111,7 @@ class Verifier:
             tuple[object, ...], tuple[dict[str, Component], contracts.Composition]
         ] = LRU(64)
         self._assumptions_ok: LRU[tuple[object, ...], str] = LRU(1024)
+        self._assumption_keys: LRU[tuple[object, ...], tuple[object, ...]] = LRU(256)
         self._specs: IdentityMemo[FormalSpecification, SpecInfo] = IdentityMemo(256)
         self._lock = threading.Lock()
         self._next_token = 0
@@ -502,16 +503,7 @@ class Verifier:
         if not assumptions:
             return None
         st = self._structure(upir)
-        # What an assumption allows depends on the domains of its names, which
-        # depend on the architecture (env.pay_failure_rate is free beside a queue
-        # named pay, in [0, 1] for a service named pay): key by both.
-        used: set[str] = set()
-        for a in assumptions:
-            used |= names(a.expr)
-        key = (
-            tuple(sorted(self._spec_info(upir).texts)),
-            tuple((n, st.domain_text(n)) for n in sorted(used)),
-        )
+        key = self._assumption_key(upir, st)
         cached = self._assumptions_ok.get(key)
         if cached is not None:
             return cached or None
@@ -532,6 +524,25 @@ class Verifier:
         if outcome.status in (CheckStatus.SAT, CheckStatus.UNSAT):
             self._assumptions_ok.put(key, problem)
         return problem or None
+
+    def _assumption_key(self, upir: UPIR, st: Structure) -> tuple[object, ...]:
+        """What the assumptions allow depends on the domains of their names,
+        which depend on the architecture (``env.pay_failure_rate`` is free beside
+        a queue named pay, in [0, 1] for a service named pay): the texts and the
+        domains, memoized per specification and shape."""
+        info = self._spec_info(upir)
+        memo_key = (self._shape(upir), info.token)
+        found = self._assumption_keys.get(memo_key)
+        if found is None:
+            used: set[str] = set()
+            for a in upir.specification.assumptions:
+                used |= names(a.expr)
+            found = (
+                tuple(sorted(info.texts)),
+                tuple((n, st.domain_text(n)) for n in sorted(used)),
+            )
+            self._assumption_keys.put(memo_key, found)
+        return found
 
     def _check_values(self, upir: UPIR, values: Mapping[str, Fraction | Number]) -> None:
         issues: list[FieldIssue] = []
