@@ -30,60 +30,41 @@ import argparse
 import json
 import logging
 import platform
-import random
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from upir.core import UPIR
 from upir.settings import SolverSettings
 from upir.verification import MODEL_VERSION, Z3_VERSION
-from upir.verification.audit import (
-    Tally,
-    audit_check_params,
-    audit_counterexample,
-    audit_equivalents,
-    audit_shared,
-    random_upir,
-)
+from upir.verification.audit import Tally, run_audits
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "differential.json"
 
 
 def run(seeds: int, rounds: int, timeout_ms: int) -> dict[str, object]:
-    settings = SolverSettings(timeout_ms=timeout_ms)
-    tally = Tally()
-    docs: list[UPIR] = []
     start = time.perf_counter()
-    for seed in range(seeds):
-        rng = random.Random(seed)
-        upir = random_upir(rng, name=f"g{seed}")
-        if upir is None:
-            tally.count("invalid draw")
-            continue
-        docs.append(upir)
-        for changed, result in audit_check_params(upir, rng, settings, tally, rounds=rounds):
-            audit_counterexample(changed, result, tally)
-        audit_equivalents(upir, settings, tally)
-        if (seed + 1) % 10 == 0 or seed + 1 == seeds:
+
+    def progress(done: int, tally: Tally) -> None:
+        if done % 10 == 0 or done == seeds:
             elapsed = time.perf_counter() - start
             print(
-                f"\r  {seed + 1}/{seeds} UPIRs, {len(tally.disagreements)} disagreements, "
+                f"\r  {done}/{seeds} UPIRs, {len(tally.disagreements)} disagreements, "
                 f"{elapsed:.0f} s",
                 end="",
                 file=sys.stderr,
                 flush=True,
             )
+
+    settings = SolverSettings(timeout_ms=timeout_ms)
+    tally = run_audits(range(seeds), settings, rounds=rounds, progress=progress)
     print(file=sys.stderr)
-    for batch in range(0, len(docs), 25):
-        audit_shared(docs[batch : batch + 25], random.Random(batch), settings, tally)
     return {
         "seeds": seeds,
         "rounds": rounds,
         "timeout_ms": timeout_ms,
-        "upirs": len(docs),
+        "upirs": seeds - tally.cases.get("invalid draw", 0),
         "cases": dict(sorted(tally.cases.items())),
         "disagreements": [asdict(d) for d in tally.disagreements],
         "seconds": round(time.perf_counter() - start, 1),

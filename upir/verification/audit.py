@@ -50,6 +50,7 @@ __all__ = [
     "audit_equivalents",
     "audit_shared",
     "random_upir",
+    "run_audits",
 ]
 
 
@@ -386,3 +387,34 @@ def audit_equivalents(upir: UPIR, settings: SolverSettings, tally: Tally) -> Non
 
 def _show(change: dict[str, Fraction]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(change.items()))
+
+
+def run_audits(
+    seeds: Sequence[int],
+    settings: SolverSettings,
+    *,
+    rounds: int = 4,
+    shared_batch: int = 25,
+    progress: Callable[[int, Tally], None] | None = None,
+) -> Tally:
+    """All four audits on the UPIRs of ``seeds`` (one :func:`random_upir`
+    each; a draw the loader rejects is counted as ``invalid draw``), then the
+    shared-verifier audit over batches of ``shared_batch`` documents.
+    ``progress(done, tally)`` is called after each seed."""
+    tally = Tally()
+    docs: list[UPIR] = []
+    for i, seed in enumerate(seeds):
+        rng = random.Random(seed)
+        upir = random_upir(rng, name=f"g{seed}")
+        if upir is None:
+            tally.count("invalid draw")
+        else:
+            docs.append(upir)
+            for changed, result in audit_check_params(upir, rng, settings, tally, rounds):
+                audit_counterexample(changed, result, tally)
+            audit_equivalents(upir, settings, tally)
+        if progress is not None:
+            progress(i + 1, tally)
+    for start in range(0, len(docs), shared_batch):
+        audit_shared(docs[start : start + shared_batch], random.Random(start), settings, tally)
+    return tally
