@@ -10,7 +10,15 @@ import sys
 from collections.abc import Sequence
 
 from upir import __version__
-from upir.cli import cert, patterns, synthesize, tune, validate, verify
+from upir.cli import (
+    cert,
+    patterns,
+    simulate,  # light: the simulator loads when the command runs
+    synthesize,
+    tune,
+    validate,
+    verify,
+)
 from upir.cli.common import EXIT_INCONCLUSIVE, EXIT_INVALID, Context
 from upir.errors import InvalidSpecError, SettingsError
 from upir.logs import configure_logging
@@ -28,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.register(sub)
+    simulate.register(sub)
     return parser
 
 

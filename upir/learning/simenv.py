@@ -23,6 +23,7 @@ from upir.learning.independent import assumption_bounds
 from upir.learning.learner import ArchitectureLearner
 from upir.simulator import (
     FIELDS_BY_KEY,
+    PROFILE_KINDS,
     LoadProfile,
     ServiceModel,
     Simulator,
@@ -43,7 +44,7 @@ __all__ = [
     "workload_params",
 ]
 
-PROFILES = ("steady", "shift", "ramp")
+PROFILES = PROFILE_KINDS
 
 SIM_TYPES = {"gateway": "service", "orders": "queue", "batcher": "batcher", "worker": "service"}
 """The simulated reference workload's components and their UPIR types."""
@@ -58,16 +59,8 @@ def arrival_bound(upir: UPIR) -> float | None:
 
 
 def make_profile(kind: str, rps: float, peak_rps: float, total_s: float) -> LoadProfile:
-    """``steady``: ``rps`` throughout; ``shift``: ``rps`` for the first half, then
-    ``peak_rps``; ``ramp``: ``rps`` for the first quarter, rising linearly to
-    ``peak_rps`` at three quarters, then flat. Times in seconds."""
-    if kind == "steady":
-        return LoadProfile.steady(rps)
-    if kind == "shift":
-        return LoadProfile.step(rps, peak_rps, total_s / 2)
-    if kind == "ramp":
-        return LoadProfile.ramp(rps, peak_rps, total_s / 4, 3 * total_s / 4)
-    raise InvalidSpecError([FieldIssue("profile", f"unknown profile {kind!r}; use {PROFILES}")])
+    """``steady``, ``shift`` or ``ramp`` (:meth:`LoadProfile.shaped`). Times in seconds."""
+    return LoadProfile.shaped(kind, rps, peak_rps, total_s)
 
 
 def workload_params(upir: UPIR, values: Mapping[str, Fraction] | None = None) -> WorkloadParams:

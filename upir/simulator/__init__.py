@@ -22,6 +22,7 @@ from upir.simulator.graph_metrics import ComponentWindow, GraphWindow, SystemWin
 from upir.simulator.metrics import Totals, WindowMetrics
 from upir.simulator.model import (
     FIELDS_BY_KEY,
+    PROFILE_KINDS,
     UPIR_KEYS,
     LoadProfile,
     ServiceModel,
@@ -43,6 +44,7 @@ __all__ = [
     "network_from_upir",
     "read_trace",
     "FIELDS_BY_KEY",
+    "PROFILE_KINDS",
     "UPIR_KEYS",
     "LoadProfile",
     "ServiceModel",

@@ -236,6 +236,9 @@ class GraphSimulator:
         s = c.stats
         s.arrivals += 1
         if c.type == "service":
+            if not c.line and c.busy < c.slots and len(c.sources) == 1:
+                self._start(c, now, [req])  # a free slot and nobody ahead: no wait
+                return
             c.line.append((now, [req]))
             s.move(now, s.level + 1, c.busy)
             self._pull(c)
@@ -264,12 +267,13 @@ class GraphSimulator:
                     self._enter(consumer, req)
                 else:
                     c.lanes[consumer.name].append((now, req))
-            s.move(now, c.waiting(), 0)
+            # consumers take what they can first: the length recorded is what waits
             for consumer in succs:
                 if consumer.type == "service":
                     self._pull(consumer)
                 elif consumer.type == "batcher":
                     self._refill(consumer)
+            s.move(now, c.waiting(), 0)
         else:  # batcher
             c.buf.append((now, req))
             s.move(now, len(c.buf), 0)

@@ -31,6 +31,7 @@ __all__ = [
     "Network",
     "Node",
     "ServiceTime",
+    "assumed_arrival_rps",
     "network_from_upir",
 ]
 
@@ -317,6 +318,25 @@ def network_from_upir(
             nodes.append(Node(comp.name, comp.type, params))
     edges = tuple((c.source, c.target) for c in arch.connections)
     return Network(tuple(nodes), edges)
+
+
+def assumed_arrival_rps(upir: UPIR) -> float | None:
+    """The upper bound the assumptions put on ``env.arrival_rps`` (None if none),
+    as the verifier reads it."""
+    from upir.expr.ast import names
+    from upir.settings import SolverSettings
+    from upir.verification import contracts
+    from upir.verification.structure import Structure
+
+    assumptions = upir.specification.assumptions
+    if not any("env.arrival_rps" in names(a.expr) for a in assumptions):
+        return None
+    st = Structure(upir.architecture)
+    boxes = contracts.env_boxes(st, assumptions, {"env.arrival_rps"}, SolverSettings())
+    if not boxes or "env.arrival_rps" not in boxes:
+        return None
+    hi = boxes["env.arrival_rps"].hi
+    return float(hi) if math.isfinite(float(hi)) else None
 
 
 def entry_points(net: Network) -> Sequence[str]:
