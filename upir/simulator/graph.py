@@ -115,6 +115,8 @@ class GraphSimulator:
                     c.buf_limit = c.B
             elif c.type == "queue" and not c.succs:
                 c.lanes["(drain)"] = deque()
+        for c in self.comps:
+            c.lane_list = list(c.lanes.values())
         self._entries = [by_name[n] for n in entry_points(network)]
         self._by_name = by_name
         self._heap: list[tuple[float, int, int, Comp, object]] = []

@@ -93,6 +93,7 @@ class Comp:
         "flush_at",
         "idx",
         "lanes",
+        "lane_list",
         "line",
         "name",
         "node",
@@ -122,6 +123,7 @@ class Comp:
         self.type = node.type
         self.succs: list[Comp] = []
         self.lanes: dict[str, deque[tuple[float, Req]]] = {}  # queue: consumer -> lane
+        self.lane_list: list[deque[tuple[float, Req]]] = []  # lanes.values(), for speed
         self.line: deque[tuple[float, list[Req]]] = deque()  # service: its own line
         self.buf: deque[tuple[float, Req]] = deque()  # batcher: the forming batch(es)
         # service: where it takes work from: ("line", its line, None), ("lane", a
@@ -162,7 +164,10 @@ class Comp:
 
     def waiting(self) -> int:
         if self.type == "queue":
-            return max((len(q) for q in self.lanes.values()), default=0)
+            lanes = self.lane_list
+            if len(lanes) == 1:
+                return len(lanes[0])
+            return max((len(q) for q in lanes), default=0)
         if self.type == "batcher":
             return len(self.buf)
         return sum(len(u[1]) for u in self.line)

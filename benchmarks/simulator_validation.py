@@ -1,0 +1,166 @@
+"""The simulators against the real reference workload, side by side.
+
+Run from the repository root (about 2 minutes; it starts the real workload)::
+
+    python benchmarks/simulator_validation.py            # 20 s of load per case
+    python benchmarks/simulator_validation.py --quick    # 5 s per case
+
+For each case (a configuration of ``examples/reference-workload/k8s/upir.yaml``
+and a steady Poisson load), the real reference workload
+(``python -m refworkload``, a child process on loopback) runs under its own
+load generator (``refworkload.loadgen.run_load``, open loop, max 512 in
+flight) for ``--seconds``; then the same parameters and load run, for the same
+time from the same cold start, on
+
+- the reference workload's own model (``upir.simulator.Simulator``), and
+- the general simulator on the UPIR (``GraphSimulator`` over
+  ``network_from_upir``: each stage its own service, times drawn inside the
+  assumed ranges; it knows nothing the UPIR does not say).
+
+Reported per case: p50 and p99 latency (ms, of answered requests), successful
+throughput (req/s) and the error share (non-2xx over answered). Writes
+``benchmarks/results/simulator_validation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "e2e"))
+sys.path.insert(0, str(ROOT / "examples" / "reference-workload"))
+
+from refworkload.loadgen import run_load  # noqa: E402
+from upir_e2e.workload import WorkloadProcess, project_configmap  # noqa: E402
+
+from upir.cli.common import read_one_upir  # noqa: E402
+from upir.simulator import (  # noqa: E402
+    GraphSimulator,
+    LoadProfile,
+    Simulator,
+    WorkloadParams,
+    network_from_upir,
+)
+
+RESULTS = ROOT / "benchmarks" / "results" / "simulator_validation.json"
+SPEC = ROOT / "examples" / "reference-workload" / "k8s" / "upir.yaml"
+
+CASES: list[tuple[str, dict[str, float], float]] = [
+    ("as shipped, 80 req/s", {}, 80.0),
+    ("as shipped, 140 req/s (worker near capacity)", {}, 140.0),
+    (
+        "2x2 workers, batches of 8, flush 20 ms, 150 req/s",
+        {
+            "worker.replicas": 2,
+            "worker.concurrency": 2,
+            "batcher.batch_size": 8,
+            "batcher.flush_ms": 20,
+        },
+        150.0,
+    ),
+    (
+        "timeout 60 ms, 1 retry, 100 req/s (timeouts)",
+        {"gateway.timeout_ms": 60, "gateway.retries": 1},
+        100.0,
+    ),
+]
+
+
+def _pct(xs: list[float], q: float) -> float | None:
+    return round(float(np.percentile(xs, q)), 2) if xs else None
+
+
+def real(values: dict[str, float], rps: float, seconds: float, seed: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        params = Path(tmp) / "params"
+        project_configmap(params, {k: v for k, v in values.items()})
+        with WorkloadProcess(params) as wl:
+            res = asyncio.run(
+                run_load(wl.work_url, profile="steady", rps=rps, duration_s=seconds, seed=seed)
+            )
+    answered = res.answered
+    return {
+        "p50_ms": _pct(res.latencies_ms, 50),
+        "p99_ms": _pct(res.latencies_ms, 99),
+        "throughput_rps": round(res.ok / seconds, 2),
+        "error_rate": round((answered - res.ok) / answered, 5) if answered else 0.0,
+        "sent": res.sent,
+    }
+
+
+def reference_model(
+    values: dict[str, float], rps: float, seconds: float, seed: int
+) -> dict[str, Any]:
+    params = WorkloadParams.from_mapping(values)
+    m = Simulator(params, LoadProfile.steady(rps), seed=seed).run_window(seconds)
+    answered = m.completed + m.errors + m.dropped
+    return {
+        "p50_ms": round(m.p50_ms, 2),
+        "p99_ms": round(m.p99_ms, 2),
+        "throughput_rps": round(m.throughput_rps, 2),
+        "error_rate": round((m.errors + m.dropped) / answered, 5) if answered else 0.0,
+    }
+
+
+def general(
+    upir_values: dict[str, Fraction], rps: float, seconds: float, seed: int
+) -> dict[str, Any]:
+    upir = read_one_upir(str(SPEC))
+    net = network_from_upir(upir, upir_values)
+    w = GraphSimulator(net, LoadProfile.steady(rps), seed=seed, max_in_flight=512).run_window(
+        seconds
+    )
+    s = w.system
+    return {
+        "p50_ms": round(s.p50_ms, 2) if math.isfinite(s.p50_ms) else None,
+        "p99_ms": round(s.p99_ms, 2) if math.isfinite(s.p99_ms) else None,
+        "throughput_rps": round(s.throughput_rps, 2),
+        "error_rate": round(s.error_rate, 5),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    seconds = 5.0 if args.quick else args.seconds
+    upir = read_one_upir(str(SPEC))
+    base = {k: float(v) for k, v in upir.param_values().items()}
+    known = set(WorkloadParams().as_upir())
+    rows = []
+    for name, change, rps in CASES:
+        values = {**{k: v for k, v in base.items() if k in known}, **change}
+        row = {
+            "case": name,
+            "rps": rps,
+            "parameters": values,
+            "real": real(values, rps, seconds, args.seed),
+            "reference_model": reference_model(values, rps, seconds, args.seed),
+            "general": general(
+                {k: Fraction(v) for k, v in change.items()}, rps, seconds, args.seed
+            ),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps({"seconds": seconds, "seed": args.seed, "cases": rows}, indent=2) + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
