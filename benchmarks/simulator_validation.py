@@ -48,6 +48,8 @@ from upir.cli.common import read_one_upir  # noqa: E402
 from upir.simulator import (  # noqa: E402
     GraphSimulator,
     LoadProfile,
+    Network,
+    ServiceTime,
     Simulator,
     WorkloadParams,
     network_from_upir,
@@ -118,6 +120,33 @@ def general(
 ) -> dict[str, Any]:
     upir = read_one_upir(str(SPEC))
     net = network_from_upir(upir, upir_values)
+    w = GraphSimulator(net, LoadProfile.steady(rps), seed=seed, max_in_flight=512).run_window(
+        seconds
+    )
+    s = w.system
+    return {
+        "p50_ms": round(s.p50_ms, 2) if math.isfinite(s.p50_ms) else None,
+        "p99_ms": round(s.p99_ms, 2) if math.isfinite(s.p99_ms) else None,
+        "throughput_rps": round(s.throughput_rps, 2),
+        "error_rate": round(s.error_rate, 5),
+    }
+
+
+def told(upir_values: dict[str, Fraction], rps: float, seconds: float, seed: int) -> dict[str, Any]:
+    """The general simulator told what the UPIR cannot say: the gateway's
+    attempts call the pipeline (``calls``), and a batch of k items takes
+    ``20 + 5 k + Exponential(5)`` ms with failure rate 0.001 (the workload's
+    ``DownstreamModel``)."""
+    from dataclasses import replace
+
+    upir = read_one_upir(str(SPEC))
+    net = network_from_upir(upir, upir_values, calls=("gateway",))
+    worker = replace(
+        net.node("worker"),
+        service_time=ServiceTime("exponential", 20.0, math.inf, 25.0, per_item_ms=5.0),
+        failure_rate=0.001,
+    )
+    net = Network(tuple(worker if n.name == "worker" else n for n in net.nodes), net.edges)
     w = GraphSimulator(net, LoadProfile.steady(rps), seed=seed, max_in_flight=512).run_window(
         seconds
     )

@@ -46,7 +46,13 @@ import numpy as np
 
 from upir.errors import FieldIssue, InvalidSpecError
 from upir.simulator.arrivals import ArrivalProcess, Arrivals
-from upir.simulator.graph_metrics import ComponentWindow, GraphWindow, SystemWindow, percentiles
+from upir.simulator.graph_calls import call_answered, call_send, call_start, call_timeout
+from upir.simulator.graph_metrics import (
+    GraphWindow,
+    SystemWindow,
+    component_window,
+    percentiles,
+)
 from upir.simulator.graph_state import Comp, Req, Stats
 from upir.simulator.model import LoadProfile
 from upir.simulator.network import Network, entry_points
@@ -54,12 +60,15 @@ from upir.simulator.network import Network, entry_points
 __all__ = ["GraphSimulator"]
 
 _INF = math.inf
-_DONE, _FLUSH, _DRAIN = range(3)
+_DONE, _FLUSH, _DRAIN, _SEND, _TIMEOUT = range(5)
 _BUFFER = 4096
 MAX_WINDOW_S = 3600.0
 
 
 class GraphSimulator:
+    SEND = _SEND
+    TIMEOUT = _TIMEOUT
+
     """A :class:`Network` with its state; :meth:`run_window` advances it.
 
     Change parameters between windows with :meth:`set_params` (UPIR names,
@@ -210,8 +219,12 @@ class GraphSimulator:
                             self._pull(comp.consumer)
                         else:
                             self._push_ready(comp)
-                else:
+                elif kind == _DRAIN:
                     self._drain_done(comp, payload)  # type: ignore[arg-type]
+                elif kind == _SEND:
+                    call_send(self, payload)  # type: ignore[arg-type]
+                else:
+                    call_timeout(self, payload)  # type: ignore[arg-type]
             else:
                 if ta >= t_end:
                     break
@@ -305,6 +318,9 @@ class GraphSimulator:
         req.open -= 1
         if req.open:
             return
+        if req.call is not None:
+            call_answered(self, req)
+            return
         self._open -= 1
         self._sys_lat.append(self._now - req.t0)
         why = req.fail
@@ -379,37 +395,47 @@ class GraphSimulator:
             for r in reqs:
                 self._fail(r, "shed")
 
+    def _draw_time(self, c: Comp, items: int) -> float:
+        """One attempt's service time for a call of ``items`` items, ms."""
+        if c.svc_i >= len(c.svc_buf):
+            c.svc_buf = c.svc_rng.random(_BUFFER).tolist()
+            c.svc_i = 0
+        u = c.svc_buf[c.svc_i]
+        c.svc_i += 1
+        dur = c.st.sample(u) + c.st.per_item_ms * items
+        return dur if dur > 1e-9 else 1e-9
+
+    def _draw_failure(self, c: Comp) -> float:
+        if c.fail_i >= len(c.fail_buf):
+            c.fail_buf = c.fail_rng.random(_BUFFER).tolist()
+            c.fail_i = 0
+        u = c.fail_buf[c.fail_i]
+        c.fail_i += 1
+        return u
+
     def _start(self, c: Comp, t_in: float, reqs: list[Req]) -> None:
         """Seize a slot: draw every attempt now (their outcome does not depend on
         anything later) and schedule the end of the call."""
+        if c.calls:
+            call_start(self, c, t_in, reqs)
+            return
         s = c.stats
         T = c.T
         hold = 0.0
         ok = False
         p_fail = c.failure_rate
-        st = c.st
         for attempt in range(c.retries + 1):
             if attempt:
                 s.retries += 1
-            if c.svc_i >= len(c.svc_buf):
-                c.svc_buf = c.svc_rng.random(_BUFFER).tolist()
-                c.svc_i = 0
-            dur = st.sample(c.svc_buf[c.svc_i])
-            c.svc_i += 1
+            dur = self._draw_time(c, len(reqs))
             if dur > T:
                 hold += T
                 s.timeouts += 1
                 continue
-            hold += dur if dur > 1e-9 else 1e-9
-            if p_fail > 0.0:
-                if c.fail_i >= len(c.fail_buf):
-                    c.fail_buf = c.fail_rng.random(_BUFFER).tolist()
-                    c.fail_i = 0
-                u = c.fail_buf[c.fail_i]
-                c.fail_i += 1
-                if u < p_fail:
-                    s.failures += 1
-                    continue
+            hold += dur
+            if p_fail > 0.0 and self._draw_failure(c) < p_fail:
+                s.failures += 1
+                continue
             ok = True
             break
         c.busy += 1
@@ -548,41 +574,9 @@ class GraphSimulator:
     def _report(self, t0: float, t1: float) -> GraphWindow:
         span_ms = t1 - t0
         span_s = span_ms / 1000.0
-        comps: dict[str, ComponentWindow] = {}
-        util_max = 0.0
-        cost = 0.0
-        for c in self.comps:
-            s = c.stats
-            s.move(t1, c.waiting(), c.busy)
-            p50, p95, p99, mean = percentiles(s.lat)
-            gone = s.ok + s.errors + s.dropped + s.shed
-            util = s.busy_integral / (c.slots * span_ms) if c.slots else 0.0
-            util_max = max(util_max, util)
-            cost += c.cost
-            comps[c.name] = ComponentWindow(
-                name=c.name,
-                type=c.type,
-                arrivals=s.arrivals,
-                throughput_rps=s.ok / span_s,
-                p50_ms=p50,
-                p95_ms=p95,
-                p99_ms=p99,
-                mean_ms=mean,
-                errors=s.errors,
-                dropped=s.dropped,
-                shed=s.shed,
-                error_rate=(s.errors + s.dropped + s.shed) / gone if gone else 0.0,
-                mean_length=s.integral / span_ms,
-                max_length=s.max_level,
-                length=c.waiting(),
-                utilization=min(util, 1.0),
-                retries=s.retries,
-                timeouts=s.timeouts,
-                failures=s.failures,
-                batches=s.batches,
-                mean_batch_size=s.batch_items / s.batches if s.batches else 0.0,
-                cost=c.cost,
-            )
+        comps = {c.name: component_window(c, t1) for c in self.comps}
+        util_max = max((w.utilization for w in comps.values()), default=0.0)
+        cost = sum(c.cost for c in self.comps)
         p50, p95, p99, mean = percentiles(self._sys_lat)
         answered = self._sys_ok + self._sys_err + self._sys_drop + self._sys_shed
         system = SystemWindow(

@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ComponentWindow", "GraphWindow", "SystemWindow", "percentiles"]
+from upir.simulator.graph_state import Comp
+
+__all__ = [
+    "ComponentWindow",
+    "GraphWindow",
+    "SystemWindow",
+    "component_window",
+    "percentiles",
+]
 
 
 def percentiles(values: list[float]) -> tuple[float, float, float, float]:
@@ -130,3 +138,38 @@ class GraphWindow:
             "system": self.system.as_dict(),
             "components": {k: v.as_dict() for k, v in self.components.items()},
         }
+
+
+def component_window(c: Comp, t1: float) -> ComponentWindow:
+    """Close ``c``'s window counters at ``t1`` (ms) and report them."""
+    s = c.stats
+    span_ms = t1 - s.t0
+    span_s = span_ms / 1000.0
+    s.move(t1, c.waiting(), c.busy)
+    p50, p95, p99, mean = percentiles(s.lat)
+    gone = s.ok + s.errors + s.dropped + s.shed
+    util = s.busy_integral / (c.slots * span_ms) if c.slots else 0.0
+    return ComponentWindow(
+        name=c.name,
+        type=c.type,
+        arrivals=s.arrivals,
+        throughput_rps=s.ok / span_s,
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
+        mean_ms=mean,
+        errors=s.errors,
+        dropped=s.dropped,
+        shed=s.shed,
+        error_rate=(s.errors + s.dropped + s.shed) / gone if gone else 0.0,
+        mean_length=s.integral / span_ms,
+        max_length=s.max_level,
+        length=c.waiting(),
+        utilization=min(util, 1.0),
+        retries=s.retries,
+        timeouts=s.timeouts,
+        failures=s.failures,
+        batches=s.batches,
+        mean_batch_size=s.batch_items / s.batches if s.batches else 0.0,
+        cost=c.cost,
+    )

@@ -16,12 +16,27 @@ _INF = math.inf
 
 
 class Req:
-    __slots__ = ("fail", "open", "t0")
+    __slots__ = ("call", "fail", "open", "t0")
 
-    def __init__(self, t0: float) -> None:
+    def __init__(self, t0: float, call: Call | None = None) -> None:
         self.t0 = t0
         self.open = 1  # copies of it still in the graph
         self.fail: str | None = None  # "error" | "dropped" | "shed"
+        self.call = call  # the calling service's call this attempt belongs to
+
+
+class Call:
+    """A calling service's call (``Node.calls``): its items, its attempts, and
+    the attempt in force (an abandoned one's answer is ignored)."""
+
+    __slots__ = ("attempt", "comp", "current", "reqs", "t_in")
+
+    def __init__(self, comp: Comp, t_in: float, reqs: list[Req]) -> None:
+        self.comp = comp
+        self.t_in = t_in
+        self.reqs = reqs
+        self.attempt = 0
+        self.current: Req | None = None
 
 
 class Stats:
@@ -45,6 +60,7 @@ class Stats:
         "timeouts",
         "busy",
         "busy_integral",
+        "t0",
     )
 
     def __init__(self, t0: float, level: int, busy: int) -> None:
@@ -57,6 +73,7 @@ class Stats:
         self.busy = busy
         self.busy_integral = 0.0
         self.last_t = t0
+        self.t0 = t0
 
     def move(self, now: float, level: int, busy: int) -> None:
         dt = now - self.last_t
@@ -108,6 +125,7 @@ class Comp:
         "svc_i",
         "svc_rng",
         "type",
+        "calls",
         "busy",
         "feeders",
     )
@@ -137,6 +155,7 @@ class Comp:
         self.consumer: Comp | None = None
         self.st = node.service_time
         self.failure_rate = node.failure_rate
+        self.calls = node.calls
         self.drain_ms = 1000.0 / node.drain_rps if node.drain_rps else 0.0
         self.svc_buf: list[float] = []
         self.svc_i = 0

@@ -78,6 +78,9 @@ class ServiceTime:
     """Largest value, ms (>= lo; infinite: no cap)."""
     mean: float = DEFAULT_SERVICE_MS
     """Mean before the cap at ``hi`` (exponential), or the value (constant), ms."""
+    per_item_ms: float = 0.0
+    """Added per item of the call's batch, ms (>= 0; 0: a batch costs one draw,
+    as in docs/model.md section 6)."""
 
     def __post_init__(self) -> None:
         issues: list[FieldIssue] = []
@@ -89,7 +92,9 @@ class ServiceTime:
             issues.append(FieldIssue("hi", f"must be >= lo, got {self.hi!r}"))
         if not (math.isfinite(self.mean) and self.mean > 0):
             issues.append(FieldIssue("mean", f"must be a finite number > 0, got {self.mean!r}"))
-        elif self.kind == "uniform" and not math.isfinite(self.hi):
+        if not (math.isfinite(self.per_item_ms) and self.per_item_ms >= 0):
+            issues.append(FieldIssue("per_item_ms", "must be a finite number >= 0"))
+        if self.kind == "uniform" and not math.isfinite(self.hi):
             issues.append(FieldIssue("hi", "a uniform service time needs a finite hi"))
         if issues:
             raise InvalidSpecError(issues)
@@ -121,6 +126,11 @@ class Node:
     """Probability one attempt fails (services only), in [0, 1]."""
     drain_rps: float | None = None
     """Drain rate of a queue with no consumer, items/s (None: drains at once)."""
+    calls: bool = False
+    """Services only: an attempt calls the downstream path and waits for it (the
+    reference workload's gateway): it is answered when every copy it sent has
+    left the graph, the timeout cuts the whole call, and the slot is held until
+    the answer. Off (docs/model.md): the timeout cuts the service's own work."""
 
     def value(self, param: str) -> float:
         """The parameter, else the catalogue default."""
@@ -194,6 +204,7 @@ class Network:
                 n.service_time,
                 n.failure_rate,
                 n.drain_rps,
+                n.calls,
             )
             if n.name in by_node
             else n
@@ -232,6 +243,8 @@ def _node_issues(n: Node) -> list[FieldIssue]:
             issues.append(FieldIssue(f"{n.name}.retries", f"must be <= {MAX_RETRIES}"))
         if not 0 <= n.failure_rate <= 1:
             issues.append(FieldIssue(f"{n.name}.failure_rate", "must be in [0, 1]"))
+    if n.calls and n.type != "service":
+        issues.append(FieldIssue(f"{n.name}.calls", "only a service calls downstream"))
     if n.drain_rps is not None and not (math.isfinite(n.drain_rps) and n.drain_rps > 0):
         issues.append(FieldIssue(f"{n.name}.drain_rps", "must be a finite number > 0"))
     return issues
@@ -246,6 +259,7 @@ def network_from_upir(
     values: Mapping[str, Fraction] | None = None,
     *,
     distribution: str = "exponential",
+    calls: tuple[str, ...] = (),
 ) -> Network:
     """The UPIR's architecture with ``values`` applied, in the environment its
     assumptions allow: each service's time drawn from ``distribution`` inside
@@ -253,7 +267,9 @@ def network_from_upir(
     range; :data:`DEFAULT_SERVICE_MS` when no upper bound is assumed), its
     failure rate the assumed upper bound of ``env.<service>_failure_rate`` (0
     when no assumption names it), and a consumer-less queue's drain the assumed
-    lower bound of ``env.<queue>_drain_rps`` (instant when none)."""
+    lower bound of ``env.<queue>_drain_rps`` (instant when none). ``calls``:
+    services whose attempts cover their downstream path (:attr:`Node.calls`;
+    a UPIR cannot say so itself)."""
     from upir.expr.ast import names
     from upir.settings import SolverSettings
     from upir.verification import contracts
@@ -270,6 +286,11 @@ def network_from_upir(
         )
     u = upir.with_params(values) if values else upir
     arch = u.architecture
+    unknown = [
+        c for c in calls if not (arch.has_component(c) and arch.component(c).type == "service")
+    ]
+    if unknown:
+        raise InvalidSpecError([FieldIssue("calls", f"not a service: {', '.join(unknown)}")])
     st = Structure(arch)
     assumptions = u.specification.assumptions
     mentioned: set[str] = set()
@@ -307,6 +328,7 @@ def network_from_upir(
                     params,
                     ServiceTime(kind, lo, hi, mean),
                     min(max(fail, 0.0), 1.0),
+                    calls=comp.name in calls,
                 )
             )
         elif comp.type == "queue" and not arch.successors(comp.name):

@@ -222,3 +222,78 @@ def test_same_seed_same_run_and_parameters_share_arrivals() -> None:
     assert a.system.arrivals != c.system.arrivals
     assert wider.system.arrivals == a.system.arrivals
     assert wider.system.mean_ms < a.system.mean_ms
+
+
+def _calling(
+    timeout_ms: float, retries: int, downstream_ms: float, capacity: int = 1000
+) -> Network:
+    """A calling gateway (own time 1 ms) -> queue -> one slot of ``downstream_ms``."""
+    return Network(
+        (
+            Node(
+                "gw",
+                "service",
+                {"concurrency": 100, "timeout_ms": timeout_ms, "retries": retries},
+                ServiceTime("constant", 1.0, 1.0, 1.0),
+                calls=True,
+            ),
+            Node("q", "queue", {"capacity": capacity}),
+            service(
+                "w",
+                slots=10,
+                time=ServiceTime("constant", downstream_ms, downstream_ms, downstream_ms),
+            ),
+        ),
+        (("gw", "q"), ("q", "w")),
+    )
+
+
+def test_a_calling_service_waits_for_its_downstream_path() -> None:
+    # own 1 ms + downstream 20 ms, well inside the 100 ms timeout
+    w = run(_calling(100, 2, 20.0), 50, 10)
+    assert w.system.error_rate == 0.0
+    assert w.system.p50_ms == pytest.approx(21.0)
+    assert w.components["gw"].p50_ms == pytest.approx(21.0)  # the gateway's slot covers it
+    assert w.components["gw"].timeouts == 0
+
+
+def test_a_calling_service_times_out_the_whole_call_and_retries() -> None:
+    # downstream 150 ms > timeout 100 ms: every attempt is cut at 100 ms and retried;
+    # with 2 retries the request fails after 3 x 100 ms, and the abandoned copies
+    # still go downstream
+    w = run(_calling(100, 2, 150.0), 20, 10)
+    gw = w.components["gw"]
+    assert w.system.error_rate == 1.0
+    assert w.system.p50_ms == pytest.approx(300.0)
+    # (calls still open at the end of the window have made some of theirs)
+    assert 2 * gw.errors <= gw.retries <= 2 * gw.arrivals
+    assert 3 * gw.errors <= gw.timeouts <= 3 * gw.arrivals
+    assert gw.arrivals - gw.errors == w.system.in_flight
+    # every attempt's copy reached the queue, abandoned or not
+    assert w.components["q"].arrivals == pytest.approx(gw.arrivals + gw.retries, abs=2)
+
+
+def test_a_drop_downstream_answers_the_call_at_once_without_retry() -> None:
+    # a queue of 1 in front of 10 slots of 500 ms (20/s): at 100 req/s it is full
+    w = run(_calling(5000, 3, 500.0, capacity=1), 100, 10)
+    gw = w.components["gw"]
+    assert w.system.dropped > 0 and gw.retries == 0
+    assert w.components["q"].dropped == w.system.dropped
+
+
+def test_per_item_cost_makes_a_batch_cost_more() -> None:
+    # batches of exactly 4 (512 req/s, flush 31.25 ms: full batches of 4 every 7.8 ms)
+    # cost 20 + 5 x 4 = 40 ms on a worker
+    from upir.simulator.arrivals import Arrivals
+
+    net = Network(
+        (
+            Node("b", "batcher", {"batch_size": 4, "flush_ms": 31.25}),
+            service("w", slots=50, time=ServiceTime("constant", 20.0, 20.0, 20.0, per_item_ms=5.0)),
+        ),
+        (("b", "w"),),
+    )
+    sim = GraphSimulator(net, LoadProfile.steady(512), arrivals=Arrivals("constant"), seed=0)
+    w = sim.run_window(4)
+    assert w.components["b"].mean_batch_size == pytest.approx(4.0)
+    assert w.components["w"].p50_ms == pytest.approx(40.0)
