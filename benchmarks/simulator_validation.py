@@ -12,10 +12,13 @@ load generator (``refworkload.loadgen.run_load``, open loop, max 512 in
 flight) for ``--seconds``; then the same parameters and load run, for the same
 time from the same cold start, on
 
-- the reference workload's own model (``upir.simulator.Simulator``), and
+- the reference workload's own model (``upir.simulator.Simulator``),
 - the general simulator on the UPIR (``GraphSimulator`` over
   ``network_from_upir``: each stage its own service, times drawn inside the
-  assumed ranges; it knows nothing the UPIR does not say).
+  assumed ranges; it knows nothing the UPIR does not say), and
+- the general simulator told the two facts the UPIR cannot state: the
+  gateway's attempts call the pipeline (``calls``) and a batch of k items
+  takes ``20 + 5 k + Exponential(5)`` ms at failure rate 0.001.
 
 Reported per case: p50 and p99 latency (ms, of answered requests), successful
 throughput (req/s) and the error share (non-2xx over answered). Writes
@@ -159,6 +162,91 @@ def told(upir_values: dict[str, Fraction], rps: float, seconds: float, seed: int
     }
 
 
+TUNING = ROOT / "benchmarks" / "tuning_upir.yaml"
+
+
+def told_network(spec: Path, values: dict[str, Fraction]) -> Network:
+    """The general simulator's network for a reference-shaped UPIR, told the
+    gateway calls the pipeline and the worker's per-batch cost."""
+    from dataclasses import replace
+
+    net = network_from_upir(read_one_upir(str(spec)), values, calls=("gateway",))
+    worker = replace(
+        net.node("worker"),
+        service_time=ServiceTime("exponential", 20.0, math.inf, 25.0, per_item_ms=5.0),
+        failure_rate=0.001,
+    )
+    return Network(tuple(worker if n.name == "worker" else n for n in net.nodes), net.edges)
+
+
+def scenarios(configs: int, seconds: float, seed: int) -> dict[str, Any]:
+    """The tuning benchmark's system (benchmarks/tuning_upir.yaml) at its
+    scenario loads, on the reference model and on the general simulator told
+    the two facts: the starting configuration and ``configs - 1`` random ones
+    from the tunable domains, each for ``seconds`` in 10 s windows."""
+    upir = read_one_upir(str(TUNING))
+    rng = np.random.default_rng(seed)
+    choices: list[dict[str, Fraction]] = [dict(upir.tunable_values())]
+    for _ in range(configs - 1):
+        pick: dict[str, Fraction] = {}
+        for d in upir.parameters:
+            step = d.step or Fraction(1)
+            n = int((d.max - d.min) / step)
+            pick[d.name] = d.min + step * int(rng.integers(0, n + 1))
+        choices.append(pick)
+    rows = []
+    for values in choices:
+        for rps in (120.0, 210.0, 300.0):
+            all_values = {
+                **{k: float(v) for k, v in upir.param_values().items()},
+                **{k: float(v) for k, v in values.items()},
+            }
+            params = WorkloadParams.from_mapping(
+                {k: v for k, v in all_values.items() if k in set(WorkloadParams().as_upir())}
+            )
+            ref = Simulator(params, LoadProfile.steady(rps), seed=seed)
+            gen = GraphSimulator(
+                told_network(TUNING, values), LoadProfile.steady(rps), seed=seed, max_in_flight=512
+            )
+            a = [ref.run_window(10.0) for _ in range(int(seconds / 10))]
+            b = [gen.run_window(10.0).system for _ in range(int(seconds / 10))]
+            rows.append(
+                {
+                    "parameters": {k: float(v) for k, v in values.items()},
+                    "rps": rps,
+                    "reference_model": {
+                        "p99_ms": round(float(np.mean([m.p99_ms for m in a])), 2),
+                        "throughput_rps": round(float(np.mean([m.throughput_rps for m in a])), 2),
+                        "error_rate": round(float(np.mean([m.error_rate for m in a])), 5),
+                    },
+                    "general_told": {
+                        "p99_ms": round(float(np.mean([m.p99_ms for m in b])), 2),
+                        "throughput_rps": round(float(np.mean([m.throughput_rps for m in b])), 2),
+                        "error_rate": round(float(np.mean([m.error_rate for m in b])), 5),
+                    },
+                }
+            )
+    summary: dict[str, Any] = {}
+    for key in ("p99_ms", "throughput_rps"):
+        rel = [
+            abs(r["general_told"][key] - r["reference_model"][key])
+            / max(abs(r["reference_model"][key]), 1e-9)
+            for r in rows
+        ]
+        summary[key] = {
+            "median_rel_diff": round(float(np.median(rel)), 4),
+            "within_10pct": sum(x <= 0.10 for x in rel),
+            "cases": len(rel),
+        }
+    err = [abs(r["general_told"]["error_rate"] - r["reference_model"]["error_rate"]) for r in rows]
+    summary["error_rate"] = {
+        "median_abs_diff": round(float(np.median(err)), 5),
+        "within_0.02": sum(x <= 0.02 for x in err),
+        "cases": len(err),
+    }
+    return {"configs": configs, "seconds": seconds, "summary": summary, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=RESULTS.parent, help="directory for the JSON")
@@ -173,22 +261,23 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, change, rps in CASES[::2] if args.quick else CASES:
         values = {**{k: v for k, v in base.items() if k in known}, **change}
+        exact = {k: Fraction(v) for k, v in change.items()}
         row = {
             "case": name,
             "rps": rps,
             "parameters": values,
             "real": real(values, rps, seconds, args.seed),
             "reference_model": reference_model(values, rps, seconds, args.seed),
-            "general": general(
-                {k: Fraction(v) for k, v in change.items()}, rps, seconds, args.seed
-            ),
+            "general": general(exact, rps, seconds, args.seed),
+            "general_told": told(exact, rps, seconds, args.seed),
         }
         print(json.dumps(row), flush=True)
         rows.append(row)
+    reproduced = scenarios(3 if args.quick else 8, 20.0 if args.quick else 60.0, args.seed)
+    print(json.dumps(reproduced["summary"]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / RESULTS.name).write_text(
-        json.dumps({"seconds": seconds, "seed": args.seed, "cases": rows}, indent=2) + "\n"
-    )
+    out = {"seconds": seconds, "seed": args.seed, "cases": rows, "tuning_scenarios": reproduced}
+    (args.out / RESULTS.name).write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 

@@ -48,7 +48,7 @@ def test_validation_benchmark(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "simulator_validation.json").read_text())
     assert len(result["cases"]) == 2
     for case in result["cases"]:
-        for source in ("real", "reference_model", "general"):
+        for source in ("real", "reference_model", "general", "general_told"):
             row = case[source]
             assert set(row) >= {"p50_ms", "p99_ms", "throughput_rps", "error_rate"}
         assert case["real"]["sent"] > 0
