@@ -72,6 +72,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="exponential",
         help="service times inside the assumed range (default exponential)",
     )
+    p.add_argument(
+        "--calls",
+        metavar="SERVICE",
+        action="append",
+        default=[],
+        help="a service whose attempts call its downstream path and wait for it (its timeout "
+        "cuts the whole call; repeatable; docs/simulator.md)",
+    )
     p.add_argument("--seconds", type=float, default=60.0, help="simulated seconds (default 60)")
     p.add_argument("--window-s", type=float, default=10.0, help="seconds per window (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -114,7 +122,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         upir = read_one_upir(args.file)
         rps, peak, arrivals = _load(args, upir)
         profile = LoadProfile.shaped(args.profile, rps, peak, args.seconds)
-        network = network_from_upir(upir, distribution=args.distribution)
+        network = network_from_upir(upir, distribution=args.distribution, calls=tuple(args.calls))
         sim = GraphSimulator(network, profile, arrivals=arrivals, seed=args.seed)
     except InvalidSpecError as err:
         sys.stderr.write(f"{args.file}: cannot simulate\n")
@@ -253,6 +261,7 @@ def _result(
             "trace": args.trace,
         },
         "distribution": args.distribution,
+        "calls": list(args.calls),
         "bounds": "composed contracts (docs/model.md section 12)"
         if have_bounds
         else "none: the assumptions cannot be bounded",

@@ -290,7 +290,9 @@ def network_from_upir(
         c for c in calls if not (arch.has_component(c) and arch.component(c).type == "service")
     ]
     if unknown:
-        raise InvalidSpecError([FieldIssue("calls", f"not a service: {', '.join(unknown)}")])
+        raise InvalidSpecError(
+            [FieldIssue("--calls", f"not a service of this UPIR: {', '.join(unknown)}")]
+        )
     st = Structure(arch)
     assumptions = u.specification.assumptions
     mentioned: set[str] = set()

@@ -139,6 +139,20 @@ def test_bad_input_exits_2_naming_the_field(args: list[str], field: str) -> None
     assert proc.stdout == ""
 
 
+def test_calls_makes_the_gateway_wait_for_its_pipeline() -> None:
+    spec = "examples/reference-workload/k8s/upir.yaml"
+    args = ("simulate", spec, "--rps", "60", "--seconds", "10", "--json")
+    alone = as_json(upir(*args))
+    calling = as_json(upir(*args, "--calls", "gateway"))
+    assert calling["calls"] == ["gateway"]
+    # the gateway's slot now covers queue, batch and worker: its latency is the path's
+    gw_alone = alone["components"]["gateway"]["p50_ms"]
+    gw_calling = calling["components"]["gateway"]["p50_ms"]
+    assert gw_alone <= 5 < 20 < gw_calling
+    proc = upir(*args, "--calls", "orders")
+    assert proc.returncode == 2 and "--calls" in proc.stderr and "orders" in proc.stderr
+
+
 def test_a_missing_file_exits_2() -> None:
     proc = upir("simulate", "no-such-file.yaml")
     assert proc.returncode == 2 and "no-such-file.yaml" in proc.stderr
