@@ -468,23 +468,39 @@ class GraphSimulator:
         if not b.feeders:
             return
         now = self._now
+        buf = b.buf
+        limit = b.buf_limit
         moved = False
-        while len(b.buf) < b.buf_limit:
-            best: Comp | None = None
-            best_t = _INF
-            for q in b.feeders:
-                lane = q.lanes[b.name]
-                if lane and lane[0][0] < best_t:
-                    best, best_t = q, lane[0][0]
-            if best is None:
-                break
-            t_in, r = best.lanes[b.name].popleft()
-            best.stats.ok += 1
-            best.stats.lat.append(now - t_in)
-            best.stats.move(now, best.waiting(), 0)
-            b.buf.append((now, r))
-            b.stats.arrivals += 1
-            moved = True
+        if len(b.feeders) == 1:  # the usual case: one queue in front
+            q = b.feeders[0]
+            lane = q.lanes[b.name]
+            if lane and len(buf) < limit:
+                qs = q.stats
+                while lane and len(buf) < limit:
+                    t_in, r = lane.popleft()
+                    qs.lat.append(now - t_in)
+                    buf.append((now, r))
+                    qs.ok += 1
+                    b.stats.arrivals += 1
+                qs.move(now, q.waiting(), 0)
+                moved = True
+        else:
+            while len(buf) < limit:
+                best: Comp | None = None
+                best_t = _INF
+                for q in b.feeders:
+                    lane = q.lanes[b.name]
+                    if lane and lane[0][0] < best_t:
+                        best, best_t = q, lane[0][0]
+                if best is None:
+                    break
+                t_in, r = best.lanes[b.name].popleft()
+                best.stats.ok += 1
+                best.stats.lat.append(now - t_in)
+                best.stats.move(now, best.waiting(), 0)
+                buf.append((now, r))
+                b.stats.arrivals += 1
+                moved = True
         if moved:
             b.stats.move(now, len(b.buf), 0)
             if not notify:
