@@ -23,7 +23,8 @@ Prints every figure and writes them to ``benchmarks/results/simulator.json``.
    branches of service -> queue -> batcher -> service, plus a sink queue each).
 
 Each figure: events per wall second and simulated seconds per wall second
-(median of ``--repeat`` runs; the machine may be shared, so compare ratios).
+(median of ``--repeat`` runs, interleaved across the engines so that a change
+of load on a shared machine hits them alike; compare ratios).
 """
 
 from __future__ import annotations
@@ -68,21 +69,31 @@ def erlang_c_w_ms(lam: float, mu: float, c: int) -> float:
     return 1000.0 * (tail / (head + tail) / (c * mu - lam) + 1 / mu)
 
 
-def timed(fn: Callable[[], tuple[int, float]], repeat: int) -> dict[str, float]:
-    """Median over ``repeat`` runs of (events, a check value, wall seconds)."""
-    runs = []
+def timed_together(
+    fns: dict[str, Callable[[], tuple[int, float]]], repeat: int
+) -> dict[str, dict[str, float]]:
+    """Each of ``fns`` run ``repeat`` times, interleaved (A B C A B C ...) so that
+    a change of load on the shared machine hits every engine alike; per
+    function: the median wall time, its events and check value."""
+    walls: dict[str, list[float]] = {k: [] for k in fns}
+    first: dict[str, tuple[int, float]] = {}
     for _ in range(repeat):
-        t = time.perf_counter()
-        events, value = fn()
-        runs.append((time.perf_counter() - t, events, value))
-    wall = statistics.median(r[0] for r in runs)
-    events = runs[0][1]
-    return {
-        "wall_s": round(wall, 4),
-        "events": events,
-        "value": round(runs[0][2], 4),
-        "events_per_s": round(events / wall, 1),
-    }
+        for key, fn in fns.items():
+            t = time.perf_counter()
+            events, value = fn()
+            walls[key].append(time.perf_counter() - t)
+            first.setdefault(key, (events, value))
+    out: dict[str, dict[str, float]] = {}
+    for key in fns:
+        wall = statistics.median(walls[key])
+        events, value = first[key]
+        out[key] = {
+            "wall_s": round(wall, 4),
+            "events": events,
+            "value": round(value, 4),
+            "events_per_s": round(events / wall, 1),
+        }
+    return out
 
 
 def mmc_network(c: int) -> Network:
@@ -235,37 +246,39 @@ def main(argv: list[str] | None = None) -> int:
         "model": "M/M/4, mean 10 ms, 320 req/s",
         "expected_w_ms": round(erlang_c_w_ms(lam, 100, 4), 4),
     }
-    engines["general"] = timed(lambda: run_graph(mmc_network(4), lam, seconds), repeat)
+    upir = read_one_upir(str(REFERENCE))
+    fns: dict[str, Callable[[], tuple[int, float]]] = {
+        "general": lambda: run_graph(mmc_network(4), lam, seconds),
+        "vectorised_mm1": lambda: run_lindley(80.0, seconds),
+        "general_mm1": lambda: run_graph(mmc_network(1), 80.0, seconds),
+        "ref_general": lambda: run_graph(network_from_upir(upir), 120.0, seconds),
+        "ref_model": lambda: run_reference_model(120.0, seconds),
+        "twenty": lambda: run_graph(twenty_components(), 1000.0, seconds),
+    }
     try:
         import simpy  # noqa: F401
 
-        engines["simpy"] = timed(lambda: run_simpy(4, lam, seconds), repeat)
+        fns["simpy"] = lambda: run_simpy(4, lam, seconds)
     except ImportError:
-        engines["simpy"] = None
+        pass
+    got = timed_together(fns, repeat)
+    for row in got.values():
+        row["sim_s_per_wall_s"] = round(seconds / row["wall_s"], 1)
+    engines["general"] = got["general"]
+    engines["simpy"] = got.get("simpy")
     engines["vectorised_mm1"] = {
         "model": "M/M/1, mean 10 ms, 80 req/s (c = 1 only)",
         "expected_w_ms": round(1000 / (100 - 80), 4),
-        **timed(lambda: run_lindley(80.0, seconds), repeat),
+        **got["vectorised_mm1"],
     }
-    engines["general_mm1"] = timed(lambda: run_graph(mmc_network(1), 80.0, seconds), repeat)
-    for key in ("general", "simpy", "vectorised_mm1", "general_mm1"):
-        e = engines[key]
-        if e is not None:
-            e["sim_s_per_wall_s"] = round(seconds / e["wall_s"], 1)
+    engines["general_mm1"] = got["general_mm1"]
     out["engines"] = engines
-
-    upir = read_one_upir(str(REFERENCE))
-    ref: dict[str, Any] = {"rps": 120.0}
-    ref["general"] = timed(lambda: run_graph(network_from_upir(upir), 120.0, seconds), repeat)
-    ref["reference_model"] = timed(lambda: run_reference_model(120.0, seconds), repeat)
-    for key in ("general", "reference_model"):
-        ref[key]["sim_s_per_wall_s"] = round(seconds / ref[key]["wall_s"], 1)
-    out["reference_upir"] = ref
-
-    big: dict[str, Any] = {"rps": 1000.0, "components": 20}
-    big["general"] = timed(lambda: run_graph(twenty_components(), 1000.0, seconds), repeat)
-    big["general"]["sim_s_per_wall_s"] = round(seconds / big["general"]["wall_s"], 1)
-    out["twenty_components"] = big
+    out["reference_upir"] = {
+        "rps": 120.0,
+        "general": got["ref_general"],
+        "reference_model": got["ref_model"],
+    }
+    out["twenty_components"] = {"rps": 1000.0, "components": 20, "general": got["twenty"]}
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / RESULTS.name).write_text(json.dumps(out, indent=2) + "\n")
