@@ -1,8 +1,9 @@
 """``upir tune FILE --simulate``: PPO behind the Z3 guardrail, against the simulator.
 
-Runs ``--episodes`` episodes of ``--windows`` decision windows on the simulated
-reference workload (each episode restarts the service at the UPIR's parameters;
-the learner keeps what it learned). Every proposal goes through the guardrail;
+Runs ``--episodes`` episodes of ``--windows`` decision windows on the UPIR's own
+architecture in the simulator (``upir.learning.simenv.SimulatedWorkload``; each
+episode restarts the service at the UPIR's parameters; the learner keeps what
+it learned). Every proposal goes through the guardrail;
 only proved ones are applied. At the end the initial and the final parameters
 are each run for a few windows on the same simulated arrivals and compared.
 
@@ -10,8 +11,7 @@ Output: a progress bar on a terminal (plain lines on stderr otherwise), then a
 table; ``-o json|yaml`` (``--json``) prints one object instead; ``--plot PNG`` draws the metrics and
 parameters over time with accepted and rejected proposals marked.
 
-Exit codes: 0 done, 2 invalid input (including a UPIR whose tunable parameters
-the simulator does not model).
+Exit codes: 0 done, 2 invalid input.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--simulate",
         action="store_true",
-        help="tune against the simulated reference workload (required: live tuning is the operator's)",
+        help="tune against the simulated architecture (required: live tuning is the operator's)",
     )
     p.add_argument("--episodes", type=int, default=3, help="episodes (default 3)")
     p.add_argument(
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         rps, peak = _check_args(args, upir)
         total_s = args.windows * args.window_s
         profile = make_profile(args.profile, rps, peak, total_s)
-        # Fails early, with exit 2, for parameters the simulator does not model.
+        # Fails early, with exit 2, for an architecture the simulator cannot build.
         SimulatedWorkload(upir, profile, seed=args.seed, window_s=args.window_s)
     except InvalidSpecError as err:
         sys.stderr.write(f"{args.file}: cannot tune\n")

@@ -1,8 +1,11 @@
-"""Tuning against the simulator: a UPIR's parameters on the reference workload.
+"""Tuning against the simulator: a UPIR's parameters on its own architecture.
 
-:class:`SimulatedWorkload` maps a UPIR's parameters onto the simulator's
-:class:`~upir.simulator.WorkloadParams` (same names: ``gateway.timeout_ms`` ...)
-and reports each window as the metrics the operator reads from Prometheus.
+:class:`SimulatedWorkload` runs the UPIR's architecture window by window and
+reports each window as the metrics the operator reads from Prometheus. The
+reference workload's shape (gateway -> orders -> batcher -> worker, tuning
+only its nine knobs) runs on its own calibrated model,
+:class:`~upir.simulator.Simulator` (the tuning benchmark's); every other UPIR
+runs on the general :class:`~upir.simulator.GraphSimulator`.
 :func:`tune` runs the loop the operator runs (learner, guardrail, apply) for a
 number of windows and returns what happened in each.
 """
@@ -17,17 +20,20 @@ from typing import Any
 
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
-from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.guardrail import Guardrail, GuardrailDecision
 from upir.learning.independent import assumption_bounds
 from upir.learning.learner import ArchitectureLearner
 from upir.simulator import (
     FIELDS_BY_KEY,
+    PROFILE_KINDS,
+    GraphSimulator,
+    GraphWindow,
     LoadProfile,
     ServiceModel,
     Simulator,
     WindowMetrics,
     WorkloadParams,
+    network_from_upir,
 )
 
 __all__ = [
@@ -36,6 +42,8 @@ __all__ = [
     "SimulatedWorkload",
     "WindowRecord",
     "arrival_bound",
+    "graph_metrics_of",
+    "is_reference_workload",
     "make_profile",
     "metrics_of",
     "params_after",
@@ -43,10 +51,24 @@ __all__ = [
     "workload_params",
 ]
 
-PROFILES = ("steady", "shift", "ramp")
+PROFILES = PROFILE_KINDS
 
 SIM_TYPES = {"gateway": "service", "orders": "queue", "batcher": "batcher", "worker": "service"}
 """The simulated reference workload's components and their UPIR types."""
+SIM_EDGES = frozenset({("gateway", "orders"), ("orders", "batcher"), ("batcher", "worker")})
+"""The reference workload's connections."""
+
+
+def is_reference_workload(upir: UPIR) -> bool:
+    """Whether ``upir`` is the reference workload's shape (its components, types
+    and connections) and tunes only parameters its model knows: it then runs
+    on :class:`~upir.simulator.Simulator`, calibrated against the real process."""
+    arch = upir.architecture
+    return (
+        {c.name: c.type for c in arch.components} == SIM_TYPES
+        and {(c.source, c.target) for c in arch.connections} == SIM_EDGES
+        and all(d.name in FIELDS_BY_KEY for d in upir.parameters)
+    )
 
 
 def arrival_bound(upir: UPIR) -> float | None:
@@ -58,16 +80,8 @@ def arrival_bound(upir: UPIR) -> float | None:
 
 
 def make_profile(kind: str, rps: float, peak_rps: float, total_s: float) -> LoadProfile:
-    """``steady``: ``rps`` throughout; ``shift``: ``rps`` for the first half, then
-    ``peak_rps``; ``ramp``: ``rps`` for the first quarter, rising linearly to
-    ``peak_rps`` at three quarters, then flat. Times in seconds."""
-    if kind == "steady":
-        return LoadProfile.steady(rps)
-    if kind == "shift":
-        return LoadProfile.step(rps, peak_rps, total_s / 2)
-    if kind == "ramp":
-        return LoadProfile.ramp(rps, peak_rps, total_s / 4, 3 * total_s / 4)
-    raise InvalidSpecError([FieldIssue("profile", f"unknown profile {kind!r}; use {PROFILES}")])
+    """``steady``, ``shift`` or ``ramp`` (:meth:`LoadProfile.shaped`). Times in seconds."""
+    return LoadProfile.shaped(kind, rps, peak_rps, total_s)
 
 
 def workload_params(upir: UPIR, values: Mapping[str, Fraction] | None = None) -> WorkloadParams:
@@ -90,6 +104,25 @@ REPORTED_METRICS = (
     "utilization",
 )
 """The metrics :func:`metrics_of` reports for every window."""
+
+
+def graph_metrics_of(w: GraphWindow) -> dict[str, float]:
+    """A general simulator's window as the operator's metrics (system level;
+    ``utilization`` is the busiest service's), as :func:`metrics_of`."""
+    s = w.system
+    p99 = s.p99_ms if math.isfinite(s.p99_ms) else s.duration_s * 1000.0
+    p50 = s.p50_ms if math.isfinite(s.p50_ms) else s.duration_s * 1000.0
+    return {
+        "latency_ms": p99,
+        "p50_ms": p50,
+        "throughput_rps": s.throughput_rps,
+        "error_rate": s.error_rate,
+        "drop_rate": s.drop_rate,
+        "availability": s.availability,
+        "cost": s.cost,
+        "offered_rps": s.offered_rps,
+        "utilization": s.utilization,
+    }
 
 
 def metrics_of(m: WindowMetrics) -> dict[str, float]:
@@ -115,9 +148,10 @@ def metrics_of(m: WindowMetrics) -> dict[str, float]:
 class SimulatedWorkload:
     """The simulator running one UPIR's parameters, one window at a time.
 
-    Raises :class:`InvalidSpecError` when a tunable parameter is one the
-    simulator does not model (it models the reference workload's nine knobs,
-    :data:`upir.simulator.FIELDS_BY_KEY`).
+    The reference workload's shape (:func:`is_reference_workload`) runs on its
+    calibrated model (``service`` describes its worker stage); any other UPIR
+    runs its own architecture on :class:`~upir.simulator.GraphSimulator`, in
+    the environment its assumptions allow (``service`` does not apply).
     """
 
     def __init__(
@@ -129,37 +163,23 @@ class SimulatedWorkload:
         seed: int = 0,
         window_s: float = 10.0,
     ) -> None:
-        issues: list[FieldIssue] = []
-        for d in upir.parameters:
-            if d.name not in FIELDS_BY_KEY:
-                issues.append(
-                    FieldIssue(
-                        f"spec.parameters.{d.name}",
-                        "the simulator does not model this parameter (it models "
-                        + ", ".join(sorted(FIELDS_BY_KEY))
-                        + ")",
-                    )
-                )
-                continue
-            comp = upir.architecture.component(d.component)
-            if comp.type != SIM_TYPES[d.component]:
-                issues.append(
-                    FieldIssue(
-                        f"spec.parameters.{d.name}",
-                        f"the simulator's {d.component} is a {SIM_TYPES[d.component]}, "
-                        f"this UPIR's is a {comp.type}",
-                    )
-                )
-        if issues:
-            raise InvalidSpecError(issues)
         self.upir = upir
         self.window_s = float(window_s)
-        self.sim = Simulator(workload_params(upir), profile, service, seed)
+        self.sim: Simulator | None = None
+        self.graph: GraphSimulator | None = None
+        if is_reference_workload(upir):
+            self.sim = Simulator(workload_params(upir), profile, service, seed)
+        else:
+            self.graph = GraphSimulator(network_from_upir(upir), profile, seed=seed)
 
     def run(self, values: Mapping[str, Fraction]) -> dict[str, float]:
         """Apply ``values`` (tunable parameters) and simulate the next window."""
-        params = workload_params(self.upir, values)
-        return metrics_of(self.sim.run_window(self.window_s, params))
+        if self.sim is not None:
+            params = workload_params(self.upir, values)
+            return metrics_of(self.sim.run_window(self.window_s, params))
+        assert self.graph is not None
+        self.graph.set_params({k: float(v) for k, v in values.items()})
+        return graph_metrics_of(self.graph.run_window(self.window_s))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,17 @@ import numpy.typing as npt
 
 from upir.errors import FieldIssue, InvalidSpecError
 
-__all__ = ["FIELDS_BY_KEY", "UPIR_KEYS", "LoadProfile", "ServiceModel", "WorkloadParams"]
+__all__ = [
+    "FIELDS_BY_KEY",
+    "PROFILE_KINDS",
+    "UPIR_KEYS",
+    "LoadProfile",
+    "ServiceModel",
+    "WorkloadParams",
+]
+
+PROFILE_KINDS = ("steady", "shift", "ramp")
+"""The shapes :meth:`LoadProfile.shaped` makes."""
 
 # Sanity ceilings, the same as the reference workload's (refworkload/params.py):
 # they keep one simulated window bounded in time and memory.
@@ -282,6 +292,22 @@ class LoadProfile:
     ) -> LoadProfile:
         """``from_rps`` until ``start_s``, linearly to ``to_rps`` at ``end_s``, then flat."""
         return cls(((start_s, from_rps), (end_s, to_rps)), burst_mean, "ramp", max_inflight)
+
+    @classmethod
+    def shaped(cls, kind: str, rps: float, peak_rps: float, total_s: float) -> LoadProfile:
+        """The command line's profiles over a run of ``total_s`` seconds:
+        ``steady``: ``rps`` throughout; ``shift``: ``rps`` for the first half,
+        then ``peak_rps``; ``ramp``: ``rps`` for the first quarter, rising
+        linearly to ``peak_rps`` at three quarters, then flat."""
+        if kind == "steady":
+            return cls.steady(rps)
+        if kind == "shift":
+            return cls.step(rps, peak_rps, total_s / 2)
+        if kind == "ramp":
+            return cls.ramp(rps, peak_rps, total_s / 4, 3 * total_s / 4)
+        raise InvalidSpecError(
+            [FieldIssue("profile", f"unknown profile {kind!r}; use {PROFILE_KINDS}")]
+        )
 
     def rate(self, t_s: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Arrival rate (requests/s) at times ``t_s`` (seconds)."""

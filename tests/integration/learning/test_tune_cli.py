@@ -98,23 +98,32 @@ def _write(tmp_path: Path, doc: dict[str, Any]) -> str:
     return str(path)
 
 
-def test_unmodelled_parameters_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_parameters_beyond_the_reference_model_tune_on_the_general_simulator(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # once refused ("the simulator does not model this parameter"): the UPIR's own
+    # architecture now runs on the general simulator
     doc = yaml.safe_load(SPEC.read_text())
     doc["spec"]["parameters"].append({"name": "worker.timeout_ms", "min": 100, "max": 2000})
-    code, out, err = _run(capsys, _write(tmp_path, doc), "--simulate", "--json")
-    assert code == 2 and out == ""
-    assert "worker.timeout_ms" in err and "does not model" in err
+    code, out, err = _run(capsys, _write(tmp_path, doc), "--simulate", *SHORT, "--json")
+    assert code == 0, err
+    assert "worker.timeout_ms" in json.loads(out)["final"]["parameters"]
 
 
-def test_wrong_component_type_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_another_component_type_tunes_on_the_general_simulator(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     doc = yaml.safe_load(SPEC.read_text())
     for comp in doc["spec"]["architecture"]["components"]:
         if comp["name"] == "batcher":
             comp["type"] = "service"
             comp["params"] = {"replicas": 1}
     doc["spec"]["parameters"] = [{"name": "batcher.replicas", "min": 1, "max": 4}]
-    code, _, err = _run(capsys, _write(tmp_path, doc), "--simulate")
-    assert code == 2 and "batcher" in err
+    doc["spec"]["specification"]["invariants"] = []
+    doc["spec"]["specification"]["properties"] = []
+    code, out, err = _run(capsys, _write(tmp_path, doc), "--simulate", *SHORT, "--json")
+    assert code == 0, err
+    assert list(json.loads(out)["final"]["parameters"]) == ["batcher.replicas"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,54 @@
+"""``benchmarks/simulator.py --quick`` and ``benchmarks/simulator_validation.py
+--quick`` run end to end and report what the full runs report (this checks the
+machinery, not the figures; the validation starts the real reference workload)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speed_benchmark(tmp_path: Path) -> None:
+    assert _load("simulator").main(["--quick", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "simulator.json").read_text())
+    engines = result["engines"]
+    # every engine simulates the same M/M/4: mean time in system near Erlang C
+    for key in ("general", "simpy"):
+        if engines[key] is not None:
+            assert engines[key]["value"] == pytest.approx(engines["expected_w_ms"], rel=0.2)
+            assert engines[key]["events_per_s"] > 0
+    # 20 s of M/M/1 at rho 0.8 is too short for a mean near 50 ms: only sane
+    assert 0 < engines["vectorised_mm1"]["value"] < 500
+    for section in ("reference_upir", "twenty_components"):
+        assert result[section]["general"]["sim_s_per_wall_s"] > 0
+    assert math.isfinite(result["twenty_components"]["general"]["value"])
+
+
+def test_validation_benchmark(tmp_path: Path) -> None:
+    assert _load("simulator_validation").main(["--quick", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "simulator_validation.json").read_text())
+    assert len(result["cases"]) == 2
+    for case in result["cases"]:
+        for source in ("real", "reference_model", "general", "general_told"):
+            row = case[source]
+            assert set(row) >= {"p50_ms", "p99_ms", "throughput_rps", "error_rate"}
+        assert case["real"]["sent"] > 0
