@@ -1,6 +1,6 @@
 """kopf handlers: a few lines each. They run library work in worker threads
-(``Runtime.run``), apply what the engine rendered through ``Kube``, and write
-status. Deleting a UPIR needs no handler: everything the operator creates
+(``Runtime.run``), apply what the engine rendered through ``Kube`` when the mode
+allows (:mod:`modes`), and write the status fields that changed. Deleting a UPIR needs no handler: everything the operator creates
 carries an ownerReference, so the garbage collector removes it.
 """
 
@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import partial
 from typing import Any, TypeVar
@@ -20,11 +20,13 @@ import kopf
 from upir.core.numbers import to_fraction
 from upir.errors import PermanentError
 from upir.resource import GROUP, PLURAL, VERSION
+from upir_operator import events
 from upir_operator.engine import Engine, Evaluation
-from upir_operator.kube import Kube, KubeError
+from upir_operator.kube import FieldConflict, Kube, KubeError
 from upir_operator.metrics import OperatorMetrics
+from upir_operator.modes import FORCE_ANNOTATION, force_apply, plan_write
 from upir_operator.settings import OperatorSettings
-from upir_operator.status import build_status
+from upir_operator.status import Outcome, build_status, events_for, status_changes
 from upir_operator.tuning import LoopMemory, tune_once
 
 T = TypeVar("T")
@@ -69,36 +71,87 @@ async def _target(runtime: Runtime, body: Mapping[str, Any]) -> dict[str, Any] |
         raise kopf.TemporaryError(f"reading Deployment {target}: {err}", delay=10) from None
 
 
-async def evaluate_and_apply(
+async def reconcile(
     runtime: Runtime, body: Mapping[str, Any], params: Mapping[str, Fraction] | None = None
-) -> tuple[Evaluation, dict[str, Any]]:
-    """Engine in a thread, then the manifests through the Kube layer; returns the
-    evaluation and the new status (not yet written)."""
+) -> tuple[Evaluation, Outcome, dict[str, Any]]:
+    """Evaluate (in a thread), write what the mode allows, post events for what
+    changed. Returns the evaluation, what was done, and the status changes (a
+    merge patch, empty when nothing changed; not yet written)."""
+    prev = dict(body.get("status") or {})
+    plan = plan_write(body, prev)
+    if plan.params is not None:
+        params = plan.params
     workload = await _target(runtime, body)
     try:
         ev = await runtime.run(
-            partial(runtime.engine.evaluate, dict(body), workload=workload, params=params)
+            partial(
+                runtime.engine.evaluate,
+                dict(body),
+                workload=workload,
+                params=params,
+                previous_certificate=prev.get("certificate"),
+            )
         )
     except PermanentError as err:
         raise kopf.PermanentError(str(err)) from None
     runtime.metrics.verification_seconds.observe(ev.verify_seconds)
     if ev.synthesis is not None:
         runtime.metrics.synthesis_seconds.observe(ev.synth_seconds)
+    outcome = Outcome(mode=plan.mode, approval=plan.approval, approval_refusal=plan.refusal)
+    if plan.write and ev.applied is not None and ev.manifests:
+        outcome = await _write(runtime, body, ev, outcome)
+    meta = body.get("metadata") or {}
+    _record(runtime, body, ev, outcome)
+    new = build_status(ev, prev, outcome=outcome, name=str(meta.get("name") or ""))
+    changes = status_changes(prev, new)
+    if changes:
+        for type_, reason, message in events_for(ev, outcome, prev, new):
+            (events.normal if type_ == "Normal" else events.warning)(body, reason, message)
+    return ev, outcome, changes
+
+
+async def _write(
+    runtime: Runtime, body: Mapping[str, Any], ev: Evaluation, outcome: Outcome
+) -> Outcome:
+    """Apply the rendered manifests in order. A field another manager owns and a
+    permanent refusal (422, 403, ...) become the outcome (a condition and an
+    event); temporary errors are retried by kopf."""
+    force = force_apply(body)
     for manifest in ev.manifests:
+        what = f"{manifest['kind']} {manifest['metadata'].get('name')}"
         try:
-            await runtime.kube.apply(manifest)
+            await runtime.kube.apply(manifest, force=force)
+        except FieldConflict as err:
+            runtime.metrics.reconciles.labels("conflict").inc()
+            msg = (
+                f"{what}: fields owned by another manager were not taken: {err.describe()}; "
+                f"remove them from that manager's configuration, or annotate the UPIR "
+                f'{FORCE_ANNOTATION}="true" to take them'
+            )
+            return replace(outcome, failure="FieldConflict", failure_message=msg)
         except KubeError as err:
             runtime.metrics.reconciles.labels("error").inc()
             if err.temporary:
-                raise kopf.TemporaryError(f"applying {manifest['kind']}: {err}", delay=10) from None
-            raise kopf.PermanentError(f"applying {manifest['kind']}: {err}") from None
-    _record(runtime, body, ev)
-    return ev, build_status(ev, dict(body.get("status") or {}))
+                raise kopf.TemporaryError(f"applying {what}: {err}", delay=10) from None
+            return replace(
+                outcome, failure="ApplyFailed", failure_message=f"applying {what}: {err}"
+            )
+    return replace(outcome, written=True)
 
 
-def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation) -> None:
-    outcome = "invalid" if not ev.valid else ("applied" if ev.applied is not None else "unproved")
-    runtime.metrics.reconciles.labels(outcome).inc()
+def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation, outcome: Outcome) -> None:
+    outcome_label = (
+        "invalid"
+        if not ev.valid
+        else "unproved"
+        if ev.applied is None
+        else "failed"
+        if outcome.failure
+        else "applied"
+        if outcome.written
+        else "proved"
+    )
+    runtime.metrics.reconciles.labels(outcome_label).inc()
     meta = body.get("metadata") or {}
     ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     report = ev.applied_report or ev.report
@@ -107,53 +160,22 @@ def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation) -> None:
             runtime.metrics.verdicts.labels(ns, name, r.property.name).set(
                 1 if r.status.passed else 0
             )
-    if ev.applied is not None:
+    if ev.applied is not None and outcome.written:
         for k, v in ev.applied.tunable_values().items():
             runtime.metrics.parameters.labels(ns, name, k).set(float(v))
-
-
-def post_events(body: kopf.Body, ev: Evaluation) -> None:
-    if not ev.valid:
-        kopf.warn(body, reason="InvalidSpec", message="; ".join(str(i) for i in ev.issues)[:1000])
-        return
-    assert ev.report is not None
-    for r in ev.report.results:
-        if not r.status.passed:
-            kopf.warn(
-                body, reason="PropertyNotProved", message=f"{r.property.name}: {r.status.value}"
-            )
-    if ev.synthesis is not None:
-        msg = f"synthesis {ev.synthesis.status.value}: {ev.synthesis.explanation or ''}"[:1000]
-        (kopf.info if ev.applied is not None else kopf.warn)(body, reason="Synthesis", message=msg)
-    if ev.applied is not None:
-        params = ", ".join(f"{k}={v}" for k, v in ev.applied.tunable_values().items())
-        kopf.info(body, reason="Applied", message=f"applied proved parameters: {params}"[:1000])
-    elif ev.error:
-        kopf.warn(body, reason="NotApplied", message=ev.error[:1000])
 
 
 async def apply_parameters(
     runtime: Runtime, body: kopf.Body, params: Mapping[str, Fraction]
 ) -> bool:
-    """A tuning step or roll-back: verify in full, apply, write status directly
-    (daemons have no handler patch). True when applied."""
-    ev, status = await evaluate_and_apply(runtime, body, params)
-    if ev.applied is None:
-        return False
-    keep = (
-        "appliedParameters",
-        "certificate",
-        "verdicts",
-        "verdict",
-        "message",
-        "lastVerifiedTime",
-    )
-    await runtime.kube.patch_status(
-        body.metadata.namespace or "",
-        body.metadata.name or "",
-        {k: status[k] for k in keep if k in status},
-    )
-    return True
+    """A tuning step or roll-back (Auto): verify in full, apply, write status
+    directly (daemons have no handler patch). True when applied."""
+    ev, outcome, changes = await reconcile(runtime, body, params)
+    if changes:
+        await runtime.kube.patch_status(
+            body.metadata.namespace or "", body.metadata.name or "", changes
+        )
+    return ev.applied is not None and outcome.written
 
 
 def _applied(status: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Fraction] | None:
@@ -184,9 +206,16 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     ) -> None:
         # on resume keep what tuning applied; a new spec starts from its own values
         params = _applied(status, meta) if reason == "resume" else None
-        ev, new_status = await evaluate_and_apply(runtime, body, params)
-        patch.status.update(new_status)
-        post_events(body, ev)
+        _, _, changes = await reconcile(runtime, body, params)
+        patch.status.update(changes)
+
+    @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, field="metadata.annotations")
+    async def on_annotations(
+        body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, **_: Any
+    ) -> None:
+        # an approval (or pin / force-apply) changed: reconcile what runs now
+        _, _, changes = await reconcile(runtime, body, _applied(status, meta))
+        patch.status.update(changes)
 
     @kopf.timer(
         GROUP,
@@ -200,9 +229,10 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, **_: Any
     ) -> None:
         # level-based: re-verify (cached when nothing changed) and re-apply what
-        # is running, so drift in the owned objects is corrected
-        ev, new_status = await evaluate_and_apply(runtime, body, _applied(status, meta))
-        patch.status.update(new_status)
+        # is running (Auto), so drift in the owned objects is corrected; status
+        # is written only when something in it changed
+        _, _, changes = await reconcile(runtime, body, _applied(status, meta))
+        patch.status.update(changes)
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=10)
     async def tune(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:

@@ -3,8 +3,12 @@
 Handlers never talk to the API directly; they hand pure manifests (from
 ``upir.templates``) to :class:`Kube`, which applies them with server-side apply
 under one field manager, falling back to create / merge-patch where an API server
-lacks apply. Errors are mapped to kopf's retry semantics: conflicts, timeouts and
-5xx are temporary; 4xx caused by the manifest are permanent.
+lacks apply. Apply never forces: a field another manager owns (Argo CD, Flux,
+Helm, kubectl) is not taken; the server's 409 becomes a :class:`FieldConflict`
+naming the fields and their managers. Only ``force=True`` (the documented
+``upir.dev/force-apply`` opt-in) transfers ownership. Other errors are mapped to
+kopf's retry semantics: resourceVersion conflicts, timeouts and 5xx are
+temporary; 4xx caused by the manifest are permanent.
 
 The kubernetes client is synchronous; every call runs in a worker thread so the
 event loop never blocks.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,14 +62,83 @@ RESOURCES: Mapping[tuple[str, str], Resource] = {
 class KubeError(Exception):
     """An API call failed; ``temporary`` says whether a retry can help."""
 
-    def __init__(self, message: str, *, temporary: bool, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        temporary: bool,
+        status: int | None = None,
+        causes: tuple[Mapping[str, Any], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.temporary = temporary
         self.status = status
+        self.causes = causes
+        """``details.causes`` of the server's Status (reason, message, field)."""
+
+
+_MANAGER_RE = re.compile(r'conflict with "([^"]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One field another manager owns, from a server-side apply 409."""
+
+    field: str
+    manager: str
+
+
+class FieldConflict(KubeError):
+    """Server-side apply refused to take fields another manager owns. Not
+    retried on its own: the owner has to give the fields up, or the user opts
+    in to taking them (``upir.dev/force-apply``)."""
+
+    def __init__(self, message: str, conflicts: tuple[Conflict, ...]) -> None:
+        super().__init__(message, temporary=False, status=409)
+        self.conflicts = conflicts
+
+    def describe(self) -> str:
+        """``.spec.replicas (owned by "argocd-controller"), ...``"""
+        return ", ".join(f'{c.field} (owned by "{c.manager}")' for c in self.conflicts)
+
+
+def _causes(body: Any) -> tuple[Mapping[str, Any], ...]:
+    try:
+        status = json.loads(body) if isinstance(body, str | bytes) else body
+    except ValueError:
+        return ()
+    if not isinstance(status, Mapping):
+        return ()
+    causes = (status.get("details") or {}).get("causes") or []
+    return tuple(c for c in causes if isinstance(c, Mapping))
+
+
+def _error(message: str, status: int | None, body: Any) -> KubeError:
+    causes = _causes(body)
+    conflicts = tuple(
+        Conflict(str(c.get("field", "")), m.group(1))
+        for c in causes
+        if c.get("reason") == "FieldManagerConflict"
+        and (m := _MANAGER_RE.search(str(c.get("message", "")))) is not None
+    )
+    if status == 409 and conflicts:
+        return FieldConflict(message, conflicts)
+    return KubeError(message, temporary=_is_temporary(status), status=status, causes=causes)
 
 
 def _is_temporary(status: int | None) -> bool:
     return status is None or status in (409, 429) or status >= 500
+
+
+def _message(body: Any) -> str:
+    """The Status message of an error body (or its first 300 characters)."""
+    try:
+        status = json.loads(body) if isinstance(body, str | bytes) else body
+        if isinstance(status, Mapping) and status.get("message"):
+            return str(status["message"])[:600]
+    except ValueError:
+        pass
+    return repr(body)[:300]
 
 
 def resource_for(manifest: Mapping[str, Any]) -> Resource:
@@ -113,19 +187,15 @@ class Kube:
             resp.read()  # type: ignore[no-untyped-call]
             status, payload = resp.status, resp.data or b""
         except ApiException as err:
-            raise KubeError(
-                f"{method} {path}: {err.status} {err.reason}: {str(err.body)[:300]}",
-                temporary=_is_temporary(err.status),
-                status=err.status,
+            raise _error(
+                f"{method} {path}: {err.status} {err.reason}: {_message(err.body)}",
+                err.status,
+                err.body,
             ) from None
         except Exception as err:  # connection refused, TLS, timeouts: retry later
             raise KubeError(f"{method} {path}: {err}", temporary=True) from None
         if status >= 400:
-            raise KubeError(
-                f"{method} {path}: {status}: {payload[:300]!r}",
-                temporary=_is_temporary(status),
-                status=status,
-            )
+            raise _error(f"{method} {path}: {status}: {_message(payload)}", status, payload)
         return json.loads(payload) if payload else None
 
     async def call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
@@ -142,23 +212,25 @@ class Kube:
                 return None
             raise
 
-    async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        """Server-side apply (force, our field manager); create / merge-patch when
-        the server does not support apply."""
+    async def apply(self, manifest: Mapping[str, Any], *, force: bool = False) -> dict[str, Any]:
+        """Server-side apply under our field manager, without force unless asked:
+        a field another manager owns raises :class:`FieldConflict`. Create /
+        merge-patch when the server does not support apply."""
         res = resource_for(manifest)
         meta = manifest["metadata"]
         path = res.path(meta["namespace"], meta["name"])
+        query = [("fieldManager", self._fm)] + ([("force", "true")] if force else [])
         try:
             out: dict[str, Any] = await self.call(
                 "PATCH",
                 path,
                 json.dumps(manifest),
                 content_type="application/apply-patch+yaml",
-                query=[("fieldManager", self._fm), ("force", "true")],
+                query=query,
             )
             return out
         except KubeError as err:
-            if err.status not in (400, 404, 405, 415):
+            if err.status not in (400, 404, 405, 415) or isinstance(err, FieldConflict):
                 raise
             logger.debug(
                 "server-side apply unavailable for %s (%s); merge-patching", path, err.status

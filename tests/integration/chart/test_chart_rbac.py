@@ -130,7 +130,7 @@ def code_rules() -> set[Rule]:
             rules |= {rule_of(method, path) for method, path in kube.requests}
             assert all(path.startswith(res.path("ns")) for _, path in kube.requests)
     kube.requests.clear()
-    asyncio.run(kube.patch_status("ns", "x", {"verdict": "Proved"}))
+    asyncio.run(kube.patch_status("ns", "x", {"verdict": "PROVED"}))
     rules |= {rule_of(method, path) for method, path in kube.requests}
     return rules
 

@@ -90,7 +90,7 @@ def test_lifecycle(cluster: Any, namespace: str, operator_factory: Any) -> None:
     assert cond(obj, "Ready")["status"] == "True"
     assert all(c["observedGeneration"] == 1 for c in st["conditions"])
     assert [v["status"] for v in st["verdicts"]] == ["PROVED"]
-    assert st["verdict"] == "Proved"
+    assert st["verdict"] == "PROVED"
     assert st["appliedParameters"] == {"gateway.timeout_ms": 300, "gateway.retries": 2}
     cert = st["certificate"]
     assert cert["algorithm"] == "Ed25519" and cert["signature"]
@@ -114,7 +114,7 @@ def test_lifecycle(cluster: Any, namespace: str, operator_factory: Any) -> None:
     )
     assert cond(broken, "Valid")["status"] == "False"
     assert "spec.specification.properties[0].predicate" in cond(broken, "Valid")["message"]
-    assert broken["status"]["verdict"] == "Invalid"
+    assert broken["status"]["verdict"] == "INVALID"
     assert cluster.get("configmap", "broken-params", ns) is None
 
     # changing the spec re-verifies and re-applies
