@@ -189,7 +189,6 @@ class Engine:
             manifests=tuple(manifests),
         )
 
-
     def _certify(
         self,
         applied: UPIR,

@@ -206,7 +206,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     ) -> None:
         # on resume keep what tuning applied; a new spec starts from its own values
         params = _applied(status, meta) if reason == "resume" else None
-        _, _, changes = await reconcile(runtime, body, params)
+        changes = (await reconcile(runtime, body, params))[2]
         patch.status.update(changes)
 
     @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, field="metadata.annotations")
@@ -214,7 +214,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, **_: Any
     ) -> None:
         # an approval (or pin / force-apply) changed: reconcile what runs now
-        _, _, changes = await reconcile(runtime, body, _applied(status, meta))
+        changes = (await reconcile(runtime, body, _applied(status, meta)))[2]
         patch.status.update(changes)
 
     @kopf.timer(
@@ -231,7 +231,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         # level-based: re-verify (cached when nothing changed) and re-apply what
         # is running (Auto), so drift in the owned objects is corrected; status
         # is written only when something in it changed
-        _, _, changes = await reconcile(runtime, body, _applied(status, meta))
+        changes = (await reconcile(runtime, body, _applied(status, meta)))[2]
         patch.status.update(changes)
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=10)

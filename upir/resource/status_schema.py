@@ -83,9 +83,7 @@ def _verdict() -> Schema:
 
 def _recommendation_fields(params: Schema) -> dict[str, Schema]:
     return {
-        "id": string(
-            "Identifier to approve with the upir.dev/approve annotation.", max_length=64
-        ),
+        "id": string("Identifier to approve with the upir.dev/approve annotation.", max_length=64),
         "source": string(
             "Where it comes from: Verification (the spec's own values), Synthesis or Tuning.",
             enum=("Verification", "Synthesis", "Tuning"),

@@ -47,6 +47,9 @@ def upir_doc(name: str, timeout_ms: int, retries: int, *, tunable: bool = True) 
             },
         },
     }
+    # Auto: proved parameters are written (Off and Recommend write nothing the
+    # workload reads; test_operator_platform covers those)
+    doc["spec"]["tuning"] = {"mode": "Auto"}
     if tunable:
         doc["spec"]["parameters"] = [
             {"name": "gateway.timeout_ms", "min": 50, "max": 2000, "step": 10},
