@@ -94,9 +94,10 @@ async def reconcile(
         )
     except PermanentError as err:
         raise kopf.PermanentError(str(err)) from None
-    runtime.metrics.verification_seconds.observe(ev.verify_seconds)
+    m = runtime.metrics
+    m.observe(m.verification_seconds, ev.verify_seconds, *_names(body))
     if ev.synthesis is not None:
-        runtime.metrics.synthesis_seconds.observe(ev.synth_seconds)
+        m.observe(m.synthesis_seconds, ev.synth_seconds, *_names(body))
     outcome = Outcome(mode=plan.mode, approval=plan.approval, approval_refusal=plan.refusal)
     if plan.write and ev.applied is not None and ev.manifests:
         outcome = await _write(runtime, body, ev, outcome)
@@ -122,7 +123,6 @@ async def _write(
         try:
             await runtime.kube.apply(manifest, force=force)
         except FieldConflict as err:
-            runtime.metrics.reconciles.labels("conflict").inc()
             msg = (
                 f"{what}: fields owned by another manager were not taken: {err.describe()}; "
                 f"remove them from that manager's configuration, or annotate the UPIR "
@@ -130,8 +130,8 @@ async def _write(
             )
             return replace(outcome, failure="FieldConflict", failure_message=msg)
         except KubeError as err:
-            runtime.metrics.reconciles.labels("error").inc()
             if err.temporary:
+                runtime.metrics.count(runtime.metrics.reconciles, *_names(body), "error")
                 raise kopf.TemporaryError(f"applying {what}: {err}", delay=10) from None
             return replace(
                 outcome, failure="ApplyFailed", failure_message=f"applying {what}: {err}"
@@ -139,30 +139,31 @@ async def _write(
     return replace(outcome, written=True)
 
 
-def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation, outcome: Outcome) -> None:
-    outcome_label = (
-        "invalid"
-        if not ev.valid
-        else "unproved"
-        if ev.applied is None
-        else "failed"
-        if outcome.failure
-        else "applied"
-        if outcome.written
-        else "proved"
-    )
-    runtime.metrics.reconciles.labels(outcome_label).inc()
+def _names(body: Mapping[str, Any]) -> tuple[str, str]:
     meta = body.get("metadata") or {}
-    ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation, outcome: Outcome) -> None:
+    if not ev.valid:
+        label = "invalid"
+    elif ev.applied is None:
+        label = "unproved"
+    elif outcome.failure == "FieldConflict":
+        label = "conflict"
+    elif outcome.failure is not None:
+        label = "failed"
+    else:
+        label = "applied" if outcome.written else "proved"
+    m = runtime.metrics
+    ns, name = _names(body)
+    m.count(m.reconciles, ns, name, label)
     report = ev.applied_report or ev.report
     if report is not None:
-        for r in report.results:
-            runtime.metrics.verdicts.labels(ns, name, r.property.name).set(
-                1 if r.status.passed else 0
-            )
+        m.set_verdicts(ns, name, {r.property.name: r.status.value for r in report.results})
     if ev.applied is not None and outcome.written:
         for k, v in ev.applied.tunable_values().items():
-            runtime.metrics.parameters.labels(ns, name, k).set(float(v))
+            m.set(m.parameters, float(v), ns, name, k)
 
 
 async def apply_parameters(
@@ -233,6 +234,12 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         # is written only when something in it changed
         changes = (await reconcile(runtime, body, _applied(status, meta)))[2]
         patch.status.update(changes)
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def on_event(type: str, body: kopf.Body, **_: Any) -> None:
+        # no finalizer needed: a deleted object's series go when its deletion is seen
+        if type == "DELETED":
+            runtime.metrics.forget(*_names(body))
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=10)
     async def tune(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:

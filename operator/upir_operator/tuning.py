@@ -230,17 +230,18 @@ async def act(
 ) -> None:
     """Carry out a decision: write the cluster (Apply/RollBack in Auto) and status."""
     m = runtime.metrics
+    ns, name = body.metadata.namespace or "", body.metadata.name or ""
     gen = body.metadata.get("generation")
     patch: dict[str, Any] = {}
     reason, ok = dec.action.value, dec.action not in (Action.HOLD, Action.REJECT)
     if dec.action is Action.HOLD:
-        m.holds.labels(dec.reason.split(":", 1)[0]).inc()
+        m.count(m.holds, ns, name, dec.reason.split(":", 1)[0])
         events.normal(body, "TuningHeld", dec.reason)
     elif dec.action is Action.REJECT:
-        m.proposals.labels("rejected").inc()
+        m.count(m.proposals, ns, name, "rejected")
         events.warning(body, "ProposalRejected", f"{dec.reason}: {_fmt(dec.params)}")
     elif dec.action is Action.RECOMMEND:
-        m.proposals.labels("recommended").inc()
+        m.count(m.proposals, ns, name, "recommended")
         params = {k: as_number(v) for k, v in (dec.params or {}).items()}
         rid = proposal_id(spec_hash, params)
         rec = {
@@ -264,8 +265,10 @@ async def act(
 
         applied = await apply_parameters(runtime, body, dec.params)
         if applied:
-            m.applied_changes.inc()
-            m.proposals.labels("applied" if dec.action is Action.APPLY else "rolled_back").inc()
+            m.count(m.applied_changes, ns, name)
+            m.count(
+                m.proposals, ns, name, "applied" if dec.action is Action.APPLY else "rolled_back"
+            )
             events.normal(
                 body,
                 "Applied" if dec.action is Action.APPLY else "RolledBack",
@@ -284,6 +287,7 @@ async def act(
     }
     if measured_latency_ms is not None and math.isfinite(measured_latency_ms):
         patch["measuredLatencyMs"] = round(max(measured_latency_ms, 0.0), 3)
+        m.set(m.measured_latency, patch["measuredLatencyMs"], ns, name)
     cond = condition("Tuning", ok, reason if reason[0].isupper() else "Tuning", dec.reason, gen)
     patch["conditions"] = merge_conditions(status.get("conditions"), [cond])
     try:

@@ -334,3 +334,49 @@ def test_a_permanent_apply_failure_is_a_condition_and_an_event(
     assert obj["status"]["verdict"] == "PROVED"
     assert "ApplyFailed" in reasons(cluster, ns, "stuck", "Warning")
     assert cluster.get("configmap", "frozen", ns)["data"] == {"note": "kept"}
+
+
+def series(port: int, name: str, **labels: str) -> dict[str, float]:
+    """The samples of metric ``name`` whose labels include ``labels``."""
+    out = {}
+    for line in scrape(port).splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        key, value = line.rsplit(" ", 1)
+        if all(f'{k}="{v}"' in key for k, v in labels.items()):
+            out[key] = float(value)
+    return out
+
+
+def test_metrics_name_the_object_and_go_with_it(
+    cluster: Any, namespace: str, operator_factory: Any
+) -> None:
+    ns = namespace
+    port = free_port()
+    operator_factory(UPIR_METRICS_PORT=str(port))
+    apply(cluster, ns, upir_doc("gone", mode="Auto"))
+    apply(cluster, ns, upir_doc("stays", 800, 3, mode="Off"))
+    reconciled(cluster, "gone", ns)
+    reconciled(cluster, "stays", ns)
+    mine = {"namespace": ns, "upir": "gone", "property": "retry_budget"}
+    verdicts = series(port, "upir_property_verdict", **mine)
+    # a state set: one series per verdict, 1 for the current one
+    assert verdicts[_key("upir_property_verdict", **mine, verdict="PROVED")] == 1.0
+    assert verdicts[_key("upir_property_verdict", **mine, verdict="VIOLATED")] == 0.0
+    assert len(verdicts) == 5
+    assert series(port, "upir_reconciles_total", namespace=ns, upir="gone", outcome="applied")
+    assert series(port, "upir_reconciles_total", namespace=ns, upir="stays", outcome="proved")
+    assert series(port, "upir_parameter_value", namespace=ns, upir="gone")
+
+    cluster.kubectl("delete", "upir", "gone", "-n", ns, "--wait=true", "--timeout=60s")
+    cluster.wait_for(
+        "the deleted UPIR's series removed",
+        lambda: not any('upir="gone"' in line for line in scrape(port).splitlines()),
+    )
+    assert series(port, "upir_property_verdict", namespace=ns, upir="stays")
+
+
+def _key(name: str, **labels: str) -> str:
+    # the client library writes labels sorted by name
+    body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{body}}}"

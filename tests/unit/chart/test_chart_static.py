@@ -19,7 +19,12 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from upir_operator.metrics import OperatorMetrics
+from upir_operator.metrics import (
+    PROPOSAL_DECISIONS,
+    RECONCILE_OUTCOMES,
+    VERDICTS,
+    OperatorMetrics,
+)
 from upir_operator.settings import OperatorSettings, load_operator_settings
 
 from upir.errors import SettingsError
@@ -340,3 +345,36 @@ def test_dashboard_shows_every_operator_metric() -> None:
         name for name, series in exported_series().items() if not any(s in text for s in series)
     ]
     assert missing == []
+
+
+EMITTED = {
+    "outcome": set(RECONCILE_OUTCOMES),
+    "decision": set(PROPOSAL_DECISIONS),
+    "verdict": set(VERDICTS),
+}
+
+
+@pytest.mark.parametrize("source", ["dashboard", "alerts"])
+def test_label_values_are_the_ones_the_operator_emits(source: str) -> None:
+    """Alerts and panels match the label values the code writes, exactly (an
+    alternation of them at most), never a guessed, case-blind regex (issue 23)."""
+    if source == "dashboard":
+        text = "\n".join(dashboard_exprs())
+    else:
+        text = (CHART / "templates" / "prometheusrule.yaml").read_text(encoding="utf-8")
+    found = re.findall(r'\b(outcome|decision|verdict)\s*(=~|!=|=)\s*"([^"]*)"', text)
+    assert found, source
+    for label, _, value in found:
+        values = set(value.split("|"))
+        assert values <= EMITTED[label], (label, value)
+
+
+def test_every_per_object_panel_follows_the_namespace_and_upir_variables() -> None:
+    dash = json.loads((CHART / "dashboards" / "upir-operator.json").read_text(encoding="utf-8"))
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    for expr in exprs:
+        for selector in re.findall(r"upir_[a-z_]+\{([^}]*)\}", expr):
+            assert 'namespace=~"$namespace"' in selector and 'upir=~"$upir"' in selector, expr
+    titles = {p["title"]: p for p in dash["panels"]}
+    latency = titles["Measured latency"]
+    assert "upir_measured_latency_ms" in latency["targets"][0]["expr"]
