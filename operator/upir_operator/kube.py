@@ -30,13 +30,23 @@ from kubernetes.client.exceptions import ApiException
 logger = logging.getLogger(__name__)
 
 
+GET, APPLY, CREATE = "get", "apply", "create"
+"""What :class:`Kube` may do with a kind: read it (RBAC ``get``), server-side
+apply / merge-patch it (``patch``), create it when apply is unavailable
+(``create``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """Where a kind lives in the API (the operator's RBAC lists exactly these)."""
+    """Where a kind lives in the API, and what the operator does with it. The
+    chart's RBAC grants exactly these operations (tests/integration/chart derives
+    the rules from the requests Kube makes and compares both ways); Kube refuses
+    any other."""
 
     api_version: str
     kind: str
     plural: str
+    operations: frozenset[str] = frozenset()
 
     def path(self, namespace: str, name: str | None = None) -> str:
         base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
@@ -44,16 +54,27 @@ class Resource:
         return f"{path}/{name}" if name else path
 
 
-# Every kind the operator writes. The chart's RBAC test compares its rules with this table.
+# Every kind the operator reads or writes, with exactly the operations its code
+# uses. Events are posted by kopf (kopf.event), UPIRs read through kopf's watch;
+# only their status is written here (patch_status). Nothing is ever deleted: what
+# the operator creates carries an ownerReference and goes with its UPIR.
 RESOURCES: Mapping[tuple[str, str], Resource] = {
     (r.api_version, r.kind): r
     for r in (
-        Resource("v1", "ConfigMap", "configmaps"),
-        Resource("v1", "Service", "services"),
-        Resource("v1", "Event", "events"),
-        Resource("apps/v1", "Deployment", "deployments"),
-        Resource("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
-        Resource("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+        # the parameters ConfigMap (apply) and the learner checkpoint (get + apply)
+        Resource("v1", "ConfigMap", "configmaps", frozenset({GET, APPLY, CREATE})),
+        Resource("v1", "Service", "services", frozenset({APPLY, CREATE})),
+        # the user's Deployment: read (the target) and patched, never created
+        Resource("apps/v1", "Deployment", "deployments", frozenset({GET, APPLY})),
+        Resource(
+            "policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", frozenset({APPLY, CREATE})
+        ),
+        Resource(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            frozenset({APPLY, CREATE}),
+        ),
         Resource("upir.dev/v1alpha1", "UPIR", "upirs"),
     )
 }
@@ -141,11 +162,15 @@ def _message(body: Any) -> str:
     return repr(body)[:300]
 
 
-def resource_for(manifest: Mapping[str, Any]) -> Resource:
+def resource_for(manifest: Mapping[str, Any], operation: str) -> Resource:
     key = (str(manifest.get("apiVersion")), str(manifest.get("kind")))
-    if key not in RESOURCES:
-        raise KubeError(f"the operator does not manage {key[1]} ({key[0]})", temporary=False)
-    return RESOURCES[key]
+    res = RESOURCES.get(key)
+    if res is None or operation not in res.operations:
+        raise KubeError(
+            f"the operator does not {operation} {key[1]} ({key[0]}): not in kube.RESOURCES",
+            temporary=False,
+        )
+    return res
 
 
 class Kube:
@@ -202,7 +227,7 @@ class Kube:
         return await asyncio.to_thread(self._call_sync, method, path, body, **kw)
 
     async def get(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
-        res = resource_for(manifest)
+        res = resource_for(manifest, GET)
         meta = manifest["metadata"]
         try:
             got: dict[str, Any] = await self.call("GET", res.path(meta["namespace"], meta["name"]))
@@ -215,8 +240,9 @@ class Kube:
     async def apply(self, manifest: Mapping[str, Any], *, force: bool = False) -> dict[str, Any]:
         """Server-side apply under our field manager, without force unless asked:
         a field another manager owns raises :class:`FieldConflict`. Create /
-        merge-patch when the server does not support apply."""
-        res = resource_for(manifest)
+        merge-patch when the server does not support apply (create only for kinds
+        the operator creates: never the user's Deployment)."""
+        res = resource_for(manifest, APPLY)
         meta = manifest["metadata"]
         path = res.path(meta["namespace"], meta["name"])
         query = [("fieldManager", self._fm)] + ([("force", "true")] if force else [])
@@ -245,21 +271,12 @@ class Kube:
             )
             return out
         except KubeError as err:
-            if err.status != 404:
+            if err.status != 404 or CREATE not in res.operations:
                 raise
         out = await self.call(
             "POST", res.path(meta["namespace"]), manifest, query=[("fieldManager", self._fm)]
         )
         return out
-
-    async def delete(self, manifest: Mapping[str, Any]) -> None:
-        res = resource_for(manifest)
-        meta = manifest["metadata"]
-        try:
-            await self.call("DELETE", res.path(meta["namespace"], meta["name"]))
-        except KubeError as err:
-            if err.status != 404:
-                raise
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         res = RESOURCES[("upir.dev/v1alpha1", "UPIR")]
