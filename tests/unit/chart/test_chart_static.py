@@ -114,22 +114,24 @@ def leaf_paths(node: Any, prefix: str = "") -> Iterator[str]:
 
 def test_chart_crd_is_identical_to_the_generated_crd() -> None:
     """One source of truth: crds/ is generated from upir/resource; the chart ships a
-    byte-identical copy (refresh with: cp crds/upir.dev_upirs.yaml charts/upir-operator/crds/)."""
+    byte-identical copy that templates/crds.yaml renders (refresh with:
+    cp crds/upir.dev_upirs.yaml charts/upir-operator/files/crds/)."""
     generated = (ROOT / "crds" / "upir.dev_upirs.yaml").read_bytes()
-    shipped = (CHART / "crds" / "upir.dev_upirs.yaml").read_bytes()
+    shipped = (CHART / "files" / "crds" / "upir.dev_upirs.yaml").read_bytes()
     assert shipped == generated, (
-        "charts/upir-operator/crds/upir.dev_upirs.yaml differs from crds/upir.dev_upirs.yaml; "
-        "copy the generated file into the chart"
+        "charts/upir-operator/files/crds/upir.dev_upirs.yaml differs from "
+        "crds/upir.dev_upirs.yaml; copy the generated file into the chart"
     )
 
 
-def test_chart_crds_are_only_the_upir_and_kopf_peering_definitions() -> None:
+def test_chart_crds_folder_holds_only_the_kopf_peering_definitions() -> None:
     names = set()
     for path in sorted((CHART / "crds").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             assert doc["kind"] == "CustomResourceDefinition", path
             names.add(doc["metadata"]["name"])
-    assert names == {"upirs.upir.dev", "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"}
+    # the UPIR CRD is a template (upgraded by helm upgrade); only kopf's stay here
+    assert names == {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"}
 
 
 # -- values.yaml and values.schema.json ----------------------------------------
