@@ -25,6 +25,7 @@ from upir_operator.engine import Engine, Evaluation
 from upir_operator.kube import FieldConflict, Kube, KubeError
 from upir_operator.metrics import OperatorMetrics
 from upir_operator.modes import FORCE_ANNOTATION, force_apply, plan_write
+from upir_operator.prometheus import PrometheusClient
 from upir_operator.settings import OperatorSettings
 from upir_operator.status import Outcome, build_status, events_for, status_changes
 from upir_operator.tuning import LoopMemory, tune_once
@@ -42,8 +43,11 @@ class Runtime:
     kube: Kube
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     executor: ThreadPoolExecutor | None = None
+    prometheus: PrometheusClient | None = None
 
     def __post_init__(self) -> None:
+        if self.prometheus is None:
+            self.prometheus = PrometheusClient(self.settings.prometheus)
         if self.executor is None:
             self.executor = ThreadPoolExecutor(
                 self.settings.workers, thread_name_prefix="upir-solver"
@@ -234,6 +238,11 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         # is written only when something in it changed
         changes = (await reconcile(runtime, body, _applied(status, meta)))[2]
         patch.status.update(changes)
+
+    @kopf.on.cleanup(registry=registry)
+    async def close_prometheus(**_: Any) -> None:
+        assert runtime.prometheus is not None
+        await runtime.prometheus.close()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def on_event(type: str, body: kopf.Body, **_: Any) -> None:

@@ -42,7 +42,7 @@ from upir_operator.decisions import (
 from upir_operator.engine import as_number, owner_reference
 from upir_operator.kube import KubeError
 from upir_operator.modes import APPROVE_ANNOTATION, proposal_id, with_recommendation
-from upir_operator.prometheus import PrometheusUnavailable, query_all
+from upir_operator.prometheus import PrometheusUnauthorized, PrometheusUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -169,14 +169,19 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
         dec = Decision(Action.HOLD, why, state=replace(mem.state, holds=mem.state.holds + 1))
     else:
         try:
-            samples = await query_all(
+            samples = await runtime.prometheus.query_all(
                 prom.url, prom.queries, timeout_s=runtime.settings.prometheus_timeout_s
             )
         except PrometheusUnavailable as err:
+            why = (
+                "PrometheusUnauthorized"
+                if isinstance(err, PrometheusUnauthorized)
+                else ("PrometheusUnavailable")
+            )
             samples = None
             dec = Decision(
                 Action.HOLD,
-                f"PrometheusUnavailable: {err}",
+                f"{why}: {err}",
                 state=replace(mem.state, holds=mem.state.holds + 1),
             )
         if samples is not None:

@@ -418,3 +418,44 @@ def test_the_upir_crd_is_a_template_so_upgrades_upgrade_it(helm: Run) -> None:
         "kopfpeerings.kopf.dev",
         "upirs.upir.dev",
     ]
+
+
+def test_prometheus_credentials_are_mounted_files(helm: Run, tools_bin: Path) -> None:
+    """Credentials, CA and tenant headers for Prometheus (issue 23): a Secret the
+    kubelet mounts (the operator's RBAC reads no Secret), named by file in the
+    UPIR_PROMETHEUS_* variables the operator reads."""
+    args = [
+        "--set", "operator.prometheus.secretName=prom-creds",
+        "--set", "operator.prometheus.bearerTokenKey=token",
+        "--set", "operator.prometheus.caKey=ca.crt",
+        "--set", "operator.prometheus.headers.X-Scope-OrgID=team-a",
+    ]  # fmt: skip
+    text = helm("template", RELEASE, str(CHART), "-n", NAMESPACE, *args).stdout
+    dep = next(d for d in yaml.safe_load_all(text) if d and d["kind"] == "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["UPIR_PROMETHEUS_BEARER_TOKEN_FILE"] == "/etc/upir/prometheus/token"
+    assert env["UPIR_PROMETHEUS_CA_FILE"] == "/etc/upir/prometheus/ca.crt"
+    assert env["UPIR_PROMETHEUS_HEADERS"] == "X-Scope-OrgID=team-a"
+    assert "UPIR_PROMETHEUS_USERNAME" not in env
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "prometheus-access")
+    assert mount == {
+        "name": "prometheus-access",
+        "mountPath": "/etc/upir/prometheus",
+        "readOnly": True,
+    }
+    volume = next(v for v in pod["volumes"] if v["name"] == "prometheus-access")
+    assert volume["secret"]["secretName"] == "prom-creds"
+    # the operator accepts what the chart renders (files aside)
+    from upir_operator.settings import load_prometheus_access
+
+    assert load_prometheus_access(
+        {"UPIR_PROMETHEUS_HEADERS": env["UPIR_PROMETHEUS_HEADERS"]}
+    ).headers == (("X-Scope-OrgID", "team-a"),)
+    # a key without the Secret is refused at render time, naming the value
+    bad = subprocess.run(
+        [str(tools_bin / "helm"), "template", RELEASE, str(CHART), "--set", "operator.prometheus.caKey=ca"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "operator.prometheus.secretName is required" in bad.stderr
