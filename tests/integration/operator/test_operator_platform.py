@@ -141,9 +141,9 @@ def reasons(cluster: Any, ns: str, name: str, type_: str | None = None) -> list[
     ]
 
 
-@pytest.mark.parametrize("mode", ["Off", "Recommend"])
+@pytest.mark.parametrize("mode", [None, "Recommend"], ids=["Off-by-default", "Recommend"])
 def test_off_and_recommend_write_nothing_the_workload_reads(
-    cluster: Any, namespace: str, operator_factory: Any, mode: str
+    cluster: Any, namespace: str, operator_factory: Any, mode: str | None
 ) -> None:
     ns = namespace
     apply(cluster, ns, deployment("shop", replicas=3))
@@ -161,6 +161,12 @@ def test_off_and_recommend_write_nothing_the_workload_reads(
     ready = cond(obj, "Ready")
     assert ready["status"] == "True"
     assert ready["reason"] == ("Recommended" if mode == "Recommend" else "NotWritten")
+    if mode is None:  # the CRD's defaults, filled in by the API server
+        assert obj["spec"]["tuning"] == {
+            "mode": "Off",
+            "intervalSeconds": 60,
+            "maxStepFraction": 0.25,
+        }
     time.sleep(8)  # the issue saw the Deployment rolled within 8 s
     after = cluster.get("deployment", "shop", ns)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
@@ -172,7 +178,7 @@ def test_off_and_recommend_write_nothing_the_workload_reads(
     table = cluster.kubectl("get", "up", "shop", "-n", ns)
     header, row = table.strip().splitlines()
     assert header.split()[:3] == ["NAME", "VERDICT", "READY"]
-    assert row.split()[:4] == ["shop", "PROVED", "True", mode]
+    assert row.split()[:4] == ["shop", "PROVED", "True", mode or "Off"]
 
 
 def test_approval_applies_exactly_the_approved_recommendation_once(

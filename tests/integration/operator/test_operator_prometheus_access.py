@@ -13,6 +13,7 @@ import asyncio
 import base64
 import datetime as dt
 import ipaddress
+import json
 import shutil
 import ssl
 import subprocess
@@ -283,3 +284,10 @@ def test_operator_tunes_against_prometheus_behind_tls_and_basic_auth(
     )
     message = tuning(bad)["message"]
     assert "latency_ms: bad_data" in message and "no sample" not in message
+    # the hold is a Normal event, visible with kubectl get events (posted from the
+    # tuning daemon through kopf.event, which kopf's WARNING posting level does not filter)
+    listed = json.loads(cluster.kubectl("get", "events", "-n", ns, "-o", "json"))["items"]
+    held = [
+        e for e in listed if e["involvedObject"]["name"] == "badq" and e["reason"] == "TuningHeld"
+    ]
+    assert held and held[0]["type"] == "Normal" and "QueryFailed" in held[0]["message"]
