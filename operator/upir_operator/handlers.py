@@ -76,7 +76,10 @@ async def _target(runtime: Runtime, body: Mapping[str, Any]) -> dict[str, Any] |
 
 
 async def reconcile(
-    runtime: Runtime, body: Mapping[str, Any], params: Mapping[str, Fraction] | None = None
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    params: Mapping[str, Fraction] | None = None,
+    cause: tuple[str, str] | None = None,
 ) -> tuple[Evaluation, Outcome, dict[str, Any]]:
     """Evaluate (in a thread), write what the mode allows, post events for what
     changed. Returns the evaluation, what was done, and the status changes (a
@@ -103,6 +106,8 @@ async def reconcile(
     if ev.synthesis is not None:
         m.observe(m.synthesis_seconds, ev.synth_seconds, *_names(body))
     outcome = Outcome(mode=plan.mode, approval=plan.approval, approval_refusal=plan.refusal)
+    if cause is not None:
+        outcome = replace(outcome, cause=cause)
     if plan.write and ev.applied is not None and ev.manifests:
         outcome = await _write(runtime, body, ev, outcome)
     meta = body.get("metadata") or {}
@@ -171,16 +176,21 @@ def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation, outcome: 
 
 
 async def apply_parameters(
-    runtime: Runtime, body: kopf.Body, params: Mapping[str, Fraction]
-) -> bool:
+    runtime: Runtime, body: kopf.Body, params: Mapping[str, Fraction], cause: tuple[str, str]
+) -> tuple[str | None, dict[str, Any]]:
     """A tuning step or roll-back (Auto): verify in full, apply, write status
-    directly (daemons have no handler patch). True when applied."""
-    ev, outcome, changes = await reconcile(runtime, body, params)
+    directly (daemons have no handler patch); ``cause`` is the event's reason and
+    message. Returns None when applied, else why not; and the status fields written."""
+    ev, outcome, changes = await reconcile(runtime, body, params, cause)
     if changes:
         await runtime.kube.patch_status(
             body.metadata.namespace or "", body.metadata.name or "", changes
         )
-    return ev.applied is not None and outcome.written
+    if ev.applied is None:
+        return "full re-verification did not prove it", changes
+    if not outcome.written:
+        return outcome.failure_message or "not written", changes
+    return None, changes
 
 
 def _applied(status: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Fraction] | None:

@@ -37,6 +37,8 @@ class Outcome:
     approval: str | None = None
     """The approval id handled in this pass."""
     approval_refusal: str | None = None
+    cause: tuple[str, str] = ("Applied", "applied proved parameters")
+    """Reason and message of the event for a write (a tuning step, a roll-back)."""
 
 
 def _verdicts(ev: Evaluation) -> list[dict[str, Any]]:
@@ -266,7 +268,8 @@ def events_for(
         params = ", ".join(f"{k}={v}" for k, v in new["appliedParameters"].items())
         via = f" (approved {outcome.approval})" if outcome.approval and outcome.written else ""
         if new.get("appliedParameters") != previous.get("appliedParameters") or via:
-            out.append(("Normal", "Applied", f"applied proved parameters{via}: {params}"))
+            reason, what = outcome.cause
+            out.append(("Normal", reason, f"{what}{via}: {params}"))
     elif outcome.failure is not None and ready_changed:
         out.append(("Warning", outcome.failure, outcome.failure_message))
     elif ready.get("reason") in ("Recommended", "NotWritten") and ready_changed:

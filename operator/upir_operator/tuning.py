@@ -268,20 +268,19 @@ async def act(
         assert dec.params is not None
         from upir_operator.handlers import apply_parameters
 
-        applied = await apply_parameters(runtime, body, dec.params)
-        if applied:
+        # the Applied / RolledBack event is posted with the status it changes
+        cause = ("Applied" if dec.action is Action.APPLY else "RolledBack", dec.reason)
+        why_not, written = await apply_parameters(runtime, body, dec.params, cause)
+        # conditions just written (Ready) are the base of the Tuning condition below
+        status = {**status, **written}
+        if why_not is None:
             m.count(m.applied_changes, ns, name)
             m.count(
                 m.proposals, ns, name, "applied" if dec.action is Action.APPLY else "rolled_back"
             )
-            events.normal(
-                body,
-                "Applied" if dec.action is Action.APPLY else "RolledBack",
-                f"{dec.reason}: {_fmt(dec.params)}",
-            )
         else:
-            reason, ok = "NotProved", False
-            events.warning(body, "ProposalRejected", "full re-verification did not prove it")
+            reason, ok = "NotApplied", False
+            events.warning(body, "ProposalRejected", why_not)
     s = dec.state
     patch["tuning"] = {
         "proposals": s.proposals,

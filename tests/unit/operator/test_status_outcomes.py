@@ -115,3 +115,12 @@ def test_approval_outcomes_are_recorded(engine: Engine) -> None:
     assert ("Warning", "ApprovalRefused", "no recommendation 'zz'") in events_for(
         ev, refused, {}, st
     )
+
+
+def test_a_tuning_write_is_announced_once_with_its_cause(engine: Engine) -> None:
+    ev = engine.evaluate(body(), now=NOW)
+    out = Outcome(mode="Auto", written=True, cause=("RolledBack", "score regressed"))
+    st = build_status(ev, None, NOW, out)
+    evs = events_for(ev, out, {}, st)
+    assert [(t, r) for t, r, _ in evs] == [("Normal", "RolledBack")]
+    assert evs[0][2].startswith("score regressed: gateway.timeout_ms=300")
