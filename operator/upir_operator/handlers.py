@@ -1,7 +1,9 @@
 """kopf handlers: a few lines each. They run library work in worker threads
 (``Runtime.run``), apply what the engine rendered through ``Kube`` when the mode
-allows (:mod:`modes`), and write the status fields that changed. Deleting a UPIR needs no handler: everything the operator creates
-carries an ownerReference, so the garbage collector removes it.
+allows (:mod:`modes`), and write the status fields that changed. Deleting a
+UPIR needs no finalizer: everything the operator creates carries an
+ownerReference, so the garbage collector removes it; an event handler drops the
+deleted object's metric series.
 """
 
 from __future__ import annotations

@@ -258,6 +258,9 @@ def test_another_managers_field_is_never_taken(
     assert ready["status"] == "False"
     assert ".spec.replicas" in ready["message"]
     assert "kubectl-client-side-apply" in ready["message"]
+    # only the field whose value would change: adding a volume mount to
+    # kubectl's container takes nothing (containers merge by name)
+    assert "containers" not in ready["message"], ready["message"]
     assert "upir.dev/force-apply" in ready["message"]
     dep = json.loads(
         cluster.kubectl("get", "deployment", "web", "-n", ns, "-o", "json", "--show-managed-fields")
@@ -277,6 +280,9 @@ def test_another_managers_field_is_never_taken(
         "replicas taken after the opt-in",
         lambda: (cluster.get("deployment", "web", ns) or {}).get("spec", {}).get("replicas") == 1,
     )
+    (container,) = cluster.get("deployment", "web", ns)["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.example/app:1"  # the user's container kept
+    assert container["volumeMounts"][0]["readOnly"] is True
     obj = cluster.wait_for(
         "Ready after the opt-in",
         lambda: (
