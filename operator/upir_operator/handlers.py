@@ -91,18 +91,25 @@ async def reconcile(
     if plan.params is not None:
         params = plan.params
     workload = await _target(runtime, body)
-    try:
-        ev = await runtime.run(
-            partial(
-                runtime.engine.evaluate,
-                dict(body),
-                workload=workload,
-                params=params,
-                previous_certificate=prev.get("certificate"),
-            )
+
+    def evaluate(with_params: Mapping[str, Fraction] | None) -> Evaluation:
+        return runtime.engine.evaluate(
+            dict(body),
+            workload=workload,
+            params=with_params,
+            previous_certificate=prev.get("certificate"),
         )
+
+    try:
+        ev = await runtime.run(evaluate, params)
     except PermanentError as err:
-        raise kopf.PermanentError(str(err)) from None
+        if plan.params is None:
+            raise kopf.PermanentError(str(err)) from None
+        # an approved recommendation that no longer fits the spec (a parameter
+        # was removed): refused, recorded once; the spec's own values are evaluated
+        why = f"recommendation {plan.approval} does not fit the current spec: {err}"
+        plan = replace(plan, write=False, params=None, refusal=why)
+        ev = await runtime.run(evaluate, None)
     m = runtime.metrics
     m.observe(m.verification_seconds, ev.verify_seconds, *_names(body))
     if ev.synthesis is not None:
