@@ -46,6 +46,12 @@ class Runtime:
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     executor: ThreadPoolExecutor | None = None
     prometheus: PrometheusClient | None = None
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    """One per object: its reconciliations (change handlers, the re-check timer,
+    tuning steps) run one at a time."""
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The last approval handled per object, until its status shows it (a
+    handler that runs before the status write arrives must not apply it again)."""
 
     def __post_init__(self) -> None:
         if self.prometheus is None:
@@ -86,7 +92,29 @@ async def reconcile(
     """Evaluate (in a thread), write what the mode allows, post events for what
     changed. Returns the evaluation, what was done, and the status changes (a
     merge patch, empty when nothing changed; not yet written)."""
+    uid = str((body.get("metadata") or {}).get("uid") or "/".join(_names(body)))
+    lock = runtime.locks.setdefault(uid, asyncio.Lock())
+    async with lock:
+        ev, outcome, changes = await _reconcile(runtime, body, params, cause)
+    if outcome.approval is not None and "lastApproval" in changes:
+        runtime.approvals[uid] = changes["lastApproval"]
+    return ev, outcome, changes
+
+
+async def _reconcile(
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    params: Mapping[str, Fraction] | None,
+    cause: tuple[str, str] | None,
+) -> tuple[Evaluation, Outcome, dict[str, Any]]:
     prev = dict(body.get("status") or {})
+    uid = str((body.get("metadata") or {}).get("uid") or "/".join(_names(body)))
+    handled = runtime.approvals.get(uid)
+    if handled is not None:
+        if (prev.get("lastApproval") or {}).get("id") == handled.get("id"):
+            runtime.approvals.pop(uid, None)  # the status has caught up
+        else:
+            prev["lastApproval"] = handled
     plan = plan_write(body, prev)
     if plan.params is not None:
         params = plan.params
@@ -268,6 +296,9 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         # no finalizer needed: a deleted object's series go when its deletion is seen
         if type == "DELETED":
             runtime.metrics.forget(*_names(body))
+            uid = str(body.metadata.uid)
+            runtime.locks.pop(uid, None)
+            runtime.approvals.pop(uid, None)
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=10)
     async def tune(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:

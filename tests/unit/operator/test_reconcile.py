@@ -118,3 +118,25 @@ def test_an_approval_that_no_longer_fits_the_spec_is_refused_once(
     doc["status"] = {**doc["status"], **changes}
     _, outcome, _ = run(engine, kube, doc)
     assert outcome.approval is None and kube.applied == []
+
+
+def test_an_approval_is_applied_once_even_before_its_status_arrives(
+    engine: Engine, posted: list[Any]
+) -> None:
+    """Two handlers (the annotation handler and the re-check timer) can run on
+    the same, not yet updated, body: the second must not apply it again."""
+    first = RecordingKube()
+    runtime = Runtime(OperatorSettings(), engine, first)  # type: ignore[arg-type]
+    doc = body("Recommend")
+    _, _, changes = asyncio.run(reconcile(runtime, doc))
+    (rec,) = changes["recommendations"]
+    doc["status"] = changes
+    doc["metadata"]["annotations"] = {APPROVE_ANNOTATION: rec["id"]}
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(reconcile(runtime, doc), reconcile(runtime, doc)))
+
+    (_, a, _), (_, b, _) = asyncio.run(both())
+    assert first.applied == [("ConfigMap", False)]
+    assert [a.approval, b.approval] == [rec["id"], None]
+    assert [r for _, r, _ in posted].count("Applied") == 1
