@@ -50,8 +50,9 @@ class Runtime:
     """One per object: its reconciliations (change handlers, the re-check timer,
     tuning steps) run one at a time."""
     approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """The last approval handled per object, until its status shows it (a
-    handler that runs before the status write arrives must not apply it again)."""
+    """The status written by the last approval handled per object, until the
+    object's status shows it (a handler that runs on a body from before that
+    write must neither apply it again nor undo what it wrote)."""
 
     def __post_init__(self) -> None:
         if self.prometheus is None:
@@ -97,7 +98,7 @@ async def reconcile(
     async with lock:
         ev, outcome, changes = await _reconcile(runtime, body, params, cause)
     if outcome.approval is not None and "lastApproval" in changes:
-        runtime.approvals[uid] = changes["lastApproval"]
+        runtime.approvals[uid] = changes
     return ev, outcome, changes
 
 
@@ -111,10 +112,10 @@ async def _reconcile(
     uid = str((body.get("metadata") or {}).get("uid") or "/".join(_names(body)))
     handled = runtime.approvals.get(uid)
     if handled is not None:
-        if (prev.get("lastApproval") or {}).get("id") == handled.get("id"):
+        if (prev.get("lastApproval") or {}).get("id") == handled["lastApproval"].get("id"):
             runtime.approvals.pop(uid, None)  # the status has caught up
         else:
-            prev["lastApproval"] = handled
+            prev.update(handled)
     plan = plan_write(body, prev)
     if plan.params is not None:
         params = plan.params

@@ -136,7 +136,9 @@ def test_an_approval_is_applied_once_even_before_its_status_arrives(
     async def both() -> list[Any]:
         return list(await asyncio.gather(reconcile(runtime, doc), reconcile(runtime, doc)))
 
-    (_, a, _), (_, b, _) = asyncio.run(both())
+    (_, a, _), (_, b, later) = asyncio.run(both())
     assert first.applied == [("ConfigMap", False)]
     assert [a.approval, b.approval] == [rec["id"], None]
     assert [r for _, r, _ in posted].count("Applied") == 1
+    # nor does the second undo what the first wrote (Ready stays Applied)
+    assert "conditions" not in later and "appliedParameters" not in later
