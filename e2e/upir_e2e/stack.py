@@ -258,7 +258,7 @@ class Stack:
         doc["spec"]["tuning"]["mode"] = mode
         doc["spec"]["tuning"]["intervalSeconds"] = interval_s
         doc["spec"]["tuning"]["prometheus"]["url"] = self.prometheus.url
-        doc["metadata"]["annotations"] = {"upir.dev/reload": "live"}
+        doc["metadata"].setdefault("annotations", {})["upir.dev/reload"] = "live"
         return doc
 
     def __exit__(self, *exc: object) -> None:

@@ -61,7 +61,9 @@ def connection_info(kubeconfig: str) -> kopf.ConnectionInfo:
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSettings) -> None:
-    """Status-based storage (no big annotations), events from our loggers, peering."""
+    """Status-based storage (no big annotations), peering. kopf posts only its
+    WARNING log lines as events; the operator's own Normal and Warning events go
+    through ``kopf.event`` (upir_operator.events), which that level does not filter."""
     kopf_settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(name="kopf")
     kopf_settings.persistence.progress_storage = kopf.StatusProgressStorage(name="kopf")
     kopf_settings.posting.level = logging.WARNING

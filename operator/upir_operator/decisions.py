@@ -52,6 +52,9 @@ class Sample:
 
     value: float | None
     timestamp: float | None = None
+    error: str | None = None
+    """Why the query gave no usable sample (a PromQL error, several series, ...);
+    None with ``value`` None means the query matched nothing."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ def hold_reason(
     """Why this window cannot be judged, or None when it can."""
     for name in required:
         s = samples.get(name)
+        if s is not None and s.error is not None:
+            return f"QueryFailed: {name}: {s.error}"
         if s is None or s.value is None:
             return f"MetricMissing: {name} returned no sample"
         if math.isnan(s.value) or math.isinf(s.value):

@@ -9,6 +9,7 @@ talks to the cluster, so it is unit-testable with plain dicts.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -116,13 +117,17 @@ class Engine:
         workload: Mapping[str, Any] | None = None,
         params: Mapping[str, Fraction] | None = None,
         now: datetime | None = None,
+        previous_certificate: Mapping[str, Any] | None = None,
     ) -> Evaluation:
         """``workload``: the live target Deployment when the spec names one and it
         exists. When the spec names one that does not exist, only the parameters
         ConfigMap is rendered (a Deployment patch would create an image-less
         Deployment). ``params``: apply these values (a tuning step or the
         last applied ones) instead of the spec's: they are verified in full and
-        applied only when every property is PROVED; synthesis is not tried."""
+        applied only when every property is PROVED; synthesis is not tried.
+        ``previous_certificate``: the envelope in status; when it certifies the
+        same statement it is kept as is (same issuedAt, same signature), so a
+        re-check with nothing changed neither re-signs nor rewrites anything."""
         generation = (body.get("metadata") or {}).get("generation")
         try:
             upir = UPIR.from_resource(_resource_doc(body))
@@ -162,15 +167,7 @@ class Engine:
         if applied is None or applied_report is None:
             return ev
         try:
-            cert = issue_certificate(
-                applied,
-                applied_report.results,
-                applied.param_values(),
-                self.key,
-                solver_version=Z3_VERSION,
-                model_version=MODEL_VERSION,
-                now=now or datetime.now(UTC),
-            )
+            cert = self._certify(applied, applied_report, now, previous_certificate)
             annotations = (body.get("metadata") or {}).get("annotations") or {}
             manifests = render_manifests(
                 upir,
@@ -191,6 +188,43 @@ class Engine:
             certificate=cert,
             manifests=tuple(manifests),
         )
+
+    def _certify(
+        self,
+        applied: UPIR,
+        report: VerificationReport,
+        now: datetime | None,
+        previous: Mapping[str, Any] | None,
+    ) -> SignedCertificate:
+        def issue(at: datetime) -> SignedCertificate:
+            return issue_certificate(
+                applied,
+                report.results,
+                applied.param_values(),
+                self.key,
+                solver_version=Z3_VERSION,
+                model_version=MODEL_VERSION,
+                now=at,
+            )
+
+        issued_at = _issued_at(previous)
+        if issued_at is not None and previous is not None:
+            # Ed25519 is deterministic: the same statement at the same time
+            # signs to the same envelope
+            again = issue(issued_at)
+            if again.payload == previous.get("payload"):
+                return again
+        return issue(now or datetime.now(UTC))
+
+
+def _issued_at(envelope: Mapping[str, Any] | None) -> datetime | None:
+    if not envelope or not isinstance(envelope.get("payload"), str):
+        return None
+    try:
+        raw = json.loads(envelope["payload"])["issuedAt"]
+        return datetime.strptime(str(raw), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _replace(ev: Evaluation, **changes: Any) -> Evaluation:

@@ -1,7 +1,9 @@
 """kopf handlers: a few lines each. They run library work in worker threads
-(``Runtime.run``), apply what the engine rendered through ``Kube``, and write
-status. Deleting a UPIR needs no handler: everything the operator creates
-carries an ownerReference, so the garbage collector removes it.
+(``Runtime.run``), apply what the engine rendered through ``Kube`` when the mode
+allows (:mod:`modes`), and write the status fields that changed. Deleting a
+UPIR needs no finalizer: everything the operator creates carries an
+ownerReference, so the garbage collector removes it; an event handler drops the
+deleted object's metric series.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import partial
 from typing import Any, TypeVar
@@ -20,11 +22,14 @@ import kopf
 from upir.core.numbers import to_fraction
 from upir.errors import PermanentError
 from upir.resource import GROUP, PLURAL, VERSION
+from upir_operator import events
 from upir_operator.engine import Engine, Evaluation
-from upir_operator.kube import Kube, KubeError
+from upir_operator.kube import FieldConflict, Kube, KubeError
 from upir_operator.metrics import OperatorMetrics
+from upir_operator.modes import FORCE_ANNOTATION, force_apply, plan_write
+from upir_operator.prometheus import PrometheusClient
 from upir_operator.settings import OperatorSettings
-from upir_operator.status import build_status
+from upir_operator.status import Outcome, build_status, events_for, status_changes
 from upir_operator.tuning import LoopMemory, tune_once
 
 T = TypeVar("T")
@@ -40,8 +45,18 @@ class Runtime:
     kube: Kube
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     executor: ThreadPoolExecutor | None = None
+    prometheus: PrometheusClient | None = None
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    """One per object: its reconciliations (change handlers, the re-check timer,
+    tuning steps) run one at a time."""
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The status written by the last approval handled per object, until the
+    object's status shows it (a handler that runs on a body from before that
+    write must neither apply it again nor undo what it wrote)."""
 
     def __post_init__(self) -> None:
+        if self.prometheus is None:
+            self.prometheus = PrometheusClient(self.settings.prometheus)
         if self.executor is None:
             self.executor = ThreadPoolExecutor(
                 self.settings.workers, thread_name_prefix="upir-solver"
@@ -69,91 +84,151 @@ async def _target(runtime: Runtime, body: Mapping[str, Any]) -> dict[str, Any] |
         raise kopf.TemporaryError(f"reading Deployment {target}: {err}", delay=10) from None
 
 
-async def evaluate_and_apply(
-    runtime: Runtime, body: Mapping[str, Any], params: Mapping[str, Fraction] | None = None
-) -> tuple[Evaluation, dict[str, Any]]:
-    """Engine in a thread, then the manifests through the Kube layer; returns the
-    evaluation and the new status (not yet written)."""
+async def reconcile(
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    params: Mapping[str, Fraction] | None = None,
+    cause: tuple[str, str] | None = None,
+) -> tuple[Evaluation, Outcome, dict[str, Any]]:
+    """Evaluate (in a thread), write what the mode allows, post events for what
+    changed. Returns the evaluation, what was done, and the status changes (a
+    merge patch, empty when nothing changed; not yet written)."""
+    uid = str((body.get("metadata") or {}).get("uid") or "/".join(_names(body)))
+    lock = runtime.locks.setdefault(uid, asyncio.Lock())
+    async with lock:
+        ev, outcome, changes = await _reconcile(runtime, body, params, cause)
+    if outcome.approval is not None and "lastApproval" in changes:
+        runtime.approvals[uid] = changes
+    return ev, outcome, changes
+
+
+async def _reconcile(
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    params: Mapping[str, Fraction] | None,
+    cause: tuple[str, str] | None,
+) -> tuple[Evaluation, Outcome, dict[str, Any]]:
+    prev = dict(body.get("status") or {})
+    uid = str((body.get("metadata") or {}).get("uid") or "/".join(_names(body)))
+    handled = runtime.approvals.get(uid)
+    if handled is not None:
+        if (prev.get("lastApproval") or {}).get("id") == handled["lastApproval"].get("id"):
+            runtime.approvals.pop(uid, None)  # the status has caught up
+        else:
+            prev.update(handled)
+    plan = plan_write(body, prev)
+    if plan.params is not None:
+        params = plan.params
     workload = await _target(runtime, body)
-    try:
-        ev = await runtime.run(
-            partial(runtime.engine.evaluate, dict(body), workload=workload, params=params)
+
+    def evaluate(with_params: Mapping[str, Fraction] | None) -> Evaluation:
+        return runtime.engine.evaluate(
+            dict(body),
+            workload=workload,
+            params=with_params,
+            previous_certificate=prev.get("certificate"),
         )
+
+    try:
+        ev = await runtime.run(evaluate, params)
     except PermanentError as err:
-        raise kopf.PermanentError(str(err)) from None
-    runtime.metrics.verification_seconds.observe(ev.verify_seconds)
+        if plan.params is None:
+            raise kopf.PermanentError(str(err)) from None
+        # an approved recommendation that no longer fits the spec (a parameter
+        # was removed): refused, recorded once; the spec's own values are evaluated
+        why = f"recommendation {plan.approval} does not fit the current spec: {err}"
+        plan = replace(plan, write=False, params=None, refusal=why)
+        ev = await runtime.run(evaluate, None)
+    m = runtime.metrics
+    m.observe(m.verification_seconds, ev.verify_seconds, *_names(body))
     if ev.synthesis is not None:
-        runtime.metrics.synthesis_seconds.observe(ev.synth_seconds)
-    for manifest in ev.manifests:
-        try:
-            await runtime.kube.apply(manifest)
-        except KubeError as err:
-            runtime.metrics.reconciles.labels("error").inc()
-            if err.temporary:
-                raise kopf.TemporaryError(f"applying {manifest['kind']}: {err}", delay=10) from None
-            raise kopf.PermanentError(f"applying {manifest['kind']}: {err}") from None
-    _record(runtime, body, ev)
-    return ev, build_status(ev, dict(body.get("status") or {}))
-
-
-def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation) -> None:
-    outcome = "invalid" if not ev.valid else ("applied" if ev.applied is not None else "unproved")
-    runtime.metrics.reconciles.labels(outcome).inc()
+        m.observe(m.synthesis_seconds, ev.synth_seconds, *_names(body))
+    outcome = Outcome(mode=plan.mode, approval=plan.approval, approval_refusal=plan.refusal)
+    if cause is not None:
+        outcome = replace(outcome, cause=cause)
+    if plan.write and ev.applied is not None and ev.manifests:
+        outcome = await _write(runtime, body, ev, outcome)
     meta = body.get("metadata") or {}
-    ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    _record(runtime, body, ev, outcome)
+    new = build_status(ev, prev, outcome=outcome, name=str(meta.get("name") or ""))
+    changes = status_changes(prev, new)
+    if changes:
+        for type_, reason, message in events_for(ev, outcome, prev, new):
+            (events.normal if type_ == "Normal" else events.warning)(body, reason, message)
+    return ev, outcome, changes
+
+
+async def _write(
+    runtime: Runtime, body: Mapping[str, Any], ev: Evaluation, outcome: Outcome
+) -> Outcome:
+    """Apply the rendered manifests in order. A field another manager owns and a
+    permanent refusal (422, 403, ...) become the outcome (a condition and an
+    event); temporary errors are retried by kopf."""
+    force = force_apply(body)
+    for manifest in ev.manifests:
+        what = f"{manifest['kind']} {manifest['metadata'].get('name')}"
+        try:
+            await runtime.kube.apply(manifest, force=force)
+        except FieldConflict as err:
+            msg = (
+                f"{what}: fields owned by another manager were not taken: {err.describe()}; "
+                f"remove them from that manager's configuration, or annotate the UPIR "
+                f'{FORCE_ANNOTATION}="true" to take them'
+            )
+            return replace(outcome, failure="FieldConflict", failure_message=msg)
+        except KubeError as err:
+            if err.temporary:
+                runtime.metrics.count(runtime.metrics.reconciles, *_names(body), "error")
+                raise kopf.TemporaryError(f"applying {what}: {err}", delay=10) from None
+            return replace(
+                outcome, failure="ApplyFailed", failure_message=f"applying {what}: {err}"
+            )
+    return replace(outcome, written=True)
+
+
+def _names(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _record(runtime: Runtime, body: Mapping[str, Any], ev: Evaluation, outcome: Outcome) -> None:
+    if not ev.valid:
+        label = "invalid"
+    elif ev.applied is None:
+        label = "unproved"
+    elif outcome.failure == "FieldConflict":
+        label = "conflict"
+    elif outcome.failure is not None:
+        label = "failed"
+    else:
+        label = "applied" if outcome.written else "proved"
+    m = runtime.metrics
+    ns, name = _names(body)
+    m.count(m.reconciles, ns, name, label)
     report = ev.applied_report or ev.report
     if report is not None:
-        for r in report.results:
-            runtime.metrics.verdicts.labels(ns, name, r.property.name).set(
-                1 if r.status.passed else 0
-            )
-    if ev.applied is not None:
+        m.set_verdicts(ns, name, {r.property.name: r.status.value for r in report.results})
+    if ev.applied is not None and outcome.written:
         for k, v in ev.applied.tunable_values().items():
-            runtime.metrics.parameters.labels(ns, name, k).set(float(v))
-
-
-def post_events(body: kopf.Body, ev: Evaluation) -> None:
-    if not ev.valid:
-        kopf.warn(body, reason="InvalidSpec", message="; ".join(str(i) for i in ev.issues)[:1000])
-        return
-    assert ev.report is not None
-    for r in ev.report.results:
-        if not r.status.passed:
-            kopf.warn(
-                body, reason="PropertyNotProved", message=f"{r.property.name}: {r.status.value}"
-            )
-    if ev.synthesis is not None:
-        msg = f"synthesis {ev.synthesis.status.value}: {ev.synthesis.explanation or ''}"[:1000]
-        (kopf.info if ev.applied is not None else kopf.warn)(body, reason="Synthesis", message=msg)
-    if ev.applied is not None:
-        params = ", ".join(f"{k}={v}" for k, v in ev.applied.tunable_values().items())
-        kopf.info(body, reason="Applied", message=f"applied proved parameters: {params}"[:1000])
-    elif ev.error:
-        kopf.warn(body, reason="NotApplied", message=ev.error[:1000])
+            m.set(m.parameters, float(v), ns, name, k)
 
 
 async def apply_parameters(
-    runtime: Runtime, body: kopf.Body, params: Mapping[str, Fraction]
-) -> bool:
-    """A tuning step or roll-back: verify in full, apply, write status directly
-    (daemons have no handler patch). True when applied."""
-    ev, status = await evaluate_and_apply(runtime, body, params)
+    runtime: Runtime, body: kopf.Body, params: Mapping[str, Fraction], cause: tuple[str, str]
+) -> tuple[str | None, dict[str, Any]]:
+    """A tuning step or roll-back (Auto): verify in full, apply, write status
+    directly (daemons have no handler patch); ``cause`` is the event's reason and
+    message. Returns None when applied, else why not; and the status fields written."""
+    ev, outcome, changes = await reconcile(runtime, body, params, cause)
+    if changes:
+        await runtime.kube.patch_status(
+            body.metadata.namespace or "", body.metadata.name or "", changes
+        )
     if ev.applied is None:
-        return False
-    keep = (
-        "appliedParameters",
-        "certificate",
-        "verdicts",
-        "verdict",
-        "message",
-        "lastVerifiedTime",
-    )
-    await runtime.kube.patch_status(
-        body.metadata.namespace or "",
-        body.metadata.name or "",
-        {k: status[k] for k in keep if k in status},
-    )
-    return True
+        return "full re-verification did not prove it", changes
+    if not outcome.written:
+        return outcome.failure_message or "not written", changes
+    return None, changes
 
 
 def _applied(status: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Fraction] | None:
@@ -184,9 +259,16 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     ) -> None:
         # on resume keep what tuning applied; a new spec starts from its own values
         params = _applied(status, meta) if reason == "resume" else None
-        ev, new_status = await evaluate_and_apply(runtime, body, params)
-        patch.status.update(new_status)
-        post_events(body, ev)
+        changes = (await reconcile(runtime, body, params))[2]
+        patch.status.update(changes)
+
+    @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, field="metadata.annotations")
+    async def on_annotations(
+        body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, **_: Any
+    ) -> None:
+        # an approval (or pin / force-apply) changed: reconcile what runs now
+        changes = (await reconcile(runtime, body, _applied(status, meta)))[2]
+        patch.status.update(changes)
 
     @kopf.timer(
         GROUP,
@@ -200,9 +282,24 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, **_: Any
     ) -> None:
         # level-based: re-verify (cached when nothing changed) and re-apply what
-        # is running, so drift in the owned objects is corrected
-        ev, new_status = await evaluate_and_apply(runtime, body, _applied(status, meta))
-        patch.status.update(new_status)
+        # is running (Auto), so drift in the owned objects is corrected; status
+        # is written only when something in it changed
+        changes = (await reconcile(runtime, body, _applied(status, meta)))[2]
+        patch.status.update(changes)
+
+    @kopf.on.cleanup(registry=registry)
+    async def close_prometheus(**_: Any) -> None:
+        assert runtime.prometheus is not None
+        await runtime.prometheus.close()
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def on_event(type: str, body: kopf.Body, **_: Any) -> None:
+        # no finalizer needed: a deleted object's series go when its deletion is seen
+        if type == "DELETED":
+            runtime.metrics.forget(*_names(body))
+            uid = str(body.metadata.uid)
+            runtime.locks.pop(uid, None)
+            runtime.approvals.pop(uid, None)
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=10)
     async def tune(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:

@@ -6,12 +6,35 @@ operator at start-up with a message naming it (no half-configured operator).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from upir.errors import SettingsError
 from upir.settings import Settings, load_settings
+
+
+@dataclass(frozen=True, slots=True)
+class PrometheusAccess:
+    """How the tuning loop authenticates to Prometheus (Thanos, Mimir, Cortex or a
+    managed service) and trusts its certificate. Files are mounted Secrets and are
+    read at every query, so a rotated token or password needs no restart."""
+
+    bearer_token_file: Path | None = None
+    """File holding a bearer token sent as ``Authorization: Bearer``
+    (``UPIR_PROMETHEUS_BEARER_TOKEN_FILE``). None = no token."""
+    username: str | None = None
+    """HTTP basic-auth user (``UPIR_PROMETHEUS_USERNAME``; Prometheus's own
+    ``--web.config.file`` basic_auth_users). Needs ``password_file``."""
+    password_file: Path | None = None
+    """File holding the basic-auth password (``UPIR_PROMETHEUS_PASSWORD_FILE``)."""
+    ca_file: Path | None = None
+    """PEM bundle of the CAs that sign Prometheus's TLS certificate
+    (``UPIR_PROMETHEUS_CA_FILE``). None = the system's trust store."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra request headers, e.g. a tenant id (``UPIR_PROMETHEUS_HEADERS`` =
+    ``X-Scope-OrgID=team-a,Other=value``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +63,8 @@ class OperatorSettings:
     """Timeout of one Prometheus HTTP query, seconds (``UPIR_PROMETHEUS_TIMEOUT``)."""
     max_metric_age_s: float = 300.0
     """Older Prometheus samples count as stale and hold tuning (``UPIR_MAX_METRIC_AGE``)."""
+    prometheus: PrometheusAccess = field(default_factory=PrometheusAccess)
+    """Credentials, CA and headers for Prometheus (``UPIR_PROMETHEUS_*``)."""
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -68,6 +93,49 @@ def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
     return value
 
 
+def _file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name) or None
+    if raw is not None and not Path(raw).is_file():
+        raise SettingsError(f"{name}={raw} does not exist or is not a file")
+    return Path(raw) if raw else None
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
+
+
+def _headers(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    raw = env.get(name) or ""
+    out = []
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _HEADER_NAME.match(key) or any(c in value for c in "\r\n"):
+            raise SettingsError(
+                f"{name} must be Name=value pairs separated by commas, got {item!r}"
+            )
+        out.append((key, value))
+    return tuple(out)
+
+
+def load_prometheus_access(env: Mapping[str, str]) -> PrometheusAccess:
+    access = PrometheusAccess(
+        bearer_token_file=_file(env, "UPIR_PROMETHEUS_BEARER_TOKEN_FILE"),
+        username=env.get("UPIR_PROMETHEUS_USERNAME") or None,
+        password_file=_file(env, "UPIR_PROMETHEUS_PASSWORD_FILE"),
+        ca_file=_file(env, "UPIR_PROMETHEUS_CA_FILE"),
+        headers=_headers(env, "UPIR_PROMETHEUS_HEADERS"),
+    )
+    if (access.username is None) != (access.password_file is None):
+        raise SettingsError(
+            "UPIR_PROMETHEUS_USERNAME and UPIR_PROMETHEUS_PASSWORD_FILE go together"
+        )
+    if access.username is not None and access.bearer_token_file is not None:
+        raise SettingsError(
+            "set UPIR_PROMETHEUS_BEARER_TOKEN_FILE or UPIR_PROMETHEUS_USERNAME, not both"
+        )
+    return access
+
+
 def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
     """Validate every ``UPIR_*`` variable; raise SettingsError naming the bad one."""
     key = env.get("UPIR_SIGNING_KEY_FILE") or None
@@ -85,4 +153,5 @@ def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
         workers=_int(env, "UPIR_WORKERS", 2, 1, 64),
         prometheus_timeout_s=_float(env, "UPIR_PROMETHEUS_TIMEOUT", 5.0, 0.1, 120.0),
         max_metric_age_s=_float(env, "UPIR_MAX_METRIC_AGE", 300.0, 1.0, 86400.0),
+        prometheus=load_prometheus_access(env),
     )

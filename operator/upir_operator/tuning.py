@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -28,7 +29,8 @@ from upir.core.numbers import to_fraction
 from upir.errors import InvalidSpecError, UpirError
 from upir.learning.guardrail import Guardrail
 from upir.learning.learner import ArchitectureLearner
-from upir_operator.conditions import condition, merge_conditions
+from upir_operator import events
+from upir_operator.conditions import condition, get_condition, merge_conditions
 from upir_operator.decisions import (
     Action,
     Decision,
@@ -39,7 +41,8 @@ from upir_operator.decisions import (
 )
 from upir_operator.engine import as_number, owner_reference
 from upir_operator.kube import KubeError
-from upir_operator.prometheus import PrometheusUnavailable, query_all
+from upir_operator.modes import APPROVE_ANNOTATION, proposal_id, with_recommendation
+from upir_operator.prometheus import PrometheusUnauthorized, PrometheusUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +125,17 @@ async def load_memory(runtime: Any, body: Mapping[str, Any], upir: UPIR) -> Loop
     return LoopMemory(spec_hash, learner, TuningState())
 
 
-def _current(status: Mapping[str, Any]) -> dict[str, Fraction] | None:
+def _current(status: Mapping[str, Any], upir: UPIR, mode: str) -> dict[str, Fraction] | None:
+    """The running parameters: the applied ones; in Recommend mode, before any
+    approval, the spec's own values when they are proved (the workload runs
+    them: nothing was written)."""
     applied = status.get("appliedParameters")
-    if not isinstance(applied, Mapping) or not applied:
-        return None
-    return {k: to_fraction(v) for k, v in applied.items()}
+    if isinstance(applied, Mapping) and applied:
+        return {k: to_fraction(v) for k, v in applied.items()}
+    verified = get_condition(status.get("conditions"), "Verified") or {}
+    if mode == "Recommend" and verified.get("status") == "True":
+        return dict(upir.tunable_values())
+    return None
 
 
 async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision | None:
@@ -147,26 +156,32 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
     if mem.learner is None or mem.spec_hash != upir.spec_hash():
         loaded = await load_memory(runtime, body, upir)
         mem.spec_hash, mem.learner, mem.state = loaded.spec_hash, loaded.learner, loaded.state
-    current = _current(status)
+    current = _current(status, upir, mode)
     policy = TuningPolicy(max_age_s=runtime.settings.max_metric_age_s)
     prom = upir.tuning.prometheus
+    samples: Mapping[str, Any] | None = None
     if current is None or prom is None:
         why = (
-            "NotApplied: no proved parameters applied yet"
+            "NotApplied: no proved parameters running yet"
             if current is None
             else "NoPrometheus: spec.tuning.prometheus is missing"
         )
         dec = Decision(Action.HOLD, why, state=replace(mem.state, holds=mem.state.holds + 1))
     else:
         try:
-            samples = await query_all(
+            samples = await runtime.prometheus.query_all(
                 prom.url, prom.queries, timeout_s=runtime.settings.prometheus_timeout_s
             )
         except PrometheusUnavailable as err:
+            why = (
+                "PrometheusUnauthorized"
+                if isinstance(err, PrometheusUnauthorized)
+                else ("PrometheusUnavailable")
+            )
             samples = None
             dec = Decision(
                 Action.HOLD,
-                f"PrometheusUnavailable: {err}",
+                f"{why}: {err}",
                 state=replace(mem.state, holds=mem.state.holds + 1),
             )
         if samples is not None:
@@ -198,7 +213,9 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
                 policy=policy,
             )
     mem.state = dec.state
-    await act(runtime, body, status, dec)
+    latency = samples.get("latency_ms") if samples else None
+    measured = latency.value if latency is not None else None
+    await act(runtime, body, status, dec, measured_latency_ms=measured, spec_hash=upir.spec_hash())
     if mem.learner is not None:
         try:
             await runtime.kube.apply(checkpoint_manifest(body, mem))
@@ -207,46 +224,63 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
     return dec
 
 
-async def act(runtime: Any, body: kopf.Body, status: Mapping[str, Any], dec: Decision) -> None:
+async def act(
+    runtime: Any,
+    body: kopf.Body,
+    status: Mapping[str, Any],
+    dec: Decision,
+    *,
+    measured_latency_ms: float | None = None,
+    spec_hash: str = "",
+) -> None:
     """Carry out a decision: write the cluster (Apply/RollBack in Auto) and status."""
     m = runtime.metrics
+    ns, name = body.metadata.namespace or "", body.metadata.name or ""
     gen = body.metadata.get("generation")
     patch: dict[str, Any] = {}
     reason, ok = dec.action.value, dec.action not in (Action.HOLD, Action.REJECT)
     if dec.action is Action.HOLD:
-        m.holds.labels(dec.reason.split(":", 1)[0]).inc()
-        kopf.info(body, reason="TuningHeld", message=dec.reason[:1000])
+        m.count(m.holds, ns, name, dec.reason.split(":", 1)[0])
+        events.normal(body, "TuningHeld", dec.reason)
     elif dec.action is Action.REJECT:
-        m.proposals.labels("rejected").inc()
-        kopf.warn(
-            body, reason="ProposalRejected", message=f"{dec.reason}: {_fmt(dec.params)}"[:1000]
-        )
+        m.count(m.proposals, ns, name, "rejected")
+        events.warning(body, "ProposalRejected", f"{dec.reason}: {_fmt(dec.params)}")
     elif dec.action is Action.RECOMMEND:
-        m.proposals.labels("recommended").inc()
-        patch["lastRecommendation"] = {
-            "parameters": {k: as_number(v) for k, v in (dec.params or {}).items()},
+        m.count(m.proposals, ns, name, "recommended")
+        params = {k: as_number(v) for k, v in (dec.params or {}).items()}
+        rid = proposal_id(spec_hash, params)
+        rec = {
+            "id": rid,
+            "source": "Tuning",
+            "parameters": params,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "message": "proved by the guardrail; Recommend mode does not write the target",
         }
-        kopf.info(body, reason="Recommended", message=_fmt(dec.params)[:1000])
+        patch["lastRecommendation"] = rec
+        patch["recommendations"] = with_recommendation(status.get("recommendations"), rec)
+        events.normal(
+            body,
+            "Recommended",
+            f"{rid}: {_fmt(dec.params)}; approve with: kubectl annotate upir "
+            f"{body.metadata.name} {APPROVE_ANNOTATION}={rid} --overwrite",
+        )
     elif dec.action in (Action.APPLY, Action.ROLLBACK):
         assert dec.params is not None
         from upir_operator.handlers import apply_parameters
 
-        applied = await apply_parameters(runtime, body, dec.params)
-        if applied:
-            m.applied_changes.inc()
-            m.proposals.labels("applied" if dec.action is Action.APPLY else "rolled_back").inc()
-            kopf.info(
-                body,
-                reason="Applied" if dec.action is Action.APPLY else "RolledBack",
-                message=f"{dec.reason}: {_fmt(dec.params)}"[:1000],
+        # the Applied / RolledBack event is posted with the status it changes
+        cause = ("Applied" if dec.action is Action.APPLY else "RolledBack", dec.reason)
+        why_not, written = await apply_parameters(runtime, body, dec.params, cause)
+        # conditions just written (Ready) are the base of the Tuning condition below
+        status = {**status, **written}
+        if why_not is None:
+            m.count(m.applied_changes, ns, name)
+            m.count(
+                m.proposals, ns, name, "applied" if dec.action is Action.APPLY else "rolled_back"
             )
         else:
-            reason, ok = "NotProved", False
-            kopf.warn(
-                body, reason="ProposalRejected", message="full re-verification did not prove it"
-            )
+            reason, ok = "NotApplied", False
+            events.warning(body, "ProposalRejected", why_not)
     s = dec.state
     patch["tuning"] = {
         "proposals": s.proposals,
@@ -255,6 +289,9 @@ async def act(runtime: Any, body: kopf.Body, status: Mapping[str, Any], dec: Dec
         "rolledBack": s.rolled_back,
         "holds": s.holds,
     }
+    if measured_latency_ms is not None and math.isfinite(measured_latency_ms):
+        patch["measuredLatencyMs"] = round(max(measured_latency_ms, 0.0), 3)
+        m.set(m.measured_latency, patch["measuredLatencyMs"], ns, name)
     cond = condition("Tuning", ok, reason if reason[0].isupper() else "Tuning", dec.reason, gen)
     patch["conditions"] = merge_conditions(status.get("conditions"), [cond])
     try:

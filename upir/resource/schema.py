@@ -281,23 +281,34 @@ def _tuning() -> Schema:
         "Online tuning: a PPO agent proposes parameter changes from live metrics; only "
         "changes the Z3 guardrail proves safe are recommended or applied.",
         {
-            "mode": string(
-                "Off: no tuning. Recommend: write proved recommendations to status only "
-                "(never the target). Auto: apply proved changes to the target.",
-                enum=("Off", "Recommend", "Auto"),
-            ),
-            "intervalSeconds": number(
-                "Seconds between tuning steps (at most one change per interval).",
-                minimum=5,
-                maximum=86400,
-                integer=True,
-            ),
-            "maxStepFraction": number(
-                "Largest relative change of one parameter in one step, in (0, 1].",
-                minimum=0,
-                exclusive_minimum=True,
-                maximum=1,
-            ),
+            "mode": {
+                **string(
+                    "Gates every write. Off: verify and synthesize into status only; nothing "
+                    "the workload reads is written. Recommend: as Off, plus the tuning loop's "
+                    "proved proposals in status; the one approved with the annotation "
+                    "upir.dev/approve=<id> is applied. Auto: proved changes are applied.",
+                    enum=("Off", "Recommend", "Auto"),
+                ),
+                "default": "Off",
+            },
+            "intervalSeconds": {
+                **number(
+                    "Seconds between tuning steps (at most one change per interval).",
+                    minimum=5,
+                    maximum=86400,
+                    integer=True,
+                ),
+                "default": 60,
+            },
+            "maxStepFraction": {
+                **number(
+                    "Largest relative change of one parameter in one step, in (0, 1].",
+                    minimum=0,
+                    exclusive_minimum=True,
+                    maximum=1,
+                ),
+                "default": 0.25,
+            },
             "prometheus": obj(
                 "Where the live metrics come from.",
                 {
@@ -353,7 +364,7 @@ def _spec() -> Schema:
                 max_items=MAX_PARAMETERS,
                 map_key="name",
             ),
-            "tuning": _tuning(),
+            "tuning": {**_tuning(), "default": {}},
         },
         required=("architecture",),
     )
@@ -404,8 +415,14 @@ PRINTER_COLUMNS: tuple[Mapping[str, Any], ...] = freeze(
         {
             "name": "Verdict",
             "type": "string",
-            "description": "Proved, Violated, Unknown or Invalid",
+            "description": "PROVED, VIOLATED, ERROR, TIMEOUT, UNKNOWN or INVALID",
             "jsonPath": ".status.verdict",
+        },
+        {
+            "name": "Ready",
+            "type": "string",
+            "description": "The Ready condition: True, False or Unknown",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
         },
         {
             "name": "Mode",
@@ -416,7 +433,7 @@ PRINTER_COLUMNS: tuple[Mapping[str, Any], ...] = freeze(
         {
             "name": "Latency",
             "type": "number",
-            "description": "Latest measured latency, ms",
+            "description": "Latest latency measured by the tuning loop (Prometheus), ms",
             "jsonPath": ".status.measuredLatencyMs",
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

@@ -81,6 +81,19 @@ def _verdict() -> Schema:
     )
 
 
+def _recommendation_fields(params: Schema) -> dict[str, Schema]:
+    return {
+        "id": string("Identifier to approve with the upir.dev/approve annotation.", max_length=64),
+        "source": string(
+            "Where it comes from: Verification (the spec's own values), Synthesis or Tuning.",
+            enum=("Verification", "Synthesis", "Tuning"),
+        ),
+        "parameters": params,
+        "time": string("When it was made.", fmt="date-time"),
+        "message": string("Why: expected effect on the objective.", max_length=1024),
+    }
+
+
 def status_schema() -> Schema:
     """The schema of ``status`` (a fresh mutable structure)."""
     params = map_of(
@@ -94,8 +107,10 @@ def status_schema() -> Schema:
                 "The .metadata.generation last reconciled.", minimum=0, integer=True
             ),
             "verdict": string(
-                "Summary: Proved (every property PROVED), Violated, Unknown, or Invalid (bad spec).",
-                enum=("Proved", "Violated", "Unknown", "Invalid"),
+                "Summary, spelled as the per-property verdicts: PROVED (there are parameters "
+                "every property is proved for), else the worst verdict (VIOLATED, ERROR, "
+                "TIMEOUT, UNKNOWN), or INVALID (bad spec).",
+                enum=("PROVED", "VIOLATED", "ERROR", "TIMEOUT", "UNKNOWN", "INVALID"),
             ),
             "message": string("One-line human summary.", max_length=1024),
             "specHash": string(
@@ -149,11 +164,31 @@ def status_schema() -> Schema:
                 },
             ),
             "lastRecommendation": obj(
-                "The latest proved recommendation (Recommend and Auto modes).",
+                "The tuning loop's latest proved recommendation (Recommend mode).",
+                _recommendation_fields(params),
+            ),
+            "recommendations": list_of(
+                "Proved parameters not written (modes Off and Recommend), newest last. In "
+                "Recommend mode, annotate the UPIR with upir.dev/approve=<id> to apply one.",
+                obj(
+                    "One proved recommendation.",
+                    _recommendation_fields(params),
+                    required=("id", "parameters"),
+                ),
+                max_items=8,
+                map_key="id",
+            ),
+            "lastApproval": obj(
+                "The last upir.dev/approve annotation handled (each id is acted on once).",
                 {
-                    "parameters": params,
-                    "time": string("When it was made.", fmt="date-time"),
-                    "message": string("Why: expected effect on the objective.", max_length=1024),
+                    "id": string("The approved recommendation's id.", max_length=64),
+                    "result": string(
+                        "Applied, Refused (unknown id or not Recommend mode), NotProved "
+                        "(no longer proved for the current spec) or Failed (see Ready).",
+                        enum=("Applied", "Refused", "NotProved", "Failed"),
+                    ),
+                    "time": string("When it was handled.", fmt="date-time"),
+                    "message": string("Details.", max_length=1024),
                 },
             ),
             "kopf": free_object(

@@ -100,3 +100,12 @@ app.kubernetes.io/component: operator
 {{- define "upir-operator.namespaceOr" -}}
 {{- default .root.Release.Namespace .namespace }}
 {{- end }}
+
+{{/* operator.prometheus.headers as UPIR_PROMETHEUS_HEADERS: Name=value pairs, by name. */}}
+{{- define "upir-operator.prometheusHeaders" -}}
+{{- $pairs := list }}
+{{- range $k, $v := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}

@@ -15,21 +15,31 @@ needs.
 - apiGroups: ["upir.dev"]
   resources: ["upirs/status"]
   verbs: ["patch"]
-# what a UPIR renders (server-side apply = patch, create as the fallback; get
-# reads the target Deployment; delete removes what a UPIR no longer asks for);
-# events: kopf and the operator post them
+# what a UPIR renders, exactly the operations of upir_operator.kube.RESOURCES:
+# server-side apply is patch; create is apply's fallback for objects the
+# operator owns; get reads the target Deployment and the learner checkpoint.
+# Nothing is deleted (owned objects carry an ownerReference: the garbage
+# collector removes them with their UPIR), and no Secret is read.
 - apiGroups: [""]
-  resources: ["configmaps", "services", "events"]
-  verbs: ["get", "create", "patch", "delete"]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["create", "patch"]
+# events: kopf posts them (the operator's through kopf.event)
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+# the user's Deployment: read and patched, never created or deleted
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["get", "patch"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["create", "patch"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["create", "patch"]
 {{- end }}
 {{- define "upir-operator.discoveryRules" -}}
 # kopf watches CustomResourceDefinitions to discover the upirs resource

@@ -9,7 +9,11 @@ would change a field another manager owns, unless ``force=true``, which
 transfers ownership.
 
 The approximation: a field path is a chain of map keys and every list is one
-leaf (the real server also tracks list-map entries by key).
+leaf (the real server also tracks list-map entries by key). For the conflict
+check, a keyed list of a built-in type (``containers`` by name, ``volumes``,
+``env``, ...) is judged as the real server judges its entries: adding an entry,
+or adding fields to an entry, changes nothing another manager owns; changing or
+removing what was there does.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError, Cause
-from .patching import apply_merge, json_equal
+from .patching import _merge_key, apply_merge, json_equal
 
 Path = tuple[str, ...]
 
@@ -250,8 +254,12 @@ def apply(
     conflicts: list[tuple[str, str, Path]] = []
     for entry in others:
         for path in entry.fields:
-            if not _same(get_path(base, path), get_path(merged, path)):
-                conflicts.append((entry.manager, entry.api_version, path))
+            before, after = get_path(base, path), get_path(merged, path)
+            if _same(before, after):
+                continue
+            if builtin and path and _kept(path[-1], before, after):
+                continue  # only added to a keyed list: nothing the owner set changed
+            conflicts.append((entry.manager, entry.api_version, path))
     if conflicts and not force:
         raise _conflict_error(conflicts)
     lost = {c[2] for c in conflicts}
@@ -274,6 +282,34 @@ def apply(
     for entry in result:
         entry.fields = {p for p in entry.fields if p in new_paths}
     return merged, [e for e in result if e.fields]
+
+
+def _kept(field: str, before: Any, after: Any) -> bool:
+    """True when ``after`` keeps everything of ``before`` and only adds: a keyed
+    list whose entries all survive (matched by merge key), each a superset."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        return all(k in after and _kept(str(k), v, after[k]) for k, v in before.items())
+    if isinstance(before, list) and isinstance(after, list):
+        key = _merge_key(field, [*before, *after])
+        if key is None:
+            return json_equal(before, after)
+        by_key = {
+            _entry_key(item.get(key)): item
+            for item in after
+            if isinstance(item, Mapping) and key in item
+        }
+        for item in before:
+            if not isinstance(item, Mapping) or key not in item:
+                return False
+            match = by_key.get(_entry_key(item[key]))
+            if match is None or not _kept(field, item, match):
+                return False
+        return True
+    return before is not _MISSING and after is not _MISSING and json_equal(before, after)
+
+
+def _entry_key(value: Any) -> str:
+    return repr(value)
 
 
 def _render_path(path: Path) -> str:

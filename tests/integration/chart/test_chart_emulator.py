@@ -1,5 +1,6 @@
 """The rendered chart applied with kubectl to the project's Kubernetes API emulator,
-in the order `helm install` uses (the chart's crds/ first, then the templates), and
+in the order `helm install` uses (the chart's crds/ first, then the templates, the
+UPIR CRD among them), and
 the operator started from the rendered Deployment's settings against it.
 
 The emulator has no OpenAPI endpoint, so `helm install` cannot target it:
@@ -105,9 +106,12 @@ def kubectl(emulator: EmulatorThread, tools_bin: Path) -> Kubectl:
 
 
 @pytest.fixture(scope="module")
-def crds(kubectl: Kubectl) -> None:
-    """What `helm install` does first: the chart's crds/ folder."""
+def crds(kubectl: Kubectl, helm: Run) -> None:
+    """What `helm install` does first: the chart's crds/ folder; then (here, ahead
+    of the other templates, so it can be waited for) the templated UPIR CRD."""
     kubectl("apply", "--validate=false", "-f", str(CHART / "crds"))
+    upir_crd = helm("template", "r", str(CHART), "--show-only", "templates/crds.yaml").stdout
+    kubectl("apply", "--validate=false", "-f", "-", stdin=upir_crd)
     kubectl("apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump_all(MONITORING_CRDS))
     for name in ("upirs.upir.dev", "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
         kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=20s")

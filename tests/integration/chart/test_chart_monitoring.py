@@ -87,6 +87,8 @@ def test_alerts_fire_on_synthetic_series(
 ) -> None:
     path, by_name = rules
     verdict = {"namespace": "shop", "upir": "api", "property": "p99_latency"}
+    violated = {**verdict, "verdict": "VIOLATED"}
+    obj = {"namespace": "shop", "upir": "api"}
     not_proved = by_name["UpirPropertyNotProved"]
     rejected = by_name["UpirTuningProposalsRejected"]
     errors = by_name["UpirReconcileErrors"]
@@ -95,12 +97,26 @@ def test_alerts_fire_on_synthetic_series(
         "evaluation_interval": "1m",
         "tests": [
             {
-                # a property PROVED for 2 minutes, then not: pending for 15m, then firing;
-                # a second property stays PROVED and never alerts
+                # a property PROVED for 2 minutes, then VIOLATED (the verdict state
+                # set the operator exports): pending for 15m, then firing with the
+                # verdict named; a second property stays PROVED and never alerts
                 "interval": "1m",
                 "input_series": [
-                    series("upir_property_verdict", "1 1 0x40", **verdict),
-                    series("upir_property_verdict", "1x40", **{**verdict, "property": "safe"}),
+                    series("upir_property_verdict", "1 1 0x40", **verdict, verdict="PROVED"),
+                    series("upir_property_verdict", "0 0 1x40", **violated),
+                    series("upir_property_verdict", "0x40", **verdict, verdict="UNKNOWN"),
+                    series(
+                        "upir_property_verdict",
+                        "1x40",
+                        **{**verdict, "property": "safe"},
+                        verdict="PROVED",
+                    ),
+                    series(
+                        "upir_property_verdict",
+                        "0x40",
+                        **{**verdict, "property": "safe"},
+                        verdict="VIOLATED",
+                    ),
                     series("up", "1x40"),
                 ],
                 "alert_rule_test": [
@@ -108,7 +124,7 @@ def test_alerts_fire_on_synthetic_series(
                     {
                         "eval_time": "20m",
                         "alertname": "UpirPropertyNotProved",
-                        "exp_alerts": [expected(not_proved, verdict)],
+                        "exp_alerts": [expected(not_proved, violated)],
                     },
                     {"eval_time": "20m", "alertname": "UpirOperatorDown", "exp_alerts": []},
                 ],
@@ -117,21 +133,22 @@ def test_alerts_fire_on_synthetic_series(
                 # 3 of 5 proposals a minute rejected (60 % >= 40 %) for over 30 minutes
                 "interval": "1m",
                 "input_series": [
-                    series("upir_tuning_proposals_total", "0+3x90", decision="Reject"),
-                    series("upir_tuning_proposals_total", "0+2x90", decision="Apply"),
-                    series("upir_reconciles_total", "0+1x90", outcome="error"),
+                    series("upir_tuning_proposals_total", "0+3x90", **obj, decision="rejected"),
+                    series("upir_tuning_proposals_total", "0+2x90", **obj, decision="applied"),
+                    series("upir_reconciles_total", "0+1x90", **obj, outcome="conflict"),
+                    series("upir_reconciles_total", "0+9x90", **obj, outcome="applied"),
                     series("up", "1x90"),
                 ],
                 "alert_rule_test": [
                     {
                         "eval_time": "80m",
                         "alertname": "UpirTuningProposalsRejected",
-                        "exp_alerts": [expected(rejected, {}, "60%")],
+                        "exp_alerts": [expected(rejected, obj, "60%")],
                     },
                     {
                         "eval_time": "80m",
                         "alertname": "UpirReconcileErrors",
-                        "exp_alerts": [expected(errors, {})],
+                        "exp_alerts": [expected(errors, obj)],
                     },
                 ],
             },
@@ -139,9 +156,10 @@ def test_alerts_fire_on_synthetic_series(
                 # 1 of 10 rejected: below the threshold; no errors; the target is up
                 "interval": "1m",
                 "input_series": [
-                    series("upir_tuning_proposals_total", "0+1x90", decision="Reject"),
-                    series("upir_tuning_proposals_total", "0+9x90", decision="Apply"),
-                    series("upir_reconciles_total", "0+5x90", outcome="applied"),
+                    series("upir_tuning_proposals_total", "0+1x90", **obj, decision="rejected"),
+                    series("upir_tuning_proposals_total", "0+9x90", **obj, decision="applied"),
+                    series("upir_reconciles_total", "0+5x90", **obj, outcome="applied"),
+                    series("upir_reconciles_total", "0+5x90", **obj, outcome="proved"),
                     series("up", "1x90"),
                 ],
                 "alert_rule_test": [

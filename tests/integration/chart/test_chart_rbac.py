@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from upir_operator.kube import RESOURCES, Kube, KubeError
+from upir_operator.kube import APPLY, GET, RESOURCES, Kube, KubeError
 
 pytestmark = pytest.mark.integration
 
@@ -95,12 +95,13 @@ def rule_of(method: str, path: str) -> Rule:
 
 
 def code_rules() -> set[Rule]:
-    """Every request Kube can make, per kind of RESOURCES."""
+    """Every request Kube can make, per kind of RESOURCES and the operations it
+    declares for that kind (Kube refuses the others: see
+    test_kube_refuses_undeclared_operations)."""
     kube = RecordingKube()
     drivers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, object]]] = {
-        "get": kube.get,
-        "apply": kube.apply,
-        "delete": kube.delete,
+        GET: kube.get,
+        APPLY: kube.apply,
     }
     methods = {
         name
@@ -121,6 +122,8 @@ def code_rules() -> set[Rule]:
             "metadata": {"namespace": "ns", "name": "x"},
         }
         for name in sorted(methods - {"patch_status"}):
+            if name not in res.operations:
+                continue
             kube.requests.clear()
             try:
                 asyncio.run(drivers[name](manifest))
@@ -130,7 +133,7 @@ def code_rules() -> set[Rule]:
             rules |= {rule_of(method, path) for method, path in kube.requests}
             assert all(path.startswith(res.path("ns")) for _, path in kube.requests)
     kube.requests.clear()
-    asyncio.run(kube.patch_status("ns", "x", {"verdict": "Proved"}))
+    asyncio.run(kube.patch_status("ns", "x", {"verdict": "PROVED"}))
     rules |= {rule_of(method, path) for method, path in kube.requests}
     return rules
 
@@ -145,15 +148,86 @@ def test_templates_never_render_upir_objects() -> None:
 def test_recorded_requests_cover_every_fallback() -> None:
     rules = code_rules()
     verbs = {verb for _, _, verb in rules}
-    assert {"get", "patch", "create", "delete"} <= verbs
+    assert verbs == {"get", "patch", "create"}  # nothing is ever deleted or replaced
     assert ("upir.dev", "upirs/status", "patch") in rules
     assert not [r for r in rules if r[1] == "upirs"]
+    # the user's Deployment is read and patched, never created
+    assert {r for r in rules if r[1] == "deployments"} == {
+        ("apps", "deployments", "get"),
+        ("apps", "deployments", "patch"),
+    }
+
+
+def test_kube_refuses_undeclared_operations() -> None:
+    """The table is what the code can do: anything else fails before any request."""
+    kube = RecordingKube()
+    for manifest in (
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": "n", "name": "s"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "n", "name": "s"}},
+    ):
+        with pytest.raises(KubeError, match="does not get"):
+            asyncio.run(kube.get(manifest))
+    with pytest.raises(KubeError, match="does not apply"):
+        asyncio.run(kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {}}))
+    assert kube.requests == []
+
+
+def test_every_declared_operation_is_used_by_the_operator() -> None:
+    """Both ways: each (kind, operation) of RESOURCES has a caller in the operator,
+    so the chart grants nothing the code does not call."""
+    source = "\n".join(p.read_text() for p in (ROOT / "operator" / "upir_operator").glob("*.py"))
+    assert "kube.get(" in source and "kube.apply(" in source
+    # get: the target Deployment (handlers._target) and the learner checkpoint
+    # ConfigMap (tuning.load_memory), each a literal manifest next to kube.get
+    got = set(re.findall(r'kube\.get\(\s*\{\s*"apiVersion": "[^"]+",\s*"kind": "(\w+)"', source))
+    gets = {kind for (_, kind), r in RESOURCES.items() if GET in r.operations}
+    assert gets == got == {"ConfigMap", "Deployment"}
+    # apply: every kind upir.templates renders (all of them: a Deployment
+    # target with tunable replicas), and the checkpoint ConfigMap
+    applies = {kind for (_, kind), r in RESOURCES.items() if APPLY in r.operations}
+    assert applies == rendered_kinds() | {"ConfigMap"}
+
+
+def rendered_kinds() -> set[str]:
+    from upir.core import UPIR
+    from upir.templates import render_manifests
+
+    doc = yaml.safe_load((ROOT / "examples" / "api-service.yaml").read_text())
+    doc["spec"]["target"] = {"deployment": "checkout"}
+    doc["spec"]["parameters"].append({"name": "gateway.replicas", "min": 1, "max": 10})
+    workload = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "checkout", "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "checkout"}},
+            "template": {
+                "metadata": {"labels": {"app": "checkout"}},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": "x", "ports": [{"containerPort": 8080}]}
+                    ]
+                },
+            },
+        },
+    }
+    upir = UPIR.from_resource(doc)
+    manifests = render_manifests(upir, upir.tunable_values(), workload=workload)
+    return {m["kind"] for m in manifests}
+
+
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def aggregated(doc: dict[str, Any]) -> bool:
+    """A user-facing role aggregated into view / edit / admin (never bound to the operator)."""
+    return any(k.startswith(AGGREGATE) for k in (doc["metadata"].get("labels") or {}))
 
 
 def rendered_rules(docs: list[dict[str, Any]], kinds: tuple[str, ...]) -> set[Rule]:
     out: set[Rule] = set()
     for doc in docs:
-        if doc["kind"] not in kinds:
+        if doc["kind"] not in kinds or aggregated(doc):
             continue
         for rule in doc["rules"]:
             assert set(rule) <= {"apiGroups", "resources", "verbs"}, (
@@ -192,6 +266,7 @@ def test_rbac_is_exactly_what_the_operator_uses(render: Render, scenario: str) -
     roles = {
         (d["kind"], d["metadata"]["name"])
         for d in rendered.of_kind("ClusterRole") + rendered.of_kind("Role")
+        if not aggregated(d)
     }
     bound = set()
     for binding in rendered.of_kind("ClusterRoleBinding") + rendered.of_kind("RoleBinding"):
@@ -209,3 +284,30 @@ def test_rbac_can_be_left_to_the_user(
     kinds = {d["kind"] for d in yaml.safe_load_all(text) if d}
     assert not kinds & {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
     assert "Deployment" in kinds
+
+
+def test_user_roles_are_aggregated_into_the_default_ones(render: Render) -> None:
+    """As cert-manager does: view and edit on UPIRs for whoever holds the
+    built-in view / edit / admin roles; read-only for view, nothing more."""
+    rendered = render("default")
+    roles = {d["metadata"]["name"]: d for d in rendered.of_kind("ClusterRole") if aggregated(d)}
+    view = next(r for n, r in roles.items() if n.endswith("-view"))
+    edit = next(r for n, r in roles.items() if n.endswith("-edit"))
+    assert {k for k, v in view["metadata"]["labels"].items() if k.startswith(AGGREGATE)} == {
+        AGGREGATE + "view",
+        AGGREGATE + "edit",
+        AGGREGATE + "admin",
+    }
+    assert {k for k in edit["metadata"]["labels"] if k.startswith(AGGREGATE)} == {
+        AGGREGATE + "edit",
+        AGGREGATE + "admin",
+    }
+    assert rendered_rules([{**view, "metadata": {}}], ("ClusterRole",)) == {
+        ("upir.dev", r, v) for r in ("upirs", "upirs/status") for v in ("get", "list", "watch")
+    }
+    assert rendered_rules([{**edit, "metadata": {}}], ("ClusterRole",)) == {
+        ("upir.dev", "upirs", v)
+        for v in ("create", "update", "patch", "delete", "deletecollection")
+    }
+    bindings = rendered.of_kind("ClusterRoleBinding") + rendered.of_kind("RoleBinding")
+    assert not [b for b in bindings if b["roleRef"]["name"] in roles]

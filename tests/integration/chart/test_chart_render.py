@@ -94,7 +94,7 @@ def test_manifests_validate_against_kubernetes_schemas(render: Render, scenario:
 
 
 def test_chart_crds_validate_against_kubernetes_schemas() -> None:
-    for path in sorted((CHART / "crds").glob("*.yaml")):
+    for path in sorted([*(CHART / "crds").glob("*.yaml"), *(CHART / "files" / "crds").glob("*")]):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             for version in KUBE_VERSIONS:
                 kubernetes_validate.validate(doc, version, strict=True)
@@ -324,7 +324,7 @@ def test_notes(tools_bin: Path, args: list[str], expected: list[str]) -> None:
     notes = proc.stdout.split("NOTES:", 1)[1]
     for text in expected:
         assert text in notes, text
-    assert "helm show crds" in notes
+    assert "`helm upgrade` upgrades it" in notes
 
 
 def hadolint() -> str:
@@ -370,7 +370,8 @@ def test_packaged_chart_is_complete(helm: Run, tmp_path: Path) -> None:
         "Chart.yaml",
         "values.yaml",
         "values.schema.json",
-        "crds/upir.dev_upirs.yaml",
+        "files/crds/upir.dev_upirs.yaml",
+        "templates/crds.yaml",
         "crds/kopf.dev_peerings.yaml",
         "dashboards/upir-operator.json",
         "templates/NOTES.txt",
@@ -380,3 +381,81 @@ def test_packaged_chart_is_complete(helm: Run, tmp_path: Path) -> None:
     from_package = helm("template", RELEASE, str(archive), "-n", NAMESPACE, "--include-crds").stdout
     kinds = [d["kind"] for d in yaml.safe_load_all(from_package) if d]
     assert kinds.count("CustomResourceDefinition") == 3 and "Deployment" in kinds
+
+
+def test_the_upir_crd_is_a_template_so_upgrades_upgrade_it(helm: Run) -> None:
+    """As cert-manager and KEDA ship theirs (issue 23): rendered from the generated
+    CRD with only the chart's labels and Helm's keep policy added; crds.install
+    and crds.keep switch them."""
+    from upir.resource import build_crd
+
+    def crds(*args: str) -> list[dict[str, Any]]:
+        text = helm("template", RELEASE, str(CHART), "-n", NAMESPACE, *args).stdout
+        return [
+            d for d in yaml.safe_load_all(text) if d and d["kind"] == "CustomResourceDefinition"
+        ]
+
+    (crd,) = crds()
+    meta = crd.pop("metadata")
+    generated = build_crd()
+    assert meta["name"] == generated.pop("metadata")["name"] == "upirs.upir.dev"
+    assert crd == generated
+    assert meta["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    (loose,) = crds("--set", "crds.keep=false")
+    assert "annotations" not in loose["metadata"]
+    assert crds("--set", "crds.install=false") == []
+    # kopf's peering CRDs stay in crds/ (installed before the templates, which
+    # render peering objects); never twice
+    with_crds = helm("template", RELEASE, str(CHART), "-n", NAMESPACE, "--include-crds").stdout
+    names = [
+        d["metadata"]["name"]
+        for d in yaml.safe_load_all(with_crds)
+        if d and d["kind"] == "CustomResourceDefinition"
+    ]
+    assert sorted(names) == [
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+        "upirs.upir.dev",
+    ]
+
+
+def test_prometheus_credentials_are_mounted_files(helm: Run, tools_bin: Path) -> None:
+    """Credentials, CA and tenant headers for Prometheus (issue 23): a Secret the
+    kubelet mounts (the operator's RBAC reads no Secret), named by file in the
+    UPIR_PROMETHEUS_* variables the operator reads."""
+    args = [
+        "--set", "operator.prometheus.secretName=prom-creds",
+        "--set", "operator.prometheus.bearerTokenKey=token",
+        "--set", "operator.prometheus.caKey=ca.crt",
+        "--set", "operator.prometheus.headers.X-Scope-OrgID=team-a",
+    ]  # fmt: skip
+    text = helm("template", RELEASE, str(CHART), "-n", NAMESPACE, *args).stdout
+    dep = next(d for d in yaml.safe_load_all(text) if d and d["kind"] == "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["UPIR_PROMETHEUS_BEARER_TOKEN_FILE"] == "/etc/upir/prometheus/token"
+    assert env["UPIR_PROMETHEUS_CA_FILE"] == "/etc/upir/prometheus/ca.crt"
+    assert env["UPIR_PROMETHEUS_HEADERS"] == "X-Scope-OrgID=team-a"
+    assert "UPIR_PROMETHEUS_USERNAME" not in env
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "prometheus-access")
+    assert mount == {
+        "name": "prometheus-access",
+        "mountPath": "/etc/upir/prometheus",
+        "readOnly": True,
+    }
+    volume = next(v for v in pod["volumes"] if v["name"] == "prometheus-access")
+    assert volume["secret"]["secretName"] == "prom-creds"
+    # the operator accepts what the chart renders (files aside)
+    from upir_operator.settings import load_prometheus_access
+
+    assert load_prometheus_access(
+        {"UPIR_PROMETHEUS_HEADERS": env["UPIR_PROMETHEUS_HEADERS"]}
+    ).headers == (("X-Scope-OrgID", "team-a"),)
+    # a key without the Secret is refused at render time, naming the value
+    bad = subprocess.run(
+        [str(tools_bin / "helm"), "template", RELEASE, str(CHART), "--set", "operator.prometheus.caKey=ca"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "operator.prometheus.secretName is required" in bad.stderr

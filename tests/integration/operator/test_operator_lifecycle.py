@@ -47,6 +47,9 @@ def upir_doc(name: str, timeout_ms: int, retries: int, *, tunable: bool = True) 
             },
         },
     }
+    # Auto: proved parameters are written (Off and Recommend write nothing the
+    # workload reads; test_operator_platform covers those)
+    doc["spec"]["tuning"] = {"mode": "Auto"}
     if tunable:
         doc["spec"]["parameters"] = [
             {"name": "gateway.timeout_ms", "min": 50, "max": 2000, "step": 10},
@@ -90,7 +93,7 @@ def test_lifecycle(cluster: Any, namespace: str, operator_factory: Any) -> None:
     assert cond(obj, "Ready")["status"] == "True"
     assert all(c["observedGeneration"] == 1 for c in st["conditions"])
     assert [v["status"] for v in st["verdicts"]] == ["PROVED"]
-    assert st["verdict"] == "Proved"
+    assert st["verdict"] == "PROVED"
     assert st["appliedParameters"] == {"gateway.timeout_ms": 300, "gateway.retries": 2}
     cert = st["certificate"]
     assert cert["algorithm"] == "Ed25519" and cert["signature"]
@@ -114,7 +117,7 @@ def test_lifecycle(cluster: Any, namespace: str, operator_factory: Any) -> None:
     )
     assert cond(broken, "Valid")["status"] == "False"
     assert "spec.specification.properties[0].predicate" in cond(broken, "Valid")["message"]
-    assert broken["status"]["verdict"] == "Invalid"
+    assert broken["status"]["verdict"] == "INVALID"
     assert cluster.get("configmap", "broken-params", ns) is None
 
     # changing the spec re-verifies and re-applies

@@ -19,7 +19,12 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from upir_operator.metrics import OperatorMetrics
+from upir_operator.metrics import (
+    PROPOSAL_DECISIONS,
+    RECONCILE_OUTCOMES,
+    VERDICTS,
+    OperatorMetrics,
+)
 from upir_operator.settings import OperatorSettings, load_operator_settings
 
 from upir.errors import SettingsError
@@ -43,6 +48,11 @@ SETTINGS: dict[str, str] = {
     "operator.solver.bmcSteps": "UPIR_BMC_STEPS",
     "operator.prometheus.timeoutSeconds": "UPIR_PROMETHEUS_TIMEOUT",
     "operator.prometheus.maxMetricAgeSeconds": "UPIR_MAX_METRIC_AGE",
+    "operator.prometheus.headers": "UPIR_PROMETHEUS_HEADERS",
+    "operator.prometheus.bearerTokenKey": "UPIR_PROMETHEUS_BEARER_TOKEN_FILE",
+    "operator.prometheus.username": "UPIR_PROMETHEUS_USERNAME",
+    "operator.prometheus.passwordKey": "UPIR_PROMETHEUS_PASSWORD_FILE",
+    "operator.prometheus.caKey": "UPIR_PROMETHEUS_CA_FILE",
     "metrics.port": "UPIR_METRICS_PORT",
     "health.port": "UPIR_HEALTH_PORT",
     "watchNamespace": "UPIR_NAMESPACE",
@@ -109,22 +119,24 @@ def leaf_paths(node: Any, prefix: str = "") -> Iterator[str]:
 
 def test_chart_crd_is_identical_to_the_generated_crd() -> None:
     """One source of truth: crds/ is generated from upir/resource; the chart ships a
-    byte-identical copy (refresh with: cp crds/upir.dev_upirs.yaml charts/upir-operator/crds/)."""
+    byte-identical copy that templates/crds.yaml renders (refresh with:
+    cp crds/upir.dev_upirs.yaml charts/upir-operator/files/crds/)."""
     generated = (ROOT / "crds" / "upir.dev_upirs.yaml").read_bytes()
-    shipped = (CHART / "crds" / "upir.dev_upirs.yaml").read_bytes()
+    shipped = (CHART / "files" / "crds" / "upir.dev_upirs.yaml").read_bytes()
     assert shipped == generated, (
-        "charts/upir-operator/crds/upir.dev_upirs.yaml differs from crds/upir.dev_upirs.yaml; "
-        "copy the generated file into the chart"
+        "charts/upir-operator/files/crds/upir.dev_upirs.yaml differs from "
+        "crds/upir.dev_upirs.yaml; copy the generated file into the chart"
     )
 
 
-def test_chart_crds_are_only_the_upir_and_kopf_peering_definitions() -> None:
+def test_chart_crds_folder_holds_only_the_kopf_peering_definitions() -> None:
     names = set()
     for path in sorted((CHART / "crds").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             assert doc["kind"] == "CustomResourceDefinition", path
             names.add(doc["metadata"]["name"])
-    assert names == {"upirs.upir.dev", "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"}
+    # the UPIR CRD is a template (upgraded by helm upgrade); only kopf's stay here
+    assert names == {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"}
 
 
 # -- values.yaml and values.schema.json ----------------------------------------
@@ -340,3 +352,36 @@ def test_dashboard_shows_every_operator_metric() -> None:
         name for name, series in exported_series().items() if not any(s in text for s in series)
     ]
     assert missing == []
+
+
+EMITTED = {
+    "outcome": set(RECONCILE_OUTCOMES),
+    "decision": set(PROPOSAL_DECISIONS),
+    "verdict": set(VERDICTS),
+}
+
+
+@pytest.mark.parametrize("source", ["dashboard", "alerts"])
+def test_label_values_are_the_ones_the_operator_emits(source: str) -> None:
+    """Alerts and panels match the label values the code writes, exactly (an
+    alternation of them at most), never a guessed, case-blind regex (issue 23)."""
+    if source == "dashboard":
+        text = "\n".join(dashboard_exprs())
+    else:
+        text = (CHART / "templates" / "prometheusrule.yaml").read_text(encoding="utf-8")
+    found = re.findall(r'\b(outcome|decision|verdict)\s*(=~|!=|=)\s*"([^"]*)"', text)
+    assert found, source
+    for label, _, value in found:
+        values = set(value.split("|"))
+        assert values <= EMITTED[label], (label, value)
+
+
+def test_every_per_object_panel_follows_the_namespace_and_upir_variables() -> None:
+    dash = json.loads((CHART / "dashboards" / "upir-operator.json").read_text(encoding="utf-8"))
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    for expr in exprs:
+        for selector in re.findall(r"upir_[a-z_]+\{([^}]*)\}", expr):
+            assert 'namespace=~"$namespace"' in selector and 'upir=~"$upir"' in selector, expr
+    titles = {p["title"]: p for p in dash["panels"]}
+    latency = titles["Measured latency"]
+    assert "upir_measured_latency_ms" in latency["targets"][0]["expr"]

@@ -126,3 +126,34 @@ def test_update_takes_ownership_of_changed_fields() -> None:
     assert owners == {"applier": {("data", "b")}, "kubectl-edit": {("data", "a")}}
     rendered = render_entries(result)
     assert parse_entries({"managedFields": rendered})[1].fields == {("data", "a")}
+
+
+def _deployment(container: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"containers": [container]}}, **spec},
+    }
+
+
+def test_adding_to_a_keyed_list_entry_is_no_conflict() -> None:
+    """As on a real server (containers is a list-map keyed by name): another
+    manager adding a volumeMount to kubectl's container, or a new container,
+    takes nothing; changing kubectl's image or replicas does."""
+    user = _deployment({"name": "app", "image": "app:1"}, replicas=3)
+    obj, entries = _apply(None, user, [], manager="kubectl")
+    mount = {"name": "app", "volumeMounts": [{"name": "p", "mountPath": "/p"}]}
+    merged, owners = _apply(obj, _deployment(mount), entries, manager="upir-operator")
+    (container,) = merged["spec"]["template"]["spec"]["containers"]
+    assert container == {"name": "app", "image": "app:1", "volumeMounts": mount["volumeMounts"]}
+    assert "kubectl" in {e.manager for e in owners}
+    sidecar = {"name": "sidecar", "image": "s:1"}
+    merged, _ = _apply(obj, _deployment(sidecar), entries, manager="upir-operator")
+    assert len(merged["spec"]["template"]["spec"]["containers"]) == 2
+    with pytest.raises(ApiError) as info:
+        _apply(obj, _deployment({"name": "app", "image": "app:2"}), entries, manager="other")
+    assert info.value.causes[0].field == ".spec.template.spec.containers"
+    with pytest.raises(ApiError) as info:
+        _apply(obj, _deployment(mount, replicas=1), entries, manager="upir-operator")
+    assert [c.field for c in info.value.causes] == [".spec.replicas"]

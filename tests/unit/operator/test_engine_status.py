@@ -42,7 +42,7 @@ def test_proved_spec_is_applied_with_a_valid_certificate(engine: Engine) -> None
     assert ev.synthesis is None and ev.applied is not None
     st = build_status(ev, None, NOW)
     assert status_issues(st) == []
-    assert st["verdict"] == "Proved" and st["observedGeneration"] == 4
+    assert st["verdict"] == "PROVED" and st["observedGeneration"] == 4
     assert {c["type"]: c["status"] for c in st["conditions"]} == {
         "Valid": "True",
         "Verified": "True",
@@ -114,7 +114,7 @@ def test_pinned_violation_is_reported_not_applied(engine: Engine) -> None:
     assert ev.synthesis is None and ev.applied is None and ev.manifests == ()
     st = build_status(ev, None, NOW)
     assert status_issues(st) == []
-    assert st["verdict"] == "Violated"
+    assert st["verdict"] == "VIOLATED"
     cond = {c["type"]: c for c in st["conditions"]}
     assert cond["Synthesized"]["reason"] == "Pinned" and cond["Ready"]["status"] == "False"
     bad = [v for v in st["verdicts"] if v["status"] == "VIOLATED"]
@@ -128,7 +128,7 @@ def test_invalid_spec_status(engine: Engine) -> None:
     assert not ev.valid and ev.manifests == ()
     st = build_status(ev, None, NOW)
     assert status_issues(st) == []
-    assert st["verdict"] == "Invalid"
+    assert st["verdict"] == "INVALID"
     valid = next(c for c in st["conditions"] if c["type"] == "Valid")
     assert valid["status"] == "False" and "spec.parameters[0].min" in valid["message"]
 

@@ -65,7 +65,7 @@ _DESIGN_DOC: dict[str, Any] = load_documents(DESIGN_EXAMPLE, source="DESIGN.md")
 
 STATUS_EXAMPLE: dict[str, Any] = {
     "observedGeneration": 3,
-    "verdict": "Violated",
+    "verdict": "VIOLATED",
     "measuredLatencyMs": 212.5,
     "specHash": "sha256:" + "ab" * 32,
     "conditions": [

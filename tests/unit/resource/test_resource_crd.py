@@ -27,7 +27,7 @@ SCHEMA_KEYS = frozenset(
         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
         "pattern", "minItems", "maxItems", "minProperties", "maxProperties", "format", "nullable",
         "x-kubernetes-preserve-unknown-fields", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
-        "x-kubernetes-validations",
+        "x-kubernetes-validations", "default",
     }
 )  # fmt: skip
 TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean"})
@@ -87,6 +87,7 @@ def test_names_scope_and_columns() -> None:
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
     assert columns == {
         "Verdict": ".status.verdict",
+        "Ready": '.status.conditions[?(@.type=="Ready")].status',
         "Mode": ".spec.tuning.mode",
         "Latency": ".status.measuredLatencyMs",
         "Age": ".metadata.creationTimestamp",
@@ -198,3 +199,19 @@ def test_every_cel_rule_has_a_twin_and_compiles() -> None:
             env.compile(rule["messageExpression"])
     used = {r["rule"] for r in rules}
     assert set(TWINS) == used, f"twins of rules the schema does not use: {set(TWINS) - used}"
+
+
+def test_tuning_defaults_live_in_the_crd() -> None:
+    """The API server fills spec.tuning with the same defaults the library uses
+    (issue 23): kubectl get shows MODE Off for a UPIR that names no mode."""
+    from upir.core.specification import TuningSpec
+
+    tuning = UPIR_SCHEMA["properties"]["spec"]["properties"]["tuning"]
+    assert tuning["default"] == {}
+    props = tuning["properties"]
+    spec = TuningSpec()
+    assert props["mode"]["default"] == spec.mode == "Off"
+    assert props["intervalSeconds"]["default"] == spec.interval_seconds
+    assert props["maxStepFraction"]["default"] == float(spec.max_step_fraction)
+    status_verdict = UPIR_SCHEMA["properties"]["status"]["properties"]["verdict"]
+    assert "PROVED" in status_verdict["enum"] and "Proved" not in status_verdict["enum"]

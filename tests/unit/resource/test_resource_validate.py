@@ -427,7 +427,7 @@ BAD_INPUTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "status verdict",
         _set("status", {"verdict": "Passed"}),
         "status.verdict",
-        "must be one of Proved, Violated, Unknown, Invalid (got 'Passed')",
+        "must be one of PROVED, VIOLATED, ERROR, TIMEOUT, UNKNOWN, INVALID (got 'Passed')",
     ),
     (
         "status condition",
