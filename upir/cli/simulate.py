@@ -9,7 +9,7 @@ assumptions' ``env.arrival_rps`` bound, else 100), shaped by ``--profile``,
 arriving as ``--arrivals`` (Poisson by default), or replayed from ``--trace``.
 
 Output: a progress bar on a terminal for runs of several windows, then
-tables; ``--json`` prints one object; ``--plot PNG`` draws the windows.
+tables; ``-o json|yaml`` (or ``--json``) prints one object; ``--plot PNG`` draws the windows.
 Exit codes: 0 done, 2 invalid input.
 """
 
@@ -21,7 +21,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from upir.cli.common import EXIT_INVALID, EXIT_OK, Context, print_json, read_one_upir
+from upir.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Context,
+    add_format_options,
+    print_output,
+    read_one_upir,
+)
 from upir.errors import FieldIssue, InvalidSpecError
 
 if TYPE_CHECKING:  # the simulator (NumPy) loads only when the command runs
@@ -83,7 +90,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="simulated seconds (default 60)")
     p.add_argument("--window-s", type=float, default=10.0, help="seconds per window (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_format_options(p)
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the windows")
     p.set_defaults(run=run)
 
@@ -147,8 +154,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 sys.stderr.write(f"upir: {issue}\n")
             return EXIT_INVALID
         result["plot"] = args.plot
-    if args.json:
-        print_json(result)
+    if args.format is not None:
+        print_output(result, args.format)
     else:
         _print(result, windows, types)
     return EXIT_OK

@@ -179,3 +179,13 @@ def test_generated_upirs_of_every_family_simulate(
 def test_the_cli_choices_are_the_simulators() -> None:
     assert simulate_cli.DISTRIBUTIONS == DISTRIBUTIONS
     assert simulate_cli.ARRIVALS == tuple(k for k in ARRIVAL_KINDS if k != "trace")
+
+
+def test_yaml_output_and_standard_input_give_the_same_run() -> None:
+    text = (ROOT / "examples" / "api-service.yaml").read_text()
+    from_file = upir("simulate", "examples/api-service.yaml", "--seconds", "3", "--json")
+    from_stdin = upir("simulate", "-", "--seconds", "3", "-o", "yaml", stdin=text)
+    assert from_file.returncode == 0 and from_stdin.returncode == 0, from_stdin.stderr
+    a, b = yaml.safe_load(from_stdin.stdout), json.loads(from_file.stdout)
+    assert a.pop("speed")["events"] == b.pop("speed")["events"]  # the rest is wall-clock
+    assert a == b
