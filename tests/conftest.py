@@ -21,6 +21,7 @@ def build_doc(
     constraints: dict[str, Any] | None = None,
     parameters: Iterable[dict[str, Any]] = (),
     name: str = "t",
+    tuning: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "architecture": {
@@ -38,6 +39,8 @@ def build_doc(
     params = list(parameters)
     if params:
         spec["parameters"] = params
+    if tuning is not None:
+        spec["tuning"] = tuning
     return {
         "apiVersion": "upir.dev/v1alpha1",
         "kind": "UPIR",

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from upir import __version__
-from upir.cli import cert, patterns, simulate, synthesize, tune, validate, verify
+from upir.cli import calibrate, cert, patterns, simulate, synthesize, tune, validate, verify
 from upir.cli.common import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_INVALID, Context
 from upir.errors import InvalidSpecError, SettingsError
 from upir.logs import configure_logging
 from upir.settings import load_settings
 
-SUBCOMMANDS = (validate, verify, synthesize, cert, patterns, tune, simulate)
+SUBCOMMANDS = (validate, verify, synthesize, cert, patterns, tune, simulate, calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,7 +34,7 @@ from upir.core.specification import (
 from upir.core.temporal import TemporalOperator, TemporalProperty
 from upir.errors import ExpressionError, FieldIssue, InvalidSpecError
 from upir.expr import DEFAULT_LIMITS, ExprLimits, parse
-from upir.expr.ast import Expr, Name, children
+from upir.expr.ast import Expr, Name, children, names
 from upir.resource import schema_issues
 
 
@@ -250,9 +250,39 @@ def _tuning(raw: Mapping[str, Any] | None) -> TuningSpec:
         max_step_fraction=to_fraction(raw.get("maxStepFraction", 0.25)),
         prometheus=None
         if not prom
-        else PrometheusSpec(prom["url"], MappingProxyType(dict(prom.get("queries") or {}))),
+        else PrometheusSpec(
+            prom["url"],
+            MappingProxyType(dict(prom.get("queries") or {})),
+            MappingProxyType(dict(prom.get("environment") or {})),
+        ),
         objective=_frac_map(raw.get("objective")),
     )
+
+
+def _check_environment_queries(
+    raw: Mapping[str, Any] | None,
+    assumptions: list[Assumption],
+    props: list[TemporalProperty],
+    issues: _Issues,
+) -> None:
+    """``spec.tuning.prometheus.environment`` may only name environment
+    variables the spec uses (its assumptions or properties): an observed value
+    of any other name could be checked against nothing."""
+    queries = ((raw or {}).get("prometheus") or {}).get("environment") or {}
+    used: set[str] = set()
+    for a in assumptions:
+        used |= names(a.expr)
+    for p in props:
+        for e in (p.predicate, p.trigger):
+            if e is not None:
+                used |= {n for n in names(e) if n.startswith("env.")}
+    for key in sorted(queries):
+        if f"env.{key}" not in used:
+            known = ", ".join(sorted(n.removeprefix("env.") for n in used)) or "none"
+            issues.add(
+                f"spec.tuning.prometheus.environment.{key}",
+                f"the spec uses no env.{key} (its assumptions and properties use: {known})",
+            )
 
 
 def infer_system_type(arch: Architecture) -> str:
@@ -316,6 +346,7 @@ def build_model(doc: Any, limits: ExprLimits = DEFAULT_LIMITS) -> dict[str, Any]
         else:
             constraints.append(Constraint(key, lo, hi))
     parameters = _parameters(spec.get("parameters") or [], arch, issues)
+    _check_environment_queries(spec.get("tuning"), assumptions, invariants + properties, issues)
     if issues.items:
         raise InvalidSpecError(issues.items)
     target = spec.get("target") or {}

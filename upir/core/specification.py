@@ -145,8 +145,12 @@ def canonical_hash(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PrometheusSpec:
+    """``spec.tuning.prometheus``: ``queries`` per metric name, ``environment``
+    per ``env.*`` name (without the prefix), PromQL each."""
+
     url: str
     queries: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

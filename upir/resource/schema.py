@@ -323,6 +323,13 @@ def _tuning() -> Schema:
                         {"type": "string", "minLength": 1, "maxLength": 4096},
                         max_properties=32,
                     ),
+                    "environment": map_of(
+                        "PromQL per environment name (arrival_rps, <service>_service_ms, "
+                        "...; without the env. prefix), observed live and checked against "
+                        "the assumptions; each must return one scalar.",
+                        {"type": "string", "minLength": 1, "maxLength": 4096},
+                        max_properties=64,
+                    ),
                 },
                 required=("url",),
             ),
