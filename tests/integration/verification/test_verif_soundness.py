@@ -21,7 +21,7 @@ from upir.synthesis.cegis import Synthesizer
 from upir.synthesis.results import SynthesisStatus
 from upir.verification import ProofCache, Verdict, Verifier, replay
 from upir.verification.audit import Tally, audit_counterexample, random_upir, run_audits
-from upir.verification.reference import constant_values, simulate
+from upir.verification.reference import constant_values, property_holds, simulate
 from upir.verification.structure import Structure
 
 pytestmark = pytest.mark.integration
@@ -215,20 +215,34 @@ def test_the_closed_form_matches_step_by_step(make_upir: Any) -> None:
 
 
 def test_a_bounded_proof_alone_is_unknown(make_upir: Any) -> None:
-    """The queue may fill at any rate the environment likes and only a fluid
-    run past the bound could tell: neither induction nor a constant environment
-    decides ``length <= 3`` under a per-step environment bounded to [0, 10]
-    with a drain of exactly 5, yet every 8-step run keeps it. (A constant
-    environment of 10 rps would fill it too, so the steady search finds that
-    first: we check the verdict is never a bounded PROVED.)"""
+    """A queue drained at 9.5 rps fills only while more than 9.5 rps arrive, and
+    then the predicate holds through its second disjunct; it fails only when
+    the load drops after the queue has filled for 80 steps. No 8-step run from
+    empty fails, induction does not decide it (a state with 5 items fails as
+    soon as the load drops), and no constant environment fails: once PROVED
+    (bounded:8), now UNKNOWN, and the exact run below shows why it must not pass."""
     upir = make_upir(
         [{"name": "q", "type": "queue", "params": {"capacity": 1000}}],
-        assumptions=["env.arrival_rps <= 10", "env.q_drain_rps == 5"],
-        invariants=[{"name": "small", "operator": "ALWAYS", "predicate": "q.length <= 1000"}],
+        assumptions=["env.arrival_rps <= 10", "env.q_drain_rps == 9.5"],
+        invariants=[
+            {
+                "name": "p",
+                "operator": "ALWAYS",
+                "predicate": "q.length <= 4 or env.arrival_rps > 9.5",
+            }
+        ],
     )
     for compositional in (True, False):
         result = Verifier(SETTINGS, compositional=compositional).verify(upir).results[0]
-        assert not (result.status is Verdict.PROVED and (result.proof or "").startswith("bounded"))
+        assert result.status is Verdict.UNKNOWN, result
+        assert "bounded:8" in result.message
+    prop = upir.specification.all_properties()[0]
+    high = {"env.arrival_rps": F(10), "env.q_drain_rps": F(19, 2)}
+    low = {"env.arrival_rps": F(9), "env.q_drain_rps": F(19, 2)}
+    st = Structure(upir.architecture)
+    run = simulate(st, upir.param_values(), [high] * 90 + [low], F(100))
+    assert run[-1]["q.length"] == F(9, 2)
+    assert not property_holds(prop, run, F(100))
 
 
 # -- 7. unsat explanations name domains ------------------------------------------
