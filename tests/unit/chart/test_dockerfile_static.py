@@ -1,9 +1,10 @@
-"""The Dockerfile against what the tests exercise: the same install step as
-scripts/bootstrap.sh, the same Python, the chart's user and ports, an allow-list
-.dockerignore that lets in every file the Dockerfile copies.
+"""The Dockerfile against what the tests exercise: the runtime half of
+scripts/bootstrap.sh's install step, the same Python, the chart's user and ports, an
+allow-list .dockerignore that lets in every file the Dockerfile copies and nothing
+of the development side.
 
-Images cannot be built on these machines; hadolint runs in
-tests/integration/chart/test_chart_helm.py.
+The image itself is built and run by ./scripts/image (tests/image; .ci/run calls
+it); hadolint runs in tests/integration/chart/test_chart_helm.py.
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ def pip_installs(text: str) -> list[str]:
 
 def test_install_step_is_the_tested_one() -> None:
     """pip install -r requirements.lock, then the project with --no-deps
-    --no-build-isolation: what scripts/bootstrap.sh does before every test run."""
+    --no-build-isolation: what scripts/bootstrap.sh does before every test run,
+    less the development lock."""
     image, tested = pip_installs(DOCKERFILE), pip_installs(BOOTSTRAP)
     assert len(image) == len(tested) == 2
     assert "-r requirements.lock" in image[0]
-    assert '-r "$ROOT/requirements.lock"' in tested[0]
+    assert all("requirements-dev.lock" not in args for _, args in instructions())
+    assert '-r "$ROOT/requirements.lock" -r "$ROOT/requirements-dev.lock"' in tested[0]
     for flags in ("--no-deps", "--no-build-isolation"):
         assert flags in image[1] and flags in tested[1]
     # the image adds only where torch's +cpu build comes from, and no cache
@@ -67,6 +70,10 @@ def test_install_step_is_the_tested_one() -> None:
         '"${TORCH_INDEX_URL}"',
         "requirements.lock",
     }
+    # the only other pip call drops pip itself from the final venv
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    uninstalls = re.findall(r"-m pip uninstall ([^\n&;]*)", joined)
+    assert [" ".join(u.split()) for u in uninstalls] == ["-q -y pip"]
     assert (
         "torch==" in (ROOT / "requirements.lock").read_text()
         and "+cpu" in (ROOT / "requirements.lock").read_text()
@@ -83,6 +90,18 @@ def test_python_version_matches_the_project() -> None:
     assert sys.version_info[:2] == version, "tests run on another Python than the image"
     froms = [args for word, args in instructions() if word == "FROM"]
     assert len(froms) == 2 and all(f.startswith("${PYTHON_IMAGE}") for f in froms)
+    # no compiler in either stage: the builder's one apt install is binutils (for
+    # strip), and the final stage installs nothing
+    stage = 0
+    runs: list[list[str]] = [[], []]
+    for word, args in instructions():
+        stage += word == "FROM"
+        if word == "RUN":
+            runs[stage - 1].append(args)
+    installs = re.findall(r"apt-get install ([^&]*)", " ".join(runs[0]))
+    assert [i.split()[-2:] for i in installs] == [["binutils", ">/dev/null"]]
+    assert not re.search(r"\b(gcc|g\+\+|clang|build-essential)\b", " ".join(runs[0]))
+    assert not re.search(r"\b(apt-get|apt|pip)\b", " ".join(runs[1]))
 
 
 def test_runs_as_the_charts_non_root_user_with_the_operator_entry_point() -> None:
@@ -123,6 +142,8 @@ def test_dockerignore_lets_in_every_copied_path_and_nothing_else() -> None:
     assert sources == allowed
     for source in sources:
         assert (ROOT / source).exists(), source
+    # the emulator, the tests and the development pins never enter the context
+    assert not allowed & {"e2e", "tests", "requirements-dev.lock", "scripts"}
     # caches never enter the context even inside allowed folders
     excluded = [line for line in lines[1:] if not line.startswith("!")]
     assert any(fnmatch.fnmatch("upir/x/__pycache__", p.replace("**/", "*/")) for p in excluded)
@@ -136,3 +157,27 @@ def test_read_only_root_filesystem_friendly() -> None:
     for var in ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR"):
         assert re.search(rf"\b{var}=/tmp\b", env), var
     assert "PYTHONDONTWRITEBYTECODE=1" in env
+
+
+def test_oci_labels() -> None:
+    """source, version, revision and licences; the version and licence from
+    pyproject.toml (scripts/image sets the revision and source from git)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    labels = " ".join(args for word, args in instructions() if word == "LABEL")
+    for key in ("source", "version", "revision", "licenses"):
+        assert f"org.opencontainers.image.{key}=" in labels, key
+    assert f'org.opencontainers.image.licenses="{project["license"]["text"]}"' in labels
+    assert f"ARG VERSION={project['version']}" in DOCKERFILE
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+
+
+def test_charts_default_image_is_what_scripts_image_builds() -> None:
+    """The chart's default reference (repository : appVersion) is the tag
+    scripts/image gives the image: the same files, the same versions."""
+    chart = yaml.safe_load((ROOT / "charts/upir-operator/Chart.yaml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert chart["appVersion"] == project["version"]
+    assert VALUES["image"]["repository"] == "localhost/upir-operator"
+    assert VALUES["image"]["tag"] == "" and VALUES["image"]["digest"] == ""
+    script = (ROOT / "scripts" / "image").read_text()
+    assert "values['image']['repository']}:{chart['appVersion']}" in script
