@@ -183,8 +183,11 @@ class Checker:
                 message="the solver found a violation whose counterexample does not replay "
                 f"exactly ({cex.describe_env()}); please report this model defect",
             )
+        where = cex.describe_env()
+        if cex.constant and cex.violated_at:
+            where += f" held constant from step 0; violated at step {cex.violated_at}"
         return VerificationResult(
-            prop, Verdict.VIOLATED, counterexample=cex, message=f"violated: {cex.describe_env()}"
+            prop, Verdict.VIOLATED, counterexample=cex, message=f"violated: {where}"
         )
 
     # -- stateless -------------------------------------------------------------

@@ -111,8 +111,7 @@ class Counterexample:
     def describe_env(self) -> str:
         """The environment in one line, for humans (the ``shown`` names)."""
         if self.constant:
-            where = f" from step 0, violated at step {self.violated_at}" if self.violated_at else ""
-            return _line(self._shown(self.env[0])) + where
+            return _line(self._shown(self.env[0]))
         at = self.violated_at if self.violated_at is not None else len(self.env) - 1
         return f"step {at}: {_line(self._shown(self.env[at]))} ({len(self.env)} steps)"
 
