@@ -94,15 +94,23 @@ def cluster() -> Iterator[Kubectl]:
 
 
 def test_operator_from_the_image_reconciles_a_upir_to_ready(
-    cluster: Kubectl, image: str, podman: Podman, hardened_flags: tuple[str, ...]
+    cluster: Kubectl,
+    image: str,
+    podman: Podman,
+    hardened_flags: tuple[str, ...],
+    tmp_path: Path,
 ) -> None:
     ns = f"img-{uuid.uuid4().hex[:6]}"
     cluster("create", "namespace", ns)
     doc = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    # only Auto writes what the workload reads (the parameters ConfigMap)
+    doc["spec"]["tuning"]["mode"] = "Auto"
+    applied_file = tmp_path / "upir.yaml"
+    applied_file.write_text(yaml.safe_dump(doc), encoding="utf-8")
     name = doc["metadata"]["name"]
     op = OperatorContainer(podman, image, hardened_flags, cluster.kubeconfig, ns)
     try:
-        cluster("apply", "--validate=false", "-n", ns, "-f", str(EXAMPLE))
+        cluster("apply", "--validate=false", "-n", ns, "-f", str(applied_file))
 
         def ready() -> dict[str, Any] | None:
             assert op.running(), f"the operator container exited:\n{op.logs()}"
@@ -116,7 +124,7 @@ def test_operator_from_the_image_reconciles_a_upir_to_ready(
         status = obj["status"]
         assert cond(obj, "Valid")["status"] == cond(obj, "Verified")["status"] == "True"
         assert status["observedGeneration"] == obj["metadata"]["generation"]
-        assert status["verdict"] == "Proved"
+        assert status["verdict"] == "PROVED"
         assert {v["status"] for v in status["verdicts"]} == {"PROVED"}
         assert status["certificate"]["algorithm"] == "Ed25519"
         assert status["certificate"]["signature"]
@@ -130,7 +138,16 @@ def test_operator_from_the_image_reconciles_a_upir_to_ready(
         code, _ = http_get(f"http://127.0.0.1:{op.health_port}/healthz", timeout_s=5)
         assert code == 200
         code, body = http_get(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout_s=5)
-        assert code == 200 and b'upir_reconciles_total{outcome="applied"}' in body
+        assert code == 200
+        applied_series = [
+            line
+            for line in body.decode().splitlines()
+            if line.startswith("upir_reconciles_total{")
+            and f'namespace="{ns}"' in line
+            and f'upir="{name}"' in line
+            and 'outcome="applied"' in line
+        ]
+        assert applied_series, body.decode()
         # delete: the operator's finalizer is removed and the object goes
         cluster("delete", "upir", name, "-n", ns, "--wait=false")
         wait_for(f"{name} deleted", lambda: cluster.get("upir", name, ns) is None, 60)
