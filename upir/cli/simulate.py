@@ -29,6 +29,7 @@ from upir.cli.common import (
     print_output,
     read_one_upir,
 )
+from upir.cli.progress import ProgressBar
 from upir.errors import FieldIssue, InvalidSpecError
 
 if TYPE_CHECKING:  # the simulator (NumPy) loads only when the command runs
@@ -138,8 +139,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_INVALID
     started = time.perf_counter()
     total = max(1, math.ceil(args.seconds / args.window_s - 1e-9))
-    with _Progress(total, enabled=sys.stderr.isatty() and total > 1) as progress:
-        windows = sim.run(args.seconds, args.window_s, on_window=progress.step)
+    with ProgressBar("simulating", total, enabled=sys.stderr.isatty() and total > 1) as bar:
+
+        def step(w: GraphWindow) -> None:
+            bar.advance(f"p99 {w.system.p99_ms:.0f} ms, {w.system.throughput_rps:.0f} req/s")
+
+        windows = sim.run(args.seconds, args.window_s, on_window=step)
     wall = time.perf_counter() - started
     step_ms = float(ctx.settings.solver.step_ms)
     bounds = model_bounds(upir, ctx.settings.solver)
@@ -406,39 +411,3 @@ def _plot(windows: list[GraphWindow], types: dict[str, str], path: str, title: s
         ) from None
     finally:
         plt.close(fig)
-
-
-class _Progress:
-    """A rich progress bar on stderr (a terminal, several windows); nothing otherwise."""
-
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._bar = Progress(
-                TextColumn("simulating"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("simulate", total=self.total, info="")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-    def step(self, w: GraphWindow) -> None:
-        if self._bar is not None:
-            info = f"p99 {w.system.p99_ms:.0f} ms, {w.system.throughput_rps:.0f} req/s"
-            self._bar.update(self._task, advance=1, info=info)

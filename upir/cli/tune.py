@@ -20,7 +20,6 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from upir.cli.common import (
     print_output,
     read_one_upir,
 )
+from upir.cli.progress import ProgressBar
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
@@ -346,45 +346,18 @@ def _print_table(result: dict[str, Any]) -> None:
         console.print(f"plot: {result['plot']}")
 
 
-class _Progress:
-    """A rich progress bar on a terminal (stderr); plain lines otherwise."""
+class _Progress(ProgressBar):
+    """The bar on a terminal; a plain line per episode otherwise (unless quiet)."""
 
     def __init__(self, total: int, *, quiet: bool) -> None:
-        self.total = total
-        self.tty = sys.stderr.isatty() and not quiet
+        super().__init__("tuning", total, enabled=sys.stderr.isatty() and not quiet)
         self.quiet = quiet
-        self._bar: Any = None
-        self._task: Any = None
-        self.step: Callable[[WindowRecord], None] = self._step
 
-    def __enter__(self) -> _Progress:
-        if self.tty:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._bar = Progress(
-                TextColumn("tuning"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("tune", total=self.total, info="")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-    def _step(self, rec: WindowRecord) -> None:
-        if self._bar is not None:
-            info = f"p99 {rec.metrics['latency_ms']:.0f} ms, {rec.outcome}"
-            self._bar.update(self._task, advance=1, info=info)
+    def step(self, rec: WindowRecord) -> None:
+        self.advance(f"p99 {rec.metrics['latency_ms']:.0f} ms, {rec.outcome}")
 
     def episode_done(self, episode: int, last: WindowRecord) -> None:
-        if not self.tty and not self.quiet:
+        if not self.enabled and not self.quiet:
             m = last.metrics
             sys.stderr.write(
                 f"episode {episode + 1}: p99 {m['latency_ms']:.1f} ms, throughput "
