@@ -25,7 +25,7 @@ from upir.conformance.assumptions import (
     check_assumptions,
 )
 from upir.core.upir import UPIR
-from upir.expr import EvaluationError, evaluate
+from upir.expr import constant_value
 from upir.expr.ast import BoolOp, Compare, Expr, Name, names
 from upir.verification.structure import EnvDomain, Structure
 
@@ -154,12 +154,7 @@ def _simple_bounds(expr: Expr) -> tuple[str, Fraction | None, Fraction | None] |
 
 
 def _constant(expr: Expr) -> Fraction | None:
-    if names(expr):
-        return None
-    try:
-        value = evaluate(expr, {})
-    except EvaluationError:
-        return None
+    value = constant_value(expr)
     return value if isinstance(value, Fraction) else None
 
 

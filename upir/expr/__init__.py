@@ -22,12 +22,13 @@ from upir.expr.ast import (
     name_nodes,
     names,
 )
-from upir.expr.evaluate import EvaluationError, evaluate
+from upir.expr.evaluate import EvaluationError, constant_value, evaluate
 from upir.expr.limits import DEFAULT_LIMITS, HARD_MAX_DEPTH, ExprLimits
 from upir.expr.parser import parse
 from upir.expr.printer import format_number, to_source
 
 __all__ = [
+    "constant_value",
     "BOOL",
     "DEFAULT_LIMITS",
     "HARD_MAX_DEPTH",

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from upir.errors import PermanentError
-from upir.expr.ast import BinOp, BoolLit, BoolOp, Compare, Expr, Name, Neg, Not, Num
+from upir.expr.ast import BinOp, BoolLit, BoolOp, Compare, Expr, Name, Neg, Not, Num, names
 from upir.expr.printer import to_source
 
 Value = Fraction | bool
@@ -149,3 +149,15 @@ def evaluate(expr: Expr, values: Mapping[str, Fraction]) -> Fraction | bool:
     if expr.func == "max":
         return max(args)
     return abs(args[0])
+
+
+def constant_value(expr: Expr) -> Fraction | bool | None:
+    """The value of an expression that names no variable (``2 * 3``, ``1 > 2``,
+    ``false``); None when it names one or cannot be computed (a division by
+    zero)."""
+    if names(expr):
+        return None
+    try:
+        return evaluate(expr, {})
+    except EvaluationError:
+        return None

@@ -32,7 +32,8 @@ from fractions import Fraction
 
 from upir.core.specification import Assumption
 from upir.core.temporal import TemporalOperator, TemporalProperty
-from upir.expr.ast import BoolOp, Compare, Expr, Name, Num, names
+from upir.expr import constant_value
+from upir.expr.ast import BoolOp, Compare, Expr, Name, names
 from upir.settings import SolverSettings
 from upir.verification import equations as eq
 from upir.verification import z3util as z
@@ -74,28 +75,8 @@ def _domain_interval(dom: EnvDomain) -> Interval:
 
 
 def _constant(expr: Expr) -> Fraction | None:
-    if isinstance(expr, Num):
-        return expr.value
-    if names(expr):
-        return None
-    from upir.expr import EvaluationError, evaluate
-
-    try:
-        value = evaluate(expr, {})
-    except EvaluationError:
-        return None
+    value = constant_value(expr)
     return value if isinstance(value, Fraction) else None
-
-
-def _ground_holds(expr: Expr) -> bool:
-    """Whether an assumption that names no variable holds (one that divides by
-    zero does not)."""
-    from upir.expr import EvaluationError, evaluate
-
-    try:
-        return evaluate(expr, {}) is True
-    except EvaluationError:
-        return False
 
 
 def _simple_bounds(expr: Expr, out: dict[str, Interval]) -> bool:
@@ -163,7 +144,7 @@ def env_boxes(
         group_names: set[str] = set()
         for a in group:
             group_names |= names(a.expr)
-        if not group_names and not all(_ground_holds(a.expr) for a in group):
+        if not group_names and not all(constant_value(a.expr) is True for a in group):
             return None  # a constant assumption that does not hold allows nothing
         for n in group_names:
             boxes.setdefault(n, _domain_interval(st.domain(n)))

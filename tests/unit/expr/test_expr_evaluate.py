@@ -266,3 +266,14 @@ def test_modulo_is_floored(a: Fraction, b: Fraction) -> None:
     assert result == a - b * math.floor(a / b)
     assert result == a % b
     assert result == 0 or (result > 0) == (b > 0)
+
+
+def test_constant_value_of_expressions_without_names() -> None:
+    from fractions import Fraction
+
+    from upir.expr import constant_value, parse
+
+    assert constant_value(parse("2 * 3 + 1", field="t", expect=None)) == Fraction(7)
+    assert constant_value(parse("1 > 2", field="t")) is False
+    assert constant_value(parse("not false", field="t")) is True
+    assert constant_value(parse("env.x > 2", field="t")) is None
