@@ -66,3 +66,67 @@ def operator_factory(cluster: Cluster, namespace: str) -> Iterator[Callable[...,
     yield start
     for op in started:
         op.stop()
+
+
+GatewayDoc = Callable[..., dict[str, Any]]
+
+
+def gateway_doc(
+    name: str,
+    timeout_ms: int = 300,
+    retries: int = 2,
+    *,
+    mode: str | None = None,
+    replicas: int = 2,
+    target: dict[str, str] | None = None,
+    tunable: bool = True,
+) -> dict[str, Any]:
+    """A one-service UPIR whose only property involves parameters alone, so its
+    verdict is plain arithmetic: ``timeout_ms * (retries + 1) <= 2000``."""
+    doc: dict[str, Any] = {
+        "apiVersion": "upir.dev/v1alpha1",
+        "kind": "UPIR",
+        "metadata": {"name": name},
+        "spec": {
+            "systemType": "api",
+            "architecture": {
+                "components": [
+                    {
+                        "name": "gateway",
+                        "type": "service",
+                        "params": {
+                            "replicas": replicas,
+                            "concurrency": 4,
+                            "timeout_ms": timeout_ms,
+                            "retries": retries,
+                        },
+                    }
+                ]
+            },
+            "specification": {
+                "properties": [
+                    {
+                        "name": "retry_budget",
+                        "operator": "ALWAYS",
+                        "predicate": "gateway.timeout_ms * (gateway.retries + 1) <= 2000",
+                    }
+                ]
+            },
+        },
+    }
+    if tunable:
+        doc["spec"]["parameters"] = [
+            {"name": "gateway.timeout_ms", "min": 50, "max": 2000, "step": 10},
+            {"name": "gateway.retries", "min": 0, "max": 5},
+        ]
+    if mode is not None:
+        doc["spec"]["tuning"] = {"mode": mode}
+    if target is not None:
+        doc["spec"]["target"] = target
+    return doc
+
+
+@pytest.fixture(name="gateway_doc")
+def gateway_doc_fixture() -> GatewayDoc:
+    """:func:`gateway_doc`, for the test modules (conftest is not importable)."""
+    return gateway_doc

@@ -13,51 +13,6 @@ import yaml
 pytestmark = pytest.mark.integration
 
 
-def upir_doc(name: str, timeout_ms: int, retries: int, *, tunable: bool = True) -> dict[str, Any]:
-    # The property only involves parameters, so its verdict is plain arithmetic:
-    # timeout_ms * (retries + 1) <= 2000.
-    doc: dict[str, Any] = {
-        "apiVersion": "upir.dev/v1alpha1",
-        "kind": "UPIR",
-        "metadata": {"name": name},
-        "spec": {
-            "systemType": "api",
-            "architecture": {
-                "components": [
-                    {
-                        "name": "gateway",
-                        "type": "service",
-                        "params": {
-                            "replicas": 2,
-                            "concurrency": 4,
-                            "timeout_ms": timeout_ms,
-                            "retries": retries,
-                        },
-                    },
-                ]
-            },
-            "specification": {
-                "properties": [
-                    {
-                        "name": "retry_budget",
-                        "operator": "ALWAYS",
-                        "predicate": "gateway.timeout_ms * (gateway.retries + 1) <= 2000",
-                    },
-                ]
-            },
-        },
-    }
-    # Auto: proved parameters are written (Off and Recommend write nothing the
-    # workload reads; test_operator_platform covers those)
-    doc["spec"]["tuning"] = {"mode": "Auto"}
-    if tunable:
-        doc["spec"]["parameters"] = [
-            {"name": "gateway.timeout_ms", "min": 50, "max": 2000, "step": 10},
-            {"name": "gateway.retries", "min": 0, "max": 5},
-        ]
-    return doc
-
-
 def cond(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
     for c in ((obj or {}).get("status") or {}).get("conditions") or []:
         if c.get("type") == type_:
@@ -74,7 +29,13 @@ def reconciled(cluster: Any, name: str, ns: str, generation: int) -> Any:
     return cluster.wait_for(f"{name} generation {generation} reconciled", check, timeout=90)
 
 
-def test_lifecycle(cluster: Any, namespace: str, operator_factory: Any) -> None:
+def test_lifecycle(cluster: Any, namespace: str, operator_factory: Any, gateway_doc: Any) -> None:
+    # Auto: proved parameters are written (Off and Recommend write nothing the
+    # workload reads; test_operator_platform covers those)
+
+    def upir_doc(name: str, timeout_ms: int, retries: int, *, tunable: bool = True) -> Any:
+        return gateway_doc(name, timeout_ms, retries, mode="Auto", tunable=tunable)
+
     ns = namespace
     op = operator_factory()
     cluster.kubectl(

@@ -17,58 +17,6 @@ from upir_e2e.procutil import free_port
 pytestmark = pytest.mark.integration
 
 
-def upir_doc(
-    name: str,
-    timeout_ms: int = 300,
-    retries: int = 2,
-    *,
-    mode: str | None = None,
-    replicas: int = 2,
-    target: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    # one parameter-only property: its verdict is timeout_ms * (retries + 1) <= 2000
-    doc: dict[str, Any] = {
-        "apiVersion": "upir.dev/v1alpha1",
-        "kind": "UPIR",
-        "metadata": {"name": name},
-        "spec": {
-            "systemType": "api",
-            "architecture": {
-                "components": [
-                    {
-                        "name": "gateway",
-                        "type": "service",
-                        "params": {
-                            "replicas": replicas,
-                            "concurrency": 4,
-                            "timeout_ms": timeout_ms,
-                            "retries": retries,
-                        },
-                    }
-                ]
-            },
-            "specification": {
-                "properties": [
-                    {
-                        "name": "retry_budget",
-                        "operator": "ALWAYS",
-                        "predicate": "gateway.timeout_ms * (gateway.retries + 1) <= 2000",
-                    }
-                ]
-            },
-            "parameters": [
-                {"name": "gateway.timeout_ms", "min": 50, "max": 2000, "step": 10},
-                {"name": "gateway.retries", "min": 0, "max": 5},
-            ],
-        },
-    }
-    if mode is not None:
-        doc["spec"]["tuning"] = {"mode": mode}
-    if target is not None:
-        doc["spec"]["target"] = target
-    return doc
-
-
 def deployment(name: str, replicas: int = 3) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -143,7 +91,7 @@ def reasons(cluster: Any, ns: str, name: str, type_: str | None = None) -> list[
 
 @pytest.mark.parametrize("mode", [None, "Recommend"], ids=["Off-by-default", "Recommend"])
 def test_off_and_recommend_write_nothing_the_workload_reads(
-    cluster: Any, namespace: str, operator_factory: Any, mode: str | None
+    cluster: Any, namespace: str, operator_factory: Any, mode: str | None, gateway_doc: Any
 ) -> None:
     ns = namespace
     apply(cluster, ns, deployment("shop", replicas=3))
@@ -151,7 +99,7 @@ def test_off_and_recommend_write_nothing_the_workload_reads(
     operator_factory()
     # replicas 1 in the spec and violated parameters: Auto would patch the
     # Deployment and write the ConfigMap; these modes must not
-    doc = upir_doc("shop", 800, 3, mode=mode, replicas=1, target={"deployment": "shop"})
+    doc = gateway_doc("shop", 800, 3, mode=mode, replicas=1, target={"deployment": "shop"})
     apply(cluster, ns, doc)
     obj = reconciled(cluster, "shop", ns)
     st = obj["status"]
@@ -182,15 +130,15 @@ def test_off_and_recommend_write_nothing_the_workload_reads(
 
 
 def test_approval_applies_exactly_the_approved_recommendation_once(
-    cluster: Any, namespace: str, operator_factory: Any
+    cluster: Any, namespace: str, operator_factory: Any, gateway_doc: Any
 ) -> None:
     ns = namespace
     operator_factory(UPIR_RECHECK_SECONDS="2")
-    apply(cluster, ns, upir_doc("orders", 800, 3, mode="Recommend"))
+    apply(cluster, ns, gateway_doc("orders", 800, 3, mode="Recommend"))
     first = reconciled(cluster, "orders", ns)
     (synthesized,) = first["status"]["recommendations"]
     # a new spec whose own values are proved: a second, different recommendation
-    apply(cluster, ns, upir_doc("orders", 300, 2, mode="Recommend"))
+    apply(cluster, ns, gateway_doc("orders", 300, 2, mode="Recommend"))
     second = reconciled(cluster, "orders", ns, 2)
     recs = {r["id"]: r for r in second["status"]["recommendations"]}
     assert len(recs) == 2 and synthesized["id"] in recs
@@ -239,12 +187,12 @@ def test_approval_applies_exactly_the_approved_recommendation_once(
 
 
 def test_another_managers_field_is_never_taken(
-    cluster: Any, namespace: str, operator_factory: Any
+    cluster: Any, namespace: str, operator_factory: Any, gateway_doc: Any
 ) -> None:
     ns = namespace
     apply(cluster, ns, deployment("web", replicas=3))  # kubectl owns .spec.replicas
     operator_factory()
-    apply(cluster, ns, upir_doc("web", mode="Auto", replicas=1, target={"deployment": "web"}))
+    apply(cluster, ns, gateway_doc("web", mode="Auto", replicas=1, target={"deployment": "web"}))
     obj = cluster.wait_for(
         "FieldConflict",
         lambda: (
@@ -295,12 +243,12 @@ def test_another_managers_field_is_never_taken(
 
 
 def test_no_status_write_when_nothing_changed(
-    cluster: Any, namespace: str, operator_factory: Any
+    cluster: Any, namespace: str, operator_factory: Any, gateway_doc: Any
 ) -> None:
     ns = namespace
     port = free_port()
     operator_factory(UPIR_RECHECK_SECONDS="2", UPIR_METRICS_PORT=str(port))
-    apply(cluster, ns, upir_doc("calm", mode="Auto"))
+    apply(cluster, ns, gateway_doc("calm", mode="Auto"))
     obj = reconciled(cluster, "calm", ns)
     assert cond(obj, "Ready")["reason"] == "Applied"
     cluster.wait_for("ConfigMap", lambda: cluster.get("configmap", "calm-params", ns))
@@ -317,7 +265,7 @@ def test_no_status_write_when_nothing_changed(
 
 
 def test_a_permanent_apply_failure_is_a_condition_and_an_event(
-    cluster: Any, namespace: str, operator_factory: Any
+    cluster: Any, namespace: str, operator_factory: Any, gateway_doc: Any
 ) -> None:
     ns = namespace
     frozen = {
@@ -329,7 +277,7 @@ def test_a_permanent_apply_failure_is_a_condition_and_an_event(
     }
     apply(cluster, ns, frozen)
     operator_factory()
-    apply(cluster, ns, upir_doc("stuck", mode="Auto", target={"configMap": "frozen"}))
+    apply(cluster, ns, gateway_doc("stuck", mode="Auto", target={"configMap": "frozen"}))
     obj = cluster.wait_for(
         "ApplyFailed",
         lambda: (
@@ -361,13 +309,13 @@ def series(port: int, name: str, **labels: str) -> dict[str, float]:
 
 
 def test_metrics_name_the_object_and_go_with_it(
-    cluster: Any, namespace: str, operator_factory: Any
+    cluster: Any, namespace: str, operator_factory: Any, gateway_doc: Any
 ) -> None:
     ns = namespace
     port = free_port()
     operator_factory(UPIR_METRICS_PORT=str(port))
-    apply(cluster, ns, upir_doc("gone", mode="Auto"))
-    apply(cluster, ns, upir_doc("stays", 800, 3, mode="Off"))
+    apply(cluster, ns, gateway_doc("gone", mode="Auto"))
+    apply(cluster, ns, gateway_doc("stays", 800, 3, mode="Off"))
     reconciled(cluster, "gone", ns)
     reconciled(cluster, "stays", ns)
     mine = {"namespace": ns, "upir": "gone", "property": "retry_budget"}

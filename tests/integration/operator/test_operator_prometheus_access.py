@@ -192,56 +192,6 @@ def test_client_reads_prometheus_behind_tls_and_basic_auth(
         )
 
 
-def tuned(name: str, url: str, latency_query: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "upir.dev/v1alpha1",
-        "kind": "UPIR",
-        "metadata": {"name": name},
-        "spec": {
-            "systemType": "api",
-            "architecture": {
-                "components": [
-                    {
-                        "name": "gateway",
-                        "type": "service",
-                        "params": {
-                            "replicas": 2,
-                            "concurrency": 4,
-                            "timeout_ms": 300,
-                            "retries": 2,
-                        },
-                    }
-                ]
-            },
-            "specification": {
-                "properties": [
-                    {
-                        "name": "retry_budget",
-                        "operator": "ALWAYS",
-                        "predicate": "gateway.timeout_ms * (gateway.retries + 1) <= 2000",
-                    }
-                ]
-            },
-            "parameters": [
-                {"name": "gateway.timeout_ms", "min": 50, "max": 2000, "step": 10},
-                {"name": "gateway.retries", "min": 0, "max": 5},
-            ],
-            "tuning": {
-                "mode": "Recommend",
-                "intervalSeconds": 5,
-                "prometheus": {
-                    "url": url,
-                    "queries": {
-                        "latency_ms": latency_query,
-                        "throughput_rps": "vector(50)",
-                        "error_rate": "vector(0)",
-                    },
-                },
-            },
-        },
-    }
-
-
 def tuning(obj: dict[str, Any] | None) -> dict[str, Any]:
     for c in ((obj or {}).get("status") or {}).get("conditions") or []:
         if c["type"] == "Tuning":
@@ -250,7 +200,11 @@ def tuning(obj: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def test_operator_tunes_against_prometheus_behind_tls_and_basic_auth(
-    cluster: Any, namespace: str, operator_factory: Any, secured: SecuredPrometheus
+    cluster: Any,
+    namespace: str,
+    operator_factory: Any,
+    secured: SecuredPrometheus,
+    gateway_doc: Any,
 ) -> None:
     ns = namespace
     operator_factory(
@@ -258,7 +212,24 @@ def test_operator_tunes_against_prometheus_behind_tls_and_basic_auth(
         UPIR_PROMETHEUS_USERNAME=USER,
         UPIR_PROMETHEUS_PASSWORD_FILE=str(secured.password_file),
     )
-    for doc in (tuned("good", secured.url, "vector(120)"), tuned("badq", secured.url, "sum(")):
+
+    def tuned(name: str, latency_query: str) -> dict[str, Any]:
+        doc = gateway_doc(name)
+        doc["spec"]["tuning"] = {
+            "mode": "Recommend",
+            "intervalSeconds": 5,
+            "prometheus": {
+                "url": secured.url,
+                "queries": {
+                    "latency_ms": latency_query,
+                    "throughput_rps": "vector(50)",
+                    "error_rate": "vector(0)",
+                },
+            },
+        }
+        return doc
+
+    for doc in (tuned("good", "vector(120)"), tuned("badq", "sum(")):
         cluster.kubectl("apply", "--validate=false", "-n", ns, "-f", "-", input=yaml.safe_dump(doc))
     good = cluster.wait_for(
         "a measured latency",
