@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from upir_e2e.prometheus import PrometheusServer, ensure_prometheus_installed
+from upir_e2e.stack import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -123,9 +123,16 @@ def test_against_a_real_prometheus(exporter: _Exporter) -> None:
     binary = ensure_prometheus_installed()
     with PrometheusServer([exporter.target], scrape_interval_s=0.2, binary=binary) as prom:
         prom.wait_for_targets_up(timeout_s=20)
-        time.sleep(2.0)
+
+        def stored(promql: str) -> bool:
+            value = prom.query(promql)
+            return bool(value)
+
+        # a few samples at the calm load, then the load crosses the assumed bound
+        wait_for("calm samples", lambda: stored("count_over_time(upir_test_load[1m]) >= 3"), 30)
         exporter.load = 950.0  # beyond env.arrival_rps <= 800
-        time.sleep(2.0)
+        # stored: the range query ends now, and its last step sees this sample
+        wait_for("the higher load scraped", lambda: stored("upir_test_load == 950"), 30)
         calm = upir(
             "calibrate",
             "-",
