@@ -201,6 +201,8 @@ def test_a_slow_leak_is_violated_with_a_compressed_trace(make_upir: Any, capacit
     cex = result.counterexample
     assert cex is not None and cex.constant
     assert cex.violated_at == 2 * capacity
+    assert result.message.endswith(f"held constant from step 0; violated at step {2 * capacity}")
+    assert cex.describe_env() == "env.arrival_rps=10, env.q_drain_rps=5"  # the step is said once
     assert cex.trace[0]["q.dropped"] == F(1, 2)
     assert replay(upir, result.property, cex)
 
