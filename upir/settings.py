@@ -6,20 +6,22 @@ operator) call :func:`load_settings` once with ``os.environ`` and the optional
 
 Environment variables (all optional):
 
-=====================  ==============================================  =========
-variable               meaning                                         default
-=====================  ==============================================  =========
-``UPIR_LOG_LEVEL``     DEBUG, INFO, WARNING or ERROR                   INFO
-``UPIR_CACHE_SIZE``    proof-cache entries (LRU), 0 disables it        4096
-``UPIR_Z3_TIMEOUT``    per-solver-call timeout, milliseconds           10000
-``UPIR_Z3_MEMORY_MB``  solver memory ceiling, MiB                      2048
-``UPIR_BMC_STEPS``     bounded-model-checking horizon, steps           8
-``UPIR_CONFIG``        path of a TOML config file (overrides XDG)      -
-=====================  ==============================================  =========
+============================  ========================================  =======
+variable                      meaning                                   default
+============================  ========================================  =======
+``UPIR_LOG_LEVEL``            DEBUG, INFO, WARNING or ERROR             INFO
+``UPIR_CACHE_SIZE``           proof-cache entries (LRU), 0 disables it  4096
+``UPIR_Z3_TIMEOUT``           per-solver-call timeout, milliseconds     10000
+``UPIR_Z3_MEMORY_MB``         solver memory ceiling, MiB                2048
+``UPIR_BMC_STEPS``            bounded-model-checking horizon, steps     8
+``UPIR_CONFORMANCE_WINDOWS``  windows before ``Conformant`` changes     3
+``UPIR_CONFIG``               path of a TOML config file                -
+============================  ========================================  =======
 
 The TOML file (``$XDG_CONFIG_HOME/upir/upir.toml`` by default) may hold the same
 settings under ``[log] level``, ``[cache] size``, ``[solver] timeout_ms``,
-``memory_mb``, ``bmc_steps``. Environment variables win over the file.
+``memory_mb``, ``bmc_steps``, ``[conformance] windows``. Environment variables
+win over the file.
 """
 
 from __future__ import annotations
@@ -62,10 +64,19 @@ class CacheSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConformanceSettings:
+    windows: int = 3
+    """Consecutive tuning intervals (windows) that must agree before the live
+    ``Conformant`` condition changes between True, False and Unknown, so one
+    noisy sample does not flap it (DESIGN.md section 8). 1 = no hysteresis."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    conformance: ConformanceSettings = field(default_factory=ConformanceSettings)
 
 
 def _int(name: str, raw: Any, *, lo: int, hi: int) -> int:
@@ -108,6 +119,7 @@ def _from_toml(path: Path, base: Settings) -> Settings:
         "log": {"level"},
         "cache": {"size"},
         "solver": {"timeout_ms", "memory_mb", "bmc_steps", "step_ms"},
+        "conformance": {"windows"},
     }
     for section, body in data.items():
         if section not in known or not isinstance(body, dict):
@@ -134,6 +146,10 @@ def _from_toml(path: Path, base: Settings) -> Settings:
         sol = replace(sol, bmc_steps=_int("solver.bmc_steps", solver["bmc_steps"], lo=1, hi=1000))
     if "step_ms" in solver:
         sol = replace(sol, step_ms=_int("solver.step_ms", solver["step_ms"], lo=1, hi=3_600_000))
+    conformance = data.get("conformance", {})
+    if "windows" in conformance:
+        windows = _int("conformance.windows", conformance["windows"], lo=1, hi=1000)
+        s = replace(s, conformance=ConformanceSettings(windows))
     return replace(s, solver=sol)
 
 
@@ -166,4 +182,9 @@ def load_settings(environ: Mapping[str, str], config_path: Path | None = None) -
         sol = replace(
             sol, bmc_steps=_int("UPIR_BMC_STEPS", environ["UPIR_BMC_STEPS"], lo=1, hi=1000)
         )
+    if "UPIR_CONFORMANCE_WINDOWS" in environ:
+        windows = _int(
+            "UPIR_CONFORMANCE_WINDOWS", environ["UPIR_CONFORMANCE_WINDOWS"], lo=1, hi=1000
+        )
+        s = replace(s, conformance=ConformanceSettings(windows))
     return replace(s, solver=sol)

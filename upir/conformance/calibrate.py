@@ -101,7 +101,7 @@ def calibrate(
         if check.coverage is not Coverage.BROKEN:
             proposals.append(Proposal(check.text, "kept"))
             continue
-        bounds = _simple_bounds(assumption.expr)
+        bounds = simple_bounds(assumption.expr)
         if bounds is None:
             proposals.append(Proposal(check.text, "flagged", check.text))
             continue
@@ -123,7 +123,7 @@ def calibrate(
     return Calibration(summaries, tuple(checks), tuple(proposals))
 
 
-def _simple_bounds(expr: Expr) -> tuple[str, Fraction | None, Fraction | None] | None:
+def simple_bounds(expr: Expr) -> tuple[str, Fraction | None, Fraction | None] | None:
     """``(name, lower, upper)`` when ``expr`` only bounds one name by constants
     (a comparison chain, or an ``and`` of them); None otherwise."""
     parts = expr.operands if isinstance(expr, BoolOp) and expr.op == "and" else (expr,)

@@ -77,3 +77,17 @@ def test_bad_toml_is_a_settings_error(tmp_path: Path, body: str, needle: str) ->
 def test_explicit_missing_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings({"UPIR_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_conformance_windows_from_file_then_environment(tmp_path: Path) -> None:
+    assert load_settings({"HOME": str(tmp_path)}).conformance.windows == 3
+    cfg = tmp_path / "upir.toml"
+    cfg.write_text("[conformance]\nwindows = 5\n")
+    assert load_settings({}, cfg).conformance.windows == 5
+    env = {"UPIR_CONFORMANCE_WINDOWS": "1"}
+    assert load_settings(env, cfg).conformance.windows == 1
+    with pytest.raises(SettingsError, match="UPIR_CONFORMANCE_WINDOWS must be between 1 and"):
+        load_settings({"HOME": str(tmp_path), "UPIR_CONFORMANCE_WINDOWS": "0"})
+    cfg.write_text("[conformance]\nwindows = 0\n")
+    with pytest.raises(SettingsError, match="conformance.windows must be between"):
+        load_settings({}, cfg)
