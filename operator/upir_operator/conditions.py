@@ -1,6 +1,7 @@
 """Status conditions in the Kubernetes ``metav1.Condition`` shape (pure functions).
 
-Types: Valid, Verified, Synthesized, Tuning, Ready. Reasons are CamelCase.
+Types: Valid, Verified, Synthesized, Tuning, Conformant (live observations
+against the proofs, :mod:`upir_operator.conformance`), Ready. Reasons are CamelCase.
 ``lastTransitionTime`` changes only when a condition's status changes.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-CONDITION_TYPES = ("Valid", "Verified", "Synthesized", "Tuning", "Ready")
+CONDITION_TYPES = ("Valid", "Verified", "Synthesized", "Tuning", "Conformant", "Ready")
 MAX_MESSAGE = 1024
 """Longest condition message, characters (the API server limit is 32768; status
 stays small)."""

@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import kopf
 
+from upir.conformance.live import ConformanceState
 from upir.core.numbers import to_fraction
 from upir.errors import PermanentError
 from upir.resource import GROUP, PLURAL, VERSION
-from upir_operator import events
+from upir_operator import conformance, events
 from upir_operator.engine import Engine, Evaluation
 from upir_operator.kube import FieldConflict, Kube, KubeError
 from upir_operator.metrics import OperatorMetrics
@@ -304,6 +305,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=10)
     async def tune(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
         mem = loops.setdefault(str(body.metadata.uid), LoopMemory())
+        conf = ConformanceState()
         while not stopped:
             interval = float(
                 ((body.get("spec") or {}).get("tuning") or {}).get("intervalSeconds", 60)
@@ -312,7 +314,11 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             if stopped:
                 break
             try:
-                await tune_once(runtime, body, mem)
+                # in every mode: reading Prometheus writes nothing the workload reads
+                conf, written = await conformance.check_once(runtime, body, conf)
+                await tune_once(
+                    runtime, body, mem, written=written, hold=conformance.hold_reason(conf)
+                )
             except (kopf.TemporaryError, kopf.PermanentError, KubeError) as err:
                 logger.warning("tuning %s: %s", body.metadata.name, err)
         loops.pop(str(body.metadata.uid), None)

@@ -81,6 +81,32 @@ class OperatorMetrics:
             [*obj, "parameter"],
             registry=r,
         )
+        self.conformant = Gauge(
+            "upir_conformant",
+            "1 while the live observations are inside what was proved (the Conformant "
+            "condition is True), 0 while they are not (False); absent while there is no data",
+            obj,
+            registry=r,
+        )
+        self.conformance_reason = Gauge(
+            "upir_conformance_reason",
+            "1 for the Conformant condition's current reason (Conformant, AssumptionViolated, "
+            "BoundExceeded, NoData), 0 for the others",
+            [*obj, "reason"],
+            registry=r,
+        )
+        self.conformance_observed = Gauge(
+            "upir_conformance_observed",
+            "Latest value read for an environment name (env.*) or a metric with a proved bound",
+            [*obj, "name"],
+            registry=r,
+        )
+        self.conformance_bound = Gauge(
+            "upir_conformance_bound",
+            "The assumed (env.*) or proved (metric) limit on an observed name, by side (min, max)",
+            [*obj, "name", "side"],
+            registry=r,
+        )
         self.measured_latency = Gauge(
             "upir_measured_latency_ms",
             "Latest latency the tuning loop measured through Prometheus, ms",
@@ -123,6 +149,19 @@ class OperatorMetrics:
                 self.set(
                     self.verdicts, 1.0 if value == verdict else 0.0, namespace, upir, prop, value
                 )
+
+    def replace_series(
+        self, metric: Gauge, namespace: str, upir: str, values: Mapping[tuple[str, ...], float]
+    ) -> None:
+        """Set ``metric``'s series of one object to ``values`` (extra labels ->
+        value) and remove that object's other series of ``metric``."""
+        mine = self._series.get((namespace, upir), set())
+        for m, labels in list(mine):
+            if m is metric and labels[2:] not in values:
+                metric.remove(*labels)
+                mine.discard((m, labels))
+        for rest, value in values.items():
+            self.set(metric, value, namespace, upir, *rest)
 
     def forget(self, namespace: str, upir: str) -> None:
         """Remove every series of a deleted object."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from upir.core import PrometheusSpec
 from upir_operator.decisions import Sample
 from upir_operator.settings import PrometheusAccess
 
@@ -137,3 +138,18 @@ class PrometheusClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def read_environment(
+    client: PrometheusClient, prom: PrometheusSpec, *, timeout_s: float = 5.0
+) -> dict[str, float]:
+    """The observed environment: ``spec.tuning.prometheus.environment`` name
+    (without ``env.``) -> value. A query with no usable sample (nothing
+    matched, a PromQL error, NaN or infinite) is left out. Raises
+    :class:`PrometheusUnavailable` when Prometheus cannot be read."""
+    if not prom.environment:
+        return {}
+    samples = await client.query_all(prom.url, prom.environment, timeout_s=timeout_s)
+    return {
+        k: s.value for k, s in samples.items() if s.value is not None and math.isfinite(s.value)
+    }

@@ -138,14 +138,23 @@ def _current(status: Mapping[str, Any], upir: UPIR, mode: str) -> dict[str, Frac
     return None
 
 
-async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision | None:
-    """One interval. Returns the decision (None when tuning is off or impossible)."""
+async def tune_once(
+    runtime: Any,
+    body: kopf.Body,
+    mem: LoopMemory,
+    *,
+    written: Mapping[str, Any] | None = None,
+    hold: str | None = None,
+) -> Decision | None:
+    """One interval. Returns the decision (None when tuning is off or impossible).
+    ``written``: status fields just written this interval (the conformance
+    check's), not yet in ``body``; ``hold``: why to hold (not conformant)."""
     spec = body.get("spec") or {}
     tuning = spec.get("tuning") or {}
     mode = tuning.get("mode", "Off")
     if mode not in ("Recommend", "Auto"):
         return None
-    status = dict(body.get("status") or {})
+    status = dict(body.get("status") or {}) | dict(written or {})
     try:
         upir = UPIR.from_resource(
             {k: body.get(k) for k in ("apiVersion", "kind", "spec")}
@@ -160,7 +169,9 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
     policy = TuningPolicy(max_age_s=runtime.settings.max_metric_age_s)
     prom = upir.tuning.prometheus
     samples: Mapping[str, Any] | None = None
-    if current is None or prom is None:
+    if hold is not None:
+        dec = Decision(Action.HOLD, hold, state=replace(mem.state, holds=mem.state.holds + 1))
+    elif current is None or prom is None:
         why = (
             "NotApplied: no proved parameters running yet"
             if current is None

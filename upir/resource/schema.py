@@ -432,6 +432,13 @@ PRINTER_COLUMNS: tuple[Mapping[str, Any], ...] = freeze(
             "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
         },
         {
+            "name": "Conformant",
+            "type": "string",
+            "description": "The Conformant condition (live observations against the proofs): "
+            "True, False or Unknown; empty without spec.tuning.prometheus",
+            "jsonPath": '.status.conditions[?(@.type=="Conformant")].status',
+        },
+        {
             "name": "Mode",
             "type": "string",
             "description": "Tuning mode",

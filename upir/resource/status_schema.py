@@ -24,7 +24,7 @@ from upir.resource.builders import (
 def _condition() -> Schema:
     # The shape of metav1.Condition, as Kubernetes' own types declare it.
     return obj(
-        "A condition in the metav1.Condition shape. Types: Valid, Verified, Synthesized, Tuning, Ready.",
+        "A condition in the metav1.Condition shape. Types: Valid, Verified, Synthesized, Tuning, Conformant, Ready.",
         {
             "type": string(
                 "Condition type, CamelCase.", max_length=316, pattern=CONDITION_TYPE_PATTERN

@@ -88,6 +88,7 @@ def test_names_scope_and_columns() -> None:
     assert columns == {
         "Verdict": ".status.verdict",
         "Ready": '.status.conditions[?(@.type=="Ready")].status',
+        "Conformant": '.status.conditions[?(@.type=="Conformant")].status',
         "Mode": ".spec.tuning.mode",
         "Latency": ".status.measuredLatencyMs",
         "Age": ".metadata.creationTimestamp",
