@@ -4,17 +4,16 @@ whose load crosses the assumed bound)."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from upir_e2e.exporter import GaugeExporter
 from upir_e2e.prometheus import PrometheusServer, ensure_prometheus_installed
 from upir_e2e.stack import wait_for
 
@@ -83,43 +82,13 @@ def test_bad_input_exits_2_naming_the_field(tmp_path: Path, args: list[str], mes
     assert "Traceback" not in done.stderr
 
 
-class _Exporter:
-    """Two gauges on loopback: ``upir_test_calm`` (always 500) and
-    ``upir_test_load`` (``load``, which the test moves)."""
-
-    def __init__(self) -> None:
-        self.load = 500.0
-        exporter = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = f"upir_test_calm 500\nupir_test_load {exporter.load}\n".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.target = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def exporter() -> Iterator[_Exporter]:
-    found = _Exporter()
-    yield found
-    found.close()
+def exporter() -> Iterator[GaugeExporter]:
+    with GaugeExporter({"upir_test_calm": 500.0, "upir_test_load": 500.0}) as found:
+        yield found
 
 
-def test_against_a_real_prometheus(exporter: _Exporter) -> None:
+def test_against_a_real_prometheus(exporter: GaugeExporter) -> None:
     binary = ensure_prometheus_installed()
     with PrometheusServer([exporter.target], scrape_interval_s=0.2, binary=binary) as prom:
         prom.wait_for_targets_up(timeout_s=20)
@@ -130,7 +99,7 @@ def test_against_a_real_prometheus(exporter: _Exporter) -> None:
 
         # a few samples at the calm load, then the load crosses the assumed bound
         wait_for("calm samples", lambda: stored("count_over_time(upir_test_load[1m]) >= 3"), 30)
-        exporter.load = 950.0  # beyond env.arrival_rps <= 800
+        exporter.values["upir_test_load"] = 950.0  # beyond env.arrival_rps <= 800
         # stored: the range query ends now, and its last step sees this sample
         wait_for("the higher load scraped", lambda: stored("upir_test_load == 950"), 30)
         calm = upir(
