@@ -62,6 +62,7 @@ def test_alert_rules_pass_promtool(rules: tuple[Path, dict[str, dict[str, Any]]]
         "UpirPropertyNotProved",
         "UpirTuningProposalsRejected",
         "UpirTuningHeld",
+        "UpirNotConformant",
         "UpirVerificationSlow",
     }
     for rule in by_name.values():
@@ -169,6 +170,24 @@ def test_alerts_fire_on_synthetic_series(
                         "exp_alerts": [],
                     },
                     {"eval_time": "80m", "alertname": "UpirReconcileErrors", "exp_alerts": []},
+                ],
+            },
+            {
+                # a UPIR conformant for 2 minutes, then not (0) for longer than
+                # notConformantFor (10m); another one has no data (no series): silent
+                "interval": "1m",
+                "input_series": [
+                    series("upir_conformant", "1 1 0x30", **obj),
+                    series("upir_conformant", "1 1 _x30", namespace="shop", upir="quiet"),
+                    series("up", "1x30"),
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "8m", "alertname": "UpirNotConformant", "exp_alerts": []},
+                    {
+                        "eval_time": "20m",
+                        "alertname": "UpirNotConformant",
+                        "exp_alerts": [expected(by_name["UpirNotConformant"], obj)],
+                    },
                 ],
             },
             {

@@ -46,6 +46,7 @@ SETTINGS: dict[str, str] = {
     "operator.solver.timeoutMs": "UPIR_Z3_TIMEOUT",
     "operator.solver.memoryMb": "UPIR_Z3_MEMORY_MB",
     "operator.solver.bmcSteps": "UPIR_BMC_STEPS",
+    "operator.conformance.windows": "UPIR_CONFORMANCE_WINDOWS",
     "operator.prometheus.timeoutSeconds": "UPIR_PROMETHEUS_TIMEOUT",
     "operator.prometheus.maxMetricAgeSeconds": "UPIR_MAX_METRIC_AGE",
     "operator.prometheus.headers": "UPIR_PROMETHEUS_HEADERS",
@@ -268,6 +269,7 @@ def test_default_values_equal_the_operator_defaults() -> None:
     assert op["logLevel"] == d.library.log.level
     assert op["solver"]["timeoutMs"] == d.library.solver.timeout_ms
     assert op["solver"]["bmcSteps"] == d.library.solver.bmc_steps
+    assert op["conformance"]["windows"] == d.library.conformance.windows
     assert op["solver"]["memoryMb"] <= d.library.solver.memory_mb
     assert op["prometheus"]["timeoutSeconds"] == d.prometheus_timeout_s
     assert op["prometheus"]["maxMetricAgeSeconds"] == d.max_metric_age_s
