@@ -242,8 +242,8 @@ def test_operator_tunes_against_prometheus_behind_tls_and_basic_auth(
     )
     assert "Prometheus" not in tuning(good).get("message", "")
     # kubectl get up: the LATENCY column reads what the loop measured
-    row = cluster.kubectl("get", "up", "good", "-n", ns).strip().splitlines()[1].split()
-    assert row[4] == "120", row
+    header, row = cluster.kubectl("get", "up", "good", "-n", ns).strip().splitlines()[:2]
+    assert dict(zip(header.split(), row.split(), strict=True))["LATENCY"] == "120", row
     bad = cluster.wait_for(
         "a query error reported as such",
         lambda: (
