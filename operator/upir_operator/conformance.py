@@ -33,7 +33,7 @@ from upir.conformance.live import (
 )
 from upir.core import UPIR
 from upir.core.numbers import to_fraction
-from upir.errors import InvalidSpecError
+from upir.errors import InvalidSpecError, UpirError
 from upir.verification.results import VerificationReport
 from upir_operator import events
 from upir_operator.conditions import condition, get_condition, merge_conditions
@@ -76,13 +76,20 @@ def hold_reason(state: ConformanceState) -> str | None:
 
 
 def _verify(runtime: Any, upir: UPIR, params: Mapping[str, Fraction]) -> VerificationReport:
+    """The verdicts for the running parameters (cached when nothing changed)."""
     verifier = runtime.engine.verifier
     try:
         report: VerificationReport = verifier.check_params(upir, params)
+        return report
     except InvalidSpecError:
-        # applied for an earlier spec (a parameter since removed): the spec's own
-        report = verifier.verify(upir, quiet=True)
-    return report
+        pass  # applied before the spec narrowed a parameter's domain: still what runs
+    try:
+        report = verifier.verify(upir.with_params(params), quiet=True)
+        return report
+    except (KeyError, ValueError, UpirError):
+        # they name a component or parameter the spec no longer has: nothing is
+        # proved for what runs (the assumptions are still checked)
+        return VerificationReport(())
 
 
 async def _observe(

@@ -204,6 +204,20 @@ def test_the_running_parameters_decide_the_proved_bounds(engine: Engine, posted:
     assert "'0.999 <= system.availability'" in loop.cond()["message"]
 
 
+def test_running_parameters_the_spec_no_longer_knows_prove_nothing(
+    engine: Engine, posted: Any
+) -> None:
+    loop = _Loop(engine, windows=1)
+    loop.body["status"]["appliedParameters"] = {"cache.size_mb": 64}
+    loop.window(arrivals=100.0, p99=10_000.0)
+    assert loop.cond()["reason"] == "Conformant"
+    assert "p99" not in loop.prom.asked
+    # outside a narrowed domain, still what runs: verified as they are
+    loop.body["status"]["appliedParameters"] = {"gateway.timeout_ms": 5000, "gateway.retries": 0}
+    loop.window()
+    assert loop.cond()["reason"] == "BoundExceeded"
+
+
 def test_a_restarted_operator_resumes_the_reported_state() -> None:
     status = {
         "conditions": [
