@@ -144,7 +144,12 @@ class Finding:
 
 
 def _num(x: Fraction | float) -> str:
-    return format_number(x) if isinstance(x, Fraction) else f"{x:.6g}"
+    """A value as read: exact for fractions, the shortest round-trip text for
+    floats (never rounded to fewer digits than were observed)."""
+    if isinstance(x, Fraction):
+        short = abs(x.numerator) < 10**30 and x.denominator < 10**15
+        return format_number(x) if short else repr(float(x))
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 def judge(

@@ -215,3 +215,20 @@ def test_one_window_means_no_hysteresis() -> None:
     st = advance(ConformanceState(), _finding(Reason.CONFORMANT), s1)
     st = advance(st, _finding(Reason.NO_DATA), s1)
     assert st.reason is Reason.NO_DATA and st.conformant is None
+
+
+def test_values_are_shown_as_read(upir: UPIR) -> None:
+    bounds = _bounds(upir, ["latency_ms"])
+    f = judge(
+        upir.specification.assumptions,
+        {"env.arrival_rps": 1e-300},
+        bounds,
+        {"latency_ms": 123456.7},
+    )
+    # neither rounded to fewer digits nor spelled out to 300 decimals
+    assert f.message == (
+        "proved bound 'system.latency_ms <= 500' (constraint.latency_ms) exceeded: "
+        "observed latency_ms=123456.7"
+    )
+    f = judge(upir.specification.assumptions, {"env.arrival_rps": 1e-300}, (), {})
+    assert f.message == "1 check(s) hold: env.arrival_rps=1e-300"
