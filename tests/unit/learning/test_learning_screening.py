@@ -37,10 +37,12 @@ def _guard(upir: UPIR) -> Guardrail:
 
 
 def _edge(upir: UPIR) -> dict[str, Fraction]:
-    """Proved values from which some single moves are not: the spec's own, whose
-    4 x 4 worker slots are just enough for the latency bound under model 2 (the
+    """Proved values from which some single moves are not: two worker replicas
+    with three slots each, just enough for the latency bound under model 2 (the
     p99 wait for a slot counts), so one replica or slot fewer breaks it."""
-    return upir.tunable_values()
+    values = upir.tunable_values()
+    values.update({"worker.replicas": Fraction(2), "worker.concurrency": Fraction(3)})
+    return values
 
 
 def test_mask_is_exactly_the_moves_the_guardrail_proves(upir: UPIR) -> None:
