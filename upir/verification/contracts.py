@@ -294,7 +294,7 @@ class Composition:
         self.derived: dict[str, Interval] = {}
         self.out: dict[str, Interval] = {}
         self.path_lat: dict[str, Interval] = {}
-        self.path_av: dict[str, Interval] = {}
+        self.own_av: dict[str, Interval] = {}
         self.cost: dict[str, Fraction] = {}
         self.saturable: set[str] = set()
         """Services whose utilization may reach 1 (their latency is unbounded)."""
@@ -342,10 +342,10 @@ def compose(
         state.derived = dict(previous.derived)
         state.out = dict(previous.out)
         state.path_lat = dict(previous.path_lat)
-        state.path_av = dict(previous.path_av)
+        state.own_av = dict(previous.own_av)
         state.cost = dict(previous.cost)
         state.saturable = set(previous.saturable)
-    r, out, path_lat, path_av = state.derived, state.out, state.path_lat, state.path_av
+    r, out, path_lat, own_avs = state.derived, state.out, state.path_lat, state.own_av
     accepts: dict[str, Interval | None] = {}
 
     def accept(name: str) -> Interval | None:
@@ -400,9 +400,14 @@ def compose(
         r.update(entries)
         out[name] = throughput
         path_lat[name] = eq.path_latency(IV, own_lat, [path_lat[x] for x in preds])
-        path_av[name] = eq.path_availability(IV, own_av, [path_av[x] for x in preds])
+        own_avs[name] = Interval.point(1) if own_av is None else own_av
     r["system.latency_ms"] = maximum([path_lat[s] for s in st.sinks])
-    r["system.availability"] = minimum([path_av[s] for s in st.sinks])
+    r["system.availability"] = minimum(
+        [
+            eq.request_availability(IV, [(own_avs[n], k) for n, k in copies])
+            for copies in st.copies.values()
+        ]
+    )
     r["system.loss"] = eq.loss(IV, r["system.availability"])
     r["system.throughput_rps"] = minimum([out[s] for s in st.sinks])
     for n in st.of_type("service"):

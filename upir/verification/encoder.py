@@ -465,27 +465,27 @@ class Unrolling:
 
         return self._term("qpass", q, t, build)
 
-    def path_availability(self, c: str, t: int) -> Term:
-        def build() -> Term:
-            upstream = [self.path_availability(p, t) for p in self.st.preds[c]]
-            ctype = self.st.types[c]
-            own = (
-                self.availability(c, t)
-                if ctype == "service"
-                else self.queue_pass(c, t)
-                if ctype == "queue"
-                else None
-            )
-            return eq.path_availability(Z, own, upstream)
+    def own_availability(self, c: str, t: int) -> Term:
+        ctype = self.st.types[c]
+        if ctype == "service":
+            return self.availability(c, t)
+        if ctype == "queue":
+            return self.queue_pass(c, t)
+        return z.num(1)
 
-        return self._term("pav", c, t, build)
+    def request_availability(self, entry: str, t: int) -> Term:
+        def build() -> Term:
+            copies = [(self.own_availability(n, t), k) for n, k in self.st.copies[entry]]
+            return eq.request_availability(Z, copies)
+
+        return self._term("ravail", entry, t, build)
 
     def system(self, attr: str, t: int) -> Term:
         sinks = self.st.sinks
         if attr == "latency_ms":
             return z.max_([self.path_latency(s, t) for s in sinks])
         if attr == "availability":
-            return z.min_([self.path_availability(s, t) for s in sinks])
+            return z.min_([self.request_availability(e, t) for e in self.st.entries])
         if attr == "loss":
             return eq.loss(Z, self.system("availability", t))
         if attr == "throughput_rps":

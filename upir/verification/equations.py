@@ -400,11 +400,14 @@ def loss(m: Arith[V, C], availability_: V) -> V:
     return m.sub(m.num(1), availability_)
 
 
-def path_availability(m: Arith[V, C], own: V | None, upstream: Sequence[V]) -> V:
-    """Own availability (a service's served-successfully share, a queue's kept
-    share; None: 1, a batcher) times the least available path into the
-    component."""
-    up = m.min(upstream) if upstream else None
-    if own is None:
-        return up if up is not None else m.num(1)
-    return own if up is None else m.mul(own, up)
+def request_availability(m: Arith[V, C], copies: Sequence[tuple[V, int]]) -> V:
+    """The share of requests entering one entry point that succeed: every
+    connection carries the whole flow, so a request sends ``k`` copies through a
+    component ``k`` paths away from its entry, and succeeds only when every copy
+    does (docs/model.md section 8): the product of ``own ** k`` over the
+    components it reaches (``copies``: each one's own availability and ``k``)."""
+    acc = m.num(1)
+    for own, k in copies:
+        for _ in range(k):
+            acc = m.mul(acc, own)
+    return acc

@@ -80,7 +80,7 @@ def step(
     v.update(env)
     out: dict[str, Fraction] = {}
     path_lat: dict[str, Fraction] = {}
-    path_av: dict[str, Fraction] = {}
+    own_avs: dict[str, Fraction] = {}
     next_lengths: dict[str, Fraction] = {}
     saturated: list[str] = []
 
@@ -197,14 +197,17 @@ def step(
         v[p + "throughput_rps"] = out[name]
         preds = st.preds[name]
         path_lat[name] = eq.path_latency(X, own_lat, [path_lat[x] for x in preds])
-        path_av[name] = eq.path_availability(X, own_av, [path_av[x] for x in preds])
+        own_avs[name] = _ONE if own_av is None else own_av
 
     v["system.latency_ms"] = max(path_lat[s] for s in st.sinks)
     if saturated:
         # every component lies on a path to a sink
         v["system.latency_ms" + UNBOUNDED] = _ONE
         v[SATURATED] = Fraction(len(saturated))
-    v["system.availability"] = min(path_av[s] for s in st.sinks)
+    v["system.availability"] = min(
+        eq.request_availability(X, [(own_avs[n], k) for n, k in copies])
+        for copies in st.copies.values()
+    )
     v["system.loss"] = eq.loss(X, v["system.availability"])
     v["system.cost"] = sum(
         (params[f"{n}.replicas"] * params[f"{n}.cost_per_replica"] for n in st.of_type("service")),

@@ -161,6 +161,21 @@ class Structure:
         return out
 
     @cached_property
+    def copies(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Per entry point, each component a request entering there reaches,
+        with the number of paths to it (the copies of the request it sees),
+        in topological order."""
+        out: dict[str, tuple[tuple[str, int], ...]] = {}
+        for entry in self.entries:
+            paths = {n: 0 for n in self.order}
+            paths[entry] = 1
+            for n in self.order:
+                for s in self.succs[n]:
+                    paths[s] += paths[n]
+            out[entry] = tuple((n, k) for n, k in paths.items() if k > 0)
+        return out
+
+    @cached_property
     def system_ln(self) -> Fraction:
         """``ln_q`` of the services' waits inside ``system.latency_ms``: the
         quantile ``1 / (100 n)`` for ``n`` services, so that the sum along

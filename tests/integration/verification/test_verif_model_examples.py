@@ -304,3 +304,21 @@ def test_fan_out_and_join(make_upir) -> None:
     assert row["system.latency_ms"] == sum(lat)
     assert row["system.availability"] == F(1, 2)
     assert row["system.throughput_rps"] == 20
+
+
+def test_a_fork_needs_every_copy(make_upir) -> None:
+    """A request sent down two branches succeeds only when both copies do
+    (the simulator's rule): availability multiplies across the branches, and a
+    join sees two copies (model 1 took the weakest path instead)."""
+    svc = {"type": "service", "params": {"timeout_ms": 1000, "replicas": 100}}
+    u = make_upir(
+        [{"name": "a", **svc}, {"name": "b", **svc}, {"name": "c", **svc}, {"name": "d", **svc}],
+        [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")],
+    )
+    env: dict[str, F] = {"env.arrival_rps": F(10)}
+    for n, fail in (("a", 0), ("b", F(1, 10)), ("c", F(1, 10)), ("d", F(1, 5))):
+        env[f"env.{n}_service_ms"] = F(10)
+        env[f"env.{n}_failure_rate"] = F(fail)
+    (row,) = both(u, [env], ["system.availability", "system.loss"])
+    assert row["system.availability"] == F(9, 10) * F(9, 10) * F(4, 5) ** 2
+    assert row["system.loss"] == 1 - row["system.availability"]

@@ -128,8 +128,9 @@ def _path_latency(m: Any, own: Any, *upstream: Any) -> Any:
     return eq.path_latency(m, own, list(upstream))
 
 
-def _path_availability(m: Any, own: Any, *upstream: Any) -> Any:
-    return eq.path_availability(m, own, list(upstream))
+def _request_availability(m: Any, *owns_and_copies: Any) -> Any:
+    pairs = list(zip(owns_and_copies[::2], owns_and_copies[1::2], strict=True))
+    return eq.request_availability(m, [(own, int(k)) for own, k in pairs])
 
 
 def test_system_worked_example() -> None:
@@ -137,10 +138,12 @@ def test_system_worked_example() -> None:
     gw = _everywhere(_path_latency, F(120))
     q = _everywhere(_path_latency, F(0), gw)
     assert _everywhere(_path_latency, F(40), q) == 160
-    gw_av = _everywhere(_path_availability, _everywhere(eq.availability, F(1, 100), 2))
+    gw_av = _everywhere(eq.availability, F(1, 100), 2)
     fulfil = _everywhere(eq.availability, F(1, 100), 1)
-    assert _everywhere(_path_availability, fulfil, gw_av) == F(9998990001, 10**10)
-    assert _everywhere(eq.path_availability, None, []) == 1
+    assert _everywhere(_request_availability, gw_av, 1, F(1), 1, fulfil, 1) == F(9998990001, 10**10)
+    assert _everywhere(_request_availability) == 1
+    # a join reached by two paths sees two copies of each request
+    assert _everywhere(_request_availability, F(1, 2), 1, F(9, 10), 2) == F(81, 200)
 
 
 # -- ranges contain every exact value (the contracts' soundness) --------------------
