@@ -54,7 +54,7 @@ GRID = {
     "worker.replicas": (1, 2, 4, 6),
     "gateway.replicas": (1, 2, 4),
 }
-QUICK_GRID = {"batcher.batch_size": (2, 16), "worker.replicas": (2, 4)}
+QUICK_GRID = {"batcher.batch_size": (2, 16), "worker.replicas": (1, 4)}
 
 
 def service_of(cores: int | None) -> ServiceModel | None:
