@@ -16,8 +16,9 @@ cost: 0.5}`` scored by :class:`upir.learning.objective.TuningObjective` (0 = the
 defaults, higher is better; every method is scored by the same function).
 
 Scenarios: ``steady`` (210 req/s), ``shift`` (120 req/s, then 300 req/s from
-the middle of the run), ``tight`` (210 req/s, latency bound 150 ms instead of
-250 ms: a smaller proved region and a stricter penalty), ``shift_cpu`` (the
+the middle of the run), ``tight`` (210 req/s, latency bound 300 ms instead of
+500 ms under model 2, whose p99 bound counts the wait for a slot: a smaller
+proved region and a stricter penalty), ``shift_cpu`` (the
 shift, with workers of 2 CPUs each: the only one whose optimum moves with the load).
 
 Methods, each with the same budget of decision windows and the same seeds

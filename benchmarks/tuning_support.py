@@ -91,7 +91,7 @@ class Scenario:
 SCENARIOS = (
     Scenario("steady", 210.0, 210.0, "steady"),
     Scenario("shift", 120.0, 300.0, "shift"),
-    Scenario("tight", 210.0, 210.0, "steady", latency_max=150.0),
+    Scenario("tight", 210.0, 210.0, "steady", latency_max=300.0),
     # Workers that compute on 2 CPUs each: concurrency beyond them stretches every
     # batch, so the right replica count follows the load and the shift moves the
     # proved optimum (without contention it barely moves: see ``before_shift``).

@@ -72,11 +72,18 @@ SERVICE = ComponentType(
         ParamSpec("cost_per_replica", _F(1), _F(0), False, "cost units", "cost of one replica"),
     ),
     derived=_derived(
-        DerivedSpec("latency_ms", "ms", "worst-case time from first attempt to answer"),
-        DerivedSpec("availability", "ratio", "probability a request eventually succeeds"),
+        DerivedSpec(
+            "latency_ms",
+            "ms",
+            "p99 bound: wait for a slot plus the longest call; no finite bound at utilization >= 1",
+        ),
+        DerivedSpec("wait_ms", "ms", "p99 bound of the wait for a slot (below utilization 1)"),
+        DerivedSpec("call_ms", "ms", "worst case: how long one call holds its slot, every attempt"),
+        DerivedSpec("availability", "ratio", "mean: share of offered requests served successfully"),
+        DerivedSpec("shed_rps", "req/s", "mean: offered requests per second beyond capacity"),
         DerivedSpec("capacity_rps", "req/s", "requests per second the pool can complete"),
         DerivedSpec("utilization", "ratio", "offered attempts / capacity"),
-        DerivedSpec("attempt_ms", "ms", "duration of one attempt (service time cut at timeout)"),
+        DerivedSpec("attempt_ms", "ms", "worst case: one attempt (service time cut at timeout)"),
         DerivedSpec("arrival_rps", "req/s", "requests per second offered to the service"),
         DerivedSpec(
             "throughput_rps", "req/s", "requests per second it completes: min(offered, capacity)"
@@ -134,8 +141,13 @@ COMPONENT_TYPES: Mapping[str, ComponentType] = MappingProxyType(
 )
 
 SYSTEM_QUANTITIES: Mapping[str, DerivedSpec] = _derived(
-    DerivedSpec("latency_ms", "ms", "longest path of component latencies from an entry point"),
-    DerivedSpec("availability", "ratio", "product of availabilities along the paths"),
+    DerivedSpec(
+        "latency_ms", "ms", "p99 bound end to end: the longest path, each service at its share"
+    ),
+    DerivedSpec(
+        "availability", "ratio", "mean: served successfully / offered (failed, shed, dropped)"
+    ),
+    DerivedSpec("loss", "ratio", "mean: share of offered requests lost, 1 - availability"),
     DerivedSpec("cost", "cost units", "sum of replicas x cost_per_replica over services"),
     DerivedSpec("throughput_rps", "req/s", "requests per second the system completes"),
 )

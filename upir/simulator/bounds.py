@@ -19,9 +19,12 @@ worst window of the run, so a bound broken in one window shows):
 | batcher mean batch size | ``<b>.batch_items`` (range) |
 | system p99 latency, availability (as for services), lowest throughput, cost | ``system.*`` |
 
-The model's latencies leave out the wait for a slot and its rates are
-steady-state, so a service near or past its capacity measures beyond them:
-that is what the marks are for (DESIGN.md section 8).
+A service's ``latency_ms`` is a p99 bound that includes the wait for a slot
+(docs/model.md section 3.1) and is unbounded where the utilization may reach
+1; availabilities count shed and dropped requests. Utilizations, queue
+lengths and waits, and batch sizes are fluid, mean-rate quantities held
+against the worst window, so noise can mark them; ``benchmarks/conformance.py``
+measures how often each is beyond (docs/benchmarks.md, *Conformance*).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from upir.verification import Counterexample, Structure, reference
 from upir.verification import z3util as z
 from upir.verification.encoder import ParamValue, Unrolling
 from upir.verification.engine import horizon_for
-from upir.verification.exprs import Lookup, defined, encode_bool, has_division
+from upir.verification.exprs import defined, encode_bool, needs_guard
 from upir.verification.structure import Support
 from upir.verification.z3util import Formula, Term
 
@@ -275,7 +275,7 @@ class Encoder:
             excess = u.in_items(q, 0) - drain * step
             cap = _as_term(self.params[f"{q}.capacity"])
             state.append(length == z.ite(excess > z.num(0), cap, z.num(0)))
-        holds = [encode_bool(prop.predicate, u.lookup(0)), *_definedness(prop, u.lookup(0))]
+        holds = [encode_bool(prop.predicate, u.lookup(0)), *_definedness(prop, u, 0)]
         if {q for (q, _) in u.length_vars()} - set(queues):
             return None
         return z.and_([*state, *holds])
@@ -296,7 +296,7 @@ class Encoder:
         use_trigger = prop.operator in (TemporalOperator.UNTIL, TemporalOperator.SINCE)
         target = prop.trigger if use_trigger and prop.trigger is not None else prop.predicate
         parts = [encode_bool(target, lookup)]
-        parts.extend(_definedness(prop, lookup))
+        parts.extend(_definedness(prop, u, 0))
         return z.and_(parts)
 
     def _stateful(
@@ -317,7 +317,7 @@ class Encoder:
             if prop.trigger is not None
             else []
         )
-        defs = [d for t in range(n + 1) for d in _definedness(prop, u.lookup(t))]
+        defs = [d for t in range(n + 1) for d in _definedness(prop, u, t)]
         frame = _frame(u, n)
         return z.and_([*frame, *defs, semantics(prop.operator, ps, qs)])
 
@@ -448,13 +448,14 @@ def _as_term(value: ParamValue) -> Term:
     return z.num(value) if isinstance(value, Fraction) else value
 
 
-def _definedness(prop: TemporalProperty, lookup: Lookup) -> list[Formula]:
+def _definedness(prop: TemporalProperty, u: Unrolling, t: int) -> list[Formula]:
     """Division by zero reached in a predicate is a violation (``docs/model.md``
-    section 9); only predicates that divide need the guard."""
+    section 9), and so is reading a saturated service's latency (section 3.1);
+    only predicates that divide or read a latency need the guard."""
     out: list[Formula] = []
     for e in (prop.predicate, prop.trigger):
-        if e is not None and has_division(e):
-            out.append(defined(e, lookup))
+        if e is not None and needs_guard(e):
+            out.append(defined(e, u.lookup(t), u.finite(t)))
     return out
 
 

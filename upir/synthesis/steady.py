@@ -27,7 +27,7 @@ from upir.synthesis.encoding import Encoder, env_names
 from upir.verification import reference
 from upir.verification import z3util as z
 from upir.verification.encoder import ParamValue, Unrolling
-from upir.verification.exprs import defined, encode_bool, has_division
+from upir.verification.exprs import defined, encode_bool, needs_guard
 from upir.verification.z3util import CheckOutcome, CheckStatus, Formula, Term
 
 OVERLOAD_TIMEOUT_MS = 1000
@@ -70,8 +70,8 @@ def refute(
         state.append(length == z.ite(excess > z.num(0), z.num(params[f"{q}.capacity"]), z.num(0)))
     lookup = u.lookup(0)
     bad = [z.not_(encode_bool(prop.predicate, lookup))]
-    if has_division(prop.predicate):
-        bad.append(z.not_(defined(prop.predicate, lookup)))
+    if needs_guard(prop.predicate):
+        bad.append(z.not_(defined(prop.predicate, lookup, u.finite(0))))
     if {q for (q, _) in u.length_vars()} - set(queues):
         return None
     constraints = [*state, z.or_(bad), *u.environment([0])]

@@ -169,10 +169,18 @@ def _random_properties(
     pool: list[tuple[str, str]] = [
         ("ALWAYS", f"system.latency_ms <= {rng.choice((100, 500, 3000))}"),
         ("ALWAYS", f"system.availability >= {rng.choice(('0.9', '0.99', '0.9999'))}"),
+        ("ALWAYS", f"system.loss <= {rng.choice(('0.001', '0.1'))}"),
     ]
     for s in services:
         pool.append(("ALWAYS", f"{s}.utilization <= {rng.choice(('0.5', '1', '2'))}"))
         pool.append(("WITHIN", f"{s}.latency_ms <= {rng.choice((50, 200, 1000))}"))
+        # model 2: the wait and the shed load, and a latency guarded against
+        # saturation (defined everywhere, like a guarded division)
+        pool.append(("ALWAYS", f"{s}.wait_ms <= {rng.choice((100, 2000))}"))
+        pool.append(("ALWAYS", f"{s}.shed_rps <= {rng.choice((0, 50))}"))
+        pool.append(
+            ("ALWAYS", f"{s}.utilization >= 0.8 or {s}.latency_ms <= {rng.choice((500, 5000))}")
+        )
     for q in queues:
         pool.append(("ALWAYS", f"{q}.dropped == 0"))
         pool.append(("ALWAYS", f"{q}.length <= {rng.choice((1, 10, 100))}"))

@@ -201,8 +201,10 @@ class ServiceContract:
     attempt_ms: Interval
     failure_prob: Interval
     expected_attempts: Interval
-    latency_ms: Interval
-    availability: Interval
+    call_ms: Interval
+    """How long a call holds its slot, worst case."""
+    success: Interval
+    """The share of served requests whose attempts do not all fail."""
     calls_rps: Interval
 
 
@@ -219,10 +221,10 @@ def service_contract(params: Mapping[str, Fraction], s: Interval, f: Interval) -
     a = eq.attempt_ms(IV, s, timeout)
     p = eq.failure_prob(IV, s, timeout, f)
     e = eq.expected_attempts(IV, p, retries)
-    lat = eq.latency_ms(IV, a, p, IV.num(retries + 1))
-    avail = eq.availability(IV, p, retries)
+    call = eq.call_ms(IV, a, p, IV.num(retries + 1))
+    success = eq.availability(IV, p, retries)
     calls = eq.calls_capacity(IV, IV.num(params["replicas"]), IV.num(params["concurrency"]), a, e)
-    return ServiceContract(a, p, e, lat, avail, calls)
+    return ServiceContract(a, p, e, call, success, calls)
 
 
 # -- 3. composition ------------------------------------------------------------------
@@ -249,10 +251,20 @@ class Ranges:
         derived: dict[str, Interval],
         boxes: Mapping[str, Interval],
         params: Mapping[str, Fraction],
+        unbounded: frozenset[str] = frozenset(),
     ) -> None:
         self.derived = derived
         self.boxes = boxes
         self.params = params
+        self.unbounded = unbounded
+        """Names that may have no finite value at some reachable step (a
+        latency of a service whose utilization may reach 1): their range's top
+        is ``inf``, and a predicate reading them is not defined everywhere."""
+
+    def lookup(self, name: str) -> Interval | None:
+        """The range for predicates: None where the name may be unbounded
+        (evaluated like a possible division by zero)."""
+        return None if name in self.unbounded else self.get(name)
 
     def get(self, name: str) -> Interval:
         found = self.derived.get(name)
@@ -267,9 +279,10 @@ class Ranges:
         return Interval(-INF, INF)
 
 
-# (component entries, throughput, own latency, own availability)
-# (own availability is None for queues and batchers: they lose nothing)
-Piece = tuple[tuple[tuple[str, Interval], ...], Interval, Interval, Interval | None]
+# (component entries, throughput, own latency, own availability, whether the
+# own latency may be unbounded)
+# (own availability is None for batchers: they lose nothing)
+Piece = tuple[tuple[tuple[str, Interval], ...], Interval, Interval, Interval | None, bool]
 
 
 class Composition:
@@ -281,8 +294,10 @@ class Composition:
         self.derived: dict[str, Interval] = {}
         self.out: dict[str, Interval] = {}
         self.path_lat: dict[str, Interval] = {}
-        self.path_av: dict[str, Interval] = {}
+        self.own_av: dict[str, Interval] = {}
         self.cost: dict[str, Fraction] = {}
+        self.saturable: set[str] = set()
+        """Services whose utilization may reach 1 (their latency is unbounded)."""
         self.recomputed = 0
 
 
@@ -327,9 +342,10 @@ def compose(
         state.derived = dict(previous.derived)
         state.out = dict(previous.out)
         state.path_lat = dict(previous.path_lat)
-        state.path_av = dict(previous.path_av)
+        state.own_av = dict(previous.own_av)
         state.cost = dict(previous.cost)
-    r, out, path_lat, path_av = state.derived, state.out, state.path_lat, state.path_av
+        state.saturable = set(previous.saturable)
+    r, out, path_lat, own_avs = state.derived, state.out, state.path_lat, state.own_av
     accepts: dict[str, Interval | None] = {}
 
     def accept(name: str) -> Interval | None:
@@ -374,21 +390,34 @@ def compose(
                 if st.env_drained(name)
                 else _finite_min([accept(x) for x in st.succs[name]])
             )
-        entries, throughput, own_lat, own_av = _piece(
+        entries, throughput, own_lat, own_av, saturable = _piece(
             st, name, params, lam, extra, contract_of, step_ms
         )
+        if saturable:
+            state.saturable.add(name)
+        else:
+            state.saturable.discard(name)
         r.update(entries)
         out[name] = throughput
         path_lat[name] = eq.path_latency(IV, own_lat, [path_lat[x] for x in preds])
-        path_av[name] = eq.path_availability(IV, own_av, [path_av[x] for x in preds])
+        own_avs[name] = Interval.point(1) if own_av is None else own_av
     r["system.latency_ms"] = maximum([path_lat[s] for s in st.sinks])
-    r["system.availability"] = minimum([path_av[s] for s in st.sinks])
+    r["system.availability"] = minimum(
+        [
+            eq.request_availability(IV, [(own_avs[n], k) for n, k in copies])
+            for copies in st.copies.values()
+        ]
+    )
+    r["system.loss"] = eq.loss(IV, r["system.availability"])
     r["system.throughput_rps"] = minimum([out[s] for s in st.sinks])
     for n in st.of_type("service"):
         if redo is None or n in redo or n not in state.cost:
             state.cost[n] = params[f"{n}.replicas"] * params[f"{n}.cost_per_replica"]
     r["system.cost"] = Interval.point(sum(state.cost.values(), _ZERO))
-    return Ranges(r, boxes, params), state
+    unbounded: set[str] = set()
+    for n in state.saturable:
+        unbounded |= {f"{n}.latency_ms", f"{n}.wait_ms", "system.latency_ms"}
+    return Ranges(r, boxes, params, frozenset(unbounded)), state
 
 
 def _piece(
@@ -413,16 +442,33 @@ def _piece(
         if len(feeders) == 1:
             util = _intersect(util, _batched_utilization(c.calls_rps, lam, params, feeders[0]))
         throughput = eq.served(IV, lam, cap)
+        share = eq.served_share(IV, lam, cap)
+        avail = eq.service_availability(IV, share, c.success)
+        unbounded = not util.hi < 1
+        if unbounded:
+            # the utilization may reach 1: no finite bound (the ranges keep
+            # their sound ends; predicates read the names as undefined)
+            wait, lat = Interval(_ZERO, INF), Interval(c.call_ms.lo, INF)
+            path_lat = lat
+        else:
+            slots = IV.num(params[p + "replicas"] * params[p + "concurrency"])
+            wait = eq.wait_ms(IV, c.call_ms, slots, util)
+            lat = eq.latency_ms(IV, c.call_ms, wait)
+            sys_wait = eq.wait_ms(IV, c.call_ms, slots, util, st.system_ln)
+            path_lat = eq.latency_ms(IV, c.call_ms, sys_wait)
         entries: tuple[tuple[str, Interval], ...] = (
             (p + "arrival_rps", lam),
             (p + "attempt_ms", c.attempt_ms),
-            (p + "latency_ms", c.latency_ms),
-            (p + "availability", c.availability),
+            (p + "call_ms", c.call_ms),
+            (p + "wait_ms", wait),
+            (p + "latency_ms", lat),
+            (p + "availability", avail),
+            (p + "shed_rps", eq.shed_rps(IV, lam, cap)),
             (p + "capacity_rps", cap),
             (p + "utilization", util),
             (p + "throughput_rps", throughput),
         )
-        return entries, throughput, c.latency_ms, c.availability
+        return entries, throughput, path_lat, avail, unbounded
     if ctype == "batcher":
         size, flush = params[p + "batch_size"], params[p + "flush_ms"]
         items = _batch_items(lam, size, flush)
@@ -434,7 +480,7 @@ def _piece(
             (p + "latency_ms", wait),
             (p + "throughput_rps", lam),
         )
-        return entries, lam, wait, None
+        return entries, lam, wait, None, False
     cap_items = params[p + "capacity"]
     drain = extra
     if drain is None or lam.hi <= drain.lo:
@@ -442,6 +488,7 @@ def _piece(
         zero = Interval.point(0)
         length = dropped = wait = zero
         throughput = lam
+        kept = Interval.point(1)
     else:
         length = Interval(_ZERO, cap_items)
         dropped = Interval(_ZERO, lam.hi * step_ms / _K)
@@ -449,6 +496,10 @@ def _piece(
         throughput = Interval(
             min(lam.lo, drain.lo), min(drain.hi, lam.hi + cap_items * _K / step_ms)
         )
+        # a step drops at most what arrives beyond the drain (the backlog is
+        # at most the capacity), so it keeps at least min(1, d / lam)
+        kept_lo = _ZERO if lam.hi == INF or drain.lo <= 0 else min(_ONE, drain.lo / lam.hi)
+        kept = Interval(kept_lo, _ONE)
     entries = (
         (p + "arrival_rps", lam),
         (p + "length", length),
@@ -456,7 +507,7 @@ def _piece(
         (p + "wait_ms", wait),
         (p + "throughput_rps", throughput),
     )
-    return entries, throughput, wait, None
+    return entries, throughput, wait, kept, False
 
 
 def _batched_utilization(
@@ -501,7 +552,7 @@ def _finite_min(items: list[Interval | None]) -> Interval | None:
 
 def proves(prop: TemporalProperty, ranges: Ranges) -> bool:
     """Whether the ranges prove the property (see the module docstring)."""
-    lookup = ranges.get
+    lookup = ranges.lookup
 
     if prop.operator in (TemporalOperator.UNTIL, TemporalOperator.SINCE):
         assert prop.trigger is not None
@@ -516,7 +567,7 @@ def proves(prop: TemporalProperty, ranges: Ranges) -> bool:
 def refutes(prop: TemporalProperty, ranges: Ranges) -> bool:
     """Whether the ranges show the property's target false at *every* reachable
     step (so any allowed environment violates it at once)."""
-    lookup = ranges.get
+    lookup = ranges.lookup
 
     target = (
         prop.trigger

@@ -186,20 +186,103 @@ class Unrolling:
 
         return self._term("E", c, t, build)
 
-    def availability(self, c: str, t: int) -> Term:
+    def success(self, c: str, t: int) -> Term:
+        """The share of served requests whose attempts do not all fail."""
+
         def build() -> Term:
             p = self.failure_prob(c, t)
             return self._by_retries(c, lambda r: eq.availability(Z, p, r))
 
+        return self._term("success", c, t, build)
+
+    def availability(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            share = eq.served_share(Z, self.in_rps(c, t), self.capacity(c, t))
+            return eq.service_availability(Z, share, self.success(c, t))
+
         return self._term("avail", c, t, build)
 
-    def latency(self, c: str, t: int) -> Term:
+    def shed(self, c: str, t: int) -> Term:
+        return self._term(
+            "shed", c, t, lambda: eq.shed_rps(Z, self.in_rps(c, t), self.capacity(c, t))
+        )
+
+    def call(self, c: str, t: int) -> Term:
         def build() -> Term:
             a, p = self.attempt(c, t), self.failure_prob(c, t)
             attempts = as_term(self.param(f"{c}.retries")) + 1
-            return eq.latency_ms(Z, a, p, attempts)
+            return eq.call_ms(Z, a, p, attempts)
 
-        return self._term("lat", c, t, build)
+        return self._term("call", c, t, build)
+
+    def work(self, c: str, t: int) -> Term:
+        return self._term(
+            "work",
+            c,
+            t,
+            lambda: eq.work_ms(
+                Z, self.in_rps(c, t), self.attempt(c, t), self.expected_attempts(c, t)
+            ),
+        )
+
+    def budget(self, c: str, t: int) -> Term:
+        def build() -> Term:
+            feeders = self.st.batch_feeders(c)
+            items = z.min_([self.batch_items(f, t) for f in feeders]) if feeders else z.num(1)
+            return eq.slot_budget(Z, self.slots(c), items)
+
+        return self._term("budget", c, t, build)
+
+    def utilization(self, c: str, t: int) -> Term:
+        return self._term("util", c, t, lambda: self.work(c, t) / self.budget(c, t))
+
+    def slots(self, c: str) -> Term:
+        return as_term(self.param(f"{c}.replicas")) * as_term(self.param(f"{c}.concurrency"))
+
+    def saturated(self, c: str, t: int) -> Formula:
+        # utilization >= 1, i.e. arrival >= capacity (eq.saturated), stated
+        # without divisions
+        return self.work(c, t) >= self.budget(c, t)
+
+    def wait(self, c: str, t: int, system: bool = False) -> Term:
+        """The p99 wait for a slot (``system``: at the service's share of the
+        end-to-end 1%); its value at saturation (0) is never read by a
+        defined predicate (:meth:`finite`)."""
+
+        def build() -> Term:
+            ln_q = self.st.system_ln if system else eq.LN100
+            wait = eq.wait_ms_of_load(
+                Z, self.call(c, t), self.slots(c), self.work(c, t), self.budget(c, t), ln_q
+            )
+            return z.ite(self.saturated(c, t), z.num(0), wait)
+
+        return self._term("syswait" if system else "wait", c, t, build)
+
+    def latency(self, c: str, t: int, system: bool = False) -> Term:
+        def build() -> Term:
+            call = self.call(c, t)
+            wait = self.wait(c, t, system)
+            return z.ite(self.saturated(c, t), call, eq.latency_ms(Z, call, wait))
+
+        return self._term("syslat" if system else "lat", c, t, build)
+
+    def finite(self, t: int) -> Callable[[str], Formula | None]:
+        """Where a name has a finite value at step ``t`` (None: everywhere):
+        a service's latency and wait below saturation, the system latency when
+        no service is saturated (docs/model.md section 3.1)."""
+
+        def at(name: str) -> Formula | None:
+            scope, _, attr = name.partition(".")
+            if scope == "system":
+                if attr != "latency_ms":
+                    return None
+                services = self.st.of_type("service")
+                return z.and_([z.not_(self.saturated(c, t)) for c in services])
+            if self.st.types.get(scope) == "service" and attr in ("latency_ms", "wait_ms"):
+                return z.not_(self.saturated(c=scope, t=t))
+            return None
+
+        return at
 
     def calls_capacity(self, c: str, t: int) -> Term:
         def build() -> Term:
@@ -268,7 +351,9 @@ class Unrolling:
         def build() -> Term:
             ctype = self.st.types[c]
             if ctype == "service":
-                return eq.served(Z, self.in_rps(c, t), self.capacity(c, t))
+                return eq.served_unless(
+                    Z, self.in_rps(c, t), self.capacity(c, t), self.saturated(c, t)
+                )
             if ctype == "batcher":
                 return self.in_rps(c, t)
             return self.drained(c, t) * z.num(_K / self.step_ms)
@@ -360,7 +445,7 @@ class Unrolling:
     def own_latency(self, c: str, t: int) -> Term:
         ctype = self.st.types[c]
         if ctype == "service":
-            return self.latency(c, t)
+            return self.latency(c, t, system=True)
         if ctype == "queue":
             return self.queue_wait(c, t)
         return self.batch_wait(c, t)
@@ -372,20 +457,37 @@ class Unrolling:
 
         return self._term("plat", c, t, build)
 
-    def path_availability(self, c: str, t: int) -> Term:
+    def queue_pass(self, q: str, t: int) -> Term:
         def build() -> Term:
-            upstream = [self.path_availability(p, t) for p in self.st.preds[c]]
-            own = self.availability(c, t) if self.st.types[c] == "service" else None
-            return eq.path_availability(Z, own, upstream)
+            if q in self.empty:
+                return z.num(1)
+            return eq.queue_pass(Z, self.in_items(q, t), self.dropped(q, t))
 
-        return self._term("pav", c, t, build)
+        return self._term("qpass", q, t, build)
+
+    def own_availability(self, c: str, t: int) -> Term:
+        ctype = self.st.types[c]
+        if ctype == "service":
+            return self.availability(c, t)
+        if ctype == "queue":
+            return self.queue_pass(c, t)
+        return z.num(1)
+
+    def request_availability(self, entry: str, t: int) -> Term:
+        def build() -> Term:
+            copies = [(self.own_availability(n, t), k) for n, k in self.st.copies[entry]]
+            return eq.request_availability(Z, copies)
+
+        return self._term("ravail", entry, t, build)
 
     def system(self, attr: str, t: int) -> Term:
         sinks = self.st.sinks
         if attr == "latency_ms":
             return z.max_([self.path_latency(s, t) for s in sinks])
         if attr == "availability":
-            return z.min_([self.path_availability(s, t) for s in sinks])
+            return z.min_([self.request_availability(e, t) for e in self.st.entries])
+        if attr == "loss":
+            return eq.loss(Z, self.system("availability", t))
         if attr == "throughput_rps":
             return z.min_([self.out_rps(s, t) for s in sinks])
         if attr == "cost":
@@ -410,6 +512,9 @@ class Unrolling:
         if ctype == "service":
             derived = {
                 "latency_ms": self.latency,
+                "wait_ms": self.wait,
+                "call_ms": self.call,
+                "shed_rps": self.shed,
                 "availability": self.availability,
                 "attempt_ms": self.attempt,
                 "capacity_rps": self.capacity,
@@ -417,7 +522,7 @@ class Unrolling:
                 "throughput_rps": self.out_rps,
             }
             if attr == "utilization":
-                return self.in_rps(scope, t) / self.capacity(scope, t)
+                return self.utilization(scope, t)
         elif ctype == "queue":
             derived = {
                 "length": lambda c, t: self.length(c, t),

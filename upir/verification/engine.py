@@ -103,9 +103,9 @@ class Checker:
         return encode_bool(expr, u.lookup(t))
 
     def _defined_at(self, u: Unrolling, prop: TemporalProperty, t: int) -> Formula:
-        parts = [defined(prop.predicate, u.lookup(t))]
+        parts = [defined(prop.predicate, u.lookup(t), u.finite(t))]
         if prop.trigger is not None:
-            parts.append(defined(prop.trigger, u.lookup(t)))
+            parts.append(defined(prop.trigger, u.lookup(t), u.finite(t)))
         return z.and_(parts)
 
     def _inconclusive(
@@ -159,7 +159,7 @@ class Checker:
             violated_at = reference.first_violation(prop, shown)
         cex = Counterexample(
             env=tuple(_frozen(e) for e in full_steps),
-            trace=tuple(_frozen({k: v for k, v in s.items() if keep(k)}) for s in shown),
+            trace=tuple(_frozen(_shown_values(s, keep)) for s in shown),
             violated_at=violated_at,
             params=_frozen(cone_params),
             step_ms=self.settings.step_ms,
@@ -494,6 +494,20 @@ def _trace_filter(
         return key.split(".", 1)[0] in support.components
 
     return keep
+
+
+def _shown_values(
+    values: Mapping[str, Fraction], keep: Callable[[str], bool]
+) -> dict[str, Fraction]:
+    """One step of a counterexample trace: the kept values, where a quantity
+    with no finite bound at the step is shown by its marker only (its
+    placeholder value means nothing)."""
+    unbounded = set(reference.unbounded_names(values))
+    out = {k: v for k, v in values.items() if keep(k) and k not in unbounded}
+    for name in unbounded:
+        if keep(name):
+            out[name + reference.UNBOUNDED] = values[name + reference.UNBOUNDED]
+    return out
 
 
 def _shown_env(support: Support, env_steps: Sequence[Mapping[str, Fraction]]) -> set[str]:

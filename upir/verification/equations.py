@@ -1,4 +1,4 @@
-"""The model's equations, written once (``docs/model.md`` sections 3 to 8),
+"""The model's equations (model 2), written once (``docs/model.md`` sections 3 to 8),
 over a small arithmetic interface with three backends.
 
 Each equation below is one function of an :class:`Arith` and its inputs. The
@@ -24,6 +24,7 @@ over all reachable steps, not a one-step equation).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Protocol, TypeVar
@@ -204,16 +205,106 @@ def expected_attempts(m: Arith[V, C], p: V, retries: int) -> V:
 
 
 def availability(m: Arith[V, C], p: V, retries: int) -> V:
-    """``1 - p^(retries+1)``: a request fails when every attempt fails."""
+    """``1 - p^(retries+1)``: a served request fails when every attempt fails
+    (the attempts' success; a service's availability also counts what it
+    sheds, :func:`service_availability`)."""
     acc = p
     for _ in range(retries):
         acc = m.mul(acc, p)
     return m.sub(m.num(1), acc)
 
 
-def latency_ms(m: Arith[V, C], attempt: V, p: V, attempts: V) -> V:
-    """Worst case: every attempt is used when any may fail."""
+def call_ms(m: Arith[V, C], attempt: V, p: V, attempts: V) -> V:
+    """How long one call holds its slot, worst case: every attempt is used
+    when any may fail (model 1's whole ``latency_ms``)."""
     return m.ite(m.gt(p, m.num(0)), lambda: m.mul(attempts, attempt), lambda: attempt)
+
+
+LN100 = Fraction(461, 100)
+"""A rational upper bound of ``ln 100 = 4.60517...``: the p99 of a tail bounded
+by ``exp(-theta x)`` is at most ``ln(100) / theta <= LN100 / theta``."""
+
+
+def ln_upper(n: int) -> Fraction:
+    """A rational upper bound of ``ln(100 n)`` (``n >= 1``), within 0.002:
+    the tail quantile ``1 / (100 n)`` that lets ``n`` services' latencies
+    add up to an end-to-end p99 (union bound, docs/model.md section 8)."""
+    if n <= 1:
+        return LN100
+    # math.log is within a few ulps; the 1/1000 margin covers it
+    return Fraction(math.ceil(math.log(100 * n) * 1000) + 1, 1000)
+
+
+def wait_ms(m: Arith[V, C], call: V, slots: V, util: V, ln_q: Fraction = LN100) -> V:
+    """Bound of the wait for a slot that at most a share ``exp(-ln_q)`` of
+    calls exceed (``LN100``: the p99), for ``util < 1`` (docs/model.md
+    section 3.1): ``H (c-1)/c + ln_q * H / (c (1 - util))`` with ``H`` the
+    longest call and ``c`` the slots. Undefined at ``util >= 1``: the callers
+    guard it (no finite bound holds there)."""
+    pooled = m.div(m.mul(call, m.sub(slots, m.num(1))), slots)
+    tail = m.div(m.mul(m.num(ln_q), call), m.mul(slots, m.sub(m.num(1), util)))
+    return m.add(pooled, tail)
+
+
+def wait_ms_of_load(
+    m: Arith[V, C], call: V, slots: V, load: V, budget: V, ln_q: Fraction = LN100
+) -> V:
+    """:func:`wait_ms` at ``util = load / budget`` (``budget > load``), as
+    ``H (c-1)/c + ln_q H budget / (c (budget - load))``: the same value with one
+    division by a polynomial, which Z3's nonlinear arithmetic handles far
+    better than a division by ``1 - load / budget``."""
+    pooled = m.div(m.mul(call, m.sub(slots, m.num(1))), slots)
+    tail = m.div(m.mul(m.mul(m.num(ln_q), call), budget), m.mul(slots, m.sub(budget, load)))
+    return m.add(pooled, tail)
+
+
+def latency_ms(m: Arith[V, C], call: V, wait: V) -> V:
+    """p99 bound of a service's latency below saturation: the p99 wait plus
+    the longest call (the call never exceeds it, so the sum's p99 does not)."""
+    return m.add(wait, call)
+
+
+def work_ms(m: Arith[V, C], arrival: V, attempt: V, expected: V) -> V:
+    """Slot time offered per second, ms/s: ``arrival * a * E`` (per call)."""
+    return m.mul(m.mul(arrival, attempt), expected)
+
+
+def slot_budget(m: Arith[V, C], slots: V, items: V) -> V:
+    """Slot time a second the slots give, ms/s, in items: ``1000 c b``."""
+    return m.mul(m.mul(m.num(_K), slots), items)
+
+
+def utilization(m: Arith[V, C], arrival: V, attempt: V, expected: V, slots: V, items: V) -> V:
+    """``arrival / capacity`` written without nested divisions (the work
+    offered per second over the slots' ``1000 c b``), which is the same value
+    and far easier for Z3's nonlinear arithmetic."""
+    return m.div(work_ms(m, arrival, attempt, expected), slot_budget(m, slots, items))
+
+
+def saturated(m: Arith[V, C], arrival: V, capacity: V) -> C:
+    """Utilization >= 1: the backlog for the slots grows without bound."""
+    return m.ge(arrival, capacity)
+
+
+def shed_rps(m: Arith[V, C], arrival: V, capacity: V) -> V:
+    """The rate a service cannot serve (its excess over capacity)."""
+    return m.max([m.num(0), m.sub(arrival, capacity)])
+
+
+def served_share(m: Arith[V, C], arrival: V, capacity: V) -> V:
+    """The share of the offered load a service serves: ``min(1, K / arrival)``."""
+    return m.min(
+        [
+            m.num(1),
+            m.ite(m.gt(arrival, capacity), lambda: m.div(capacity, arrival), lambda: m.num(1)),
+        ]
+    )
+
+
+def service_availability(m: Arith[V, C], share: V, success: V) -> V:
+    """Served successfully / offered: the served share times the share of
+    served requests whose attempts do not all fail."""
+    return m.mul(share, success)
 
 
 def calls_capacity(m: Arith[V, C], replicas: V, concurrency: V, attempt: V, expected: V) -> V:
@@ -231,6 +322,13 @@ def sustained(m: Arith[V, C], calls: V, size: V, flush: V) -> V:
 def served(m: Arith[V, C], arrival: V, capacity: V) -> V:
     """What a service passes on: ``min(arrival, capacity)``."""
     return m.min([arrival, capacity])
+
+
+def served_unless(m: Arith[V, C], arrival: V, capacity: V, full: C) -> V:
+    """:func:`served` given ``full`` = :func:`saturated` (``arrival >=
+    capacity``): the same value, with the capacity (a division) only in the
+    saturated branch, which Z3's nonlinear arithmetic handles far better."""
+    return m.ite(full, lambda: capacity, lambda: arrival)
 
 
 # -- batcher (section 5) --------------------------------------------------------------
@@ -274,6 +372,15 @@ def next_length(m: Arith[V, C], length: V, in_items: V, out: V, capacity: V) -> 
     return m.min([capacity, m.sub(m.add(length, in_items), out)])
 
 
+def queue_pass(m: Arith[V, C], in_items: V, dropped_items: V) -> V:
+    """The share of a step's inflow a queue keeps (1 when nothing arrives)."""
+    return m.ite(
+        m.gt(in_items, m.num(0)),
+        lambda: m.sub(m.num(1), m.div(dropped_items, in_items)),
+        lambda: m.num(1),
+    )
+
+
 def queue_wait(m: Arith[V, C], length: V, drain: V | None) -> V:
     """The backlog ahead of a new item, in ms (0 when nothing bounds the drain)."""
     return m.num(0) if drain is None else m.div(m.mul(length, m.num(_K)), drain)
@@ -287,10 +394,20 @@ def path_latency(m: Arith[V, C], own: V, upstream: Sequence[V]) -> V:
     return own if not upstream else m.add(own, m.max(upstream))
 
 
-def path_availability(m: Arith[V, C], own: V | None, upstream: Sequence[V]) -> V:
-    """Own availability (None: 1, not a service) times the least available
-    path into the component."""
-    up = m.min(upstream) if upstream else None
-    if own is None:
-        return up if up is not None else m.num(1)
-    return own if up is None else m.mul(own, up)
+def loss(m: Arith[V, C], availability_: V) -> V:
+    """The share of offered requests not served successfully (shed, failed
+    or dropped): ``1 - system.availability``."""
+    return m.sub(m.num(1), availability_)
+
+
+def request_availability(m: Arith[V, C], copies: Sequence[tuple[V, int]]) -> V:
+    """The share of requests entering one entry point that succeed: every
+    connection carries the whole flow, so a request sends ``k`` copies through a
+    component ``k`` paths away from its entry, and succeeds only when every copy
+    does (docs/model.md section 8): the product of ``own ** k`` over the
+    components it reaches (``copies``: each one's own availability and ``k``)."""
+    acc = m.num(1)
+    for own, k in copies:
+        for _ in range(k):
+            acc = m.mul(acc, own)
+    return acc

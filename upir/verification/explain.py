@@ -21,6 +21,7 @@ from upir.core.temporal import TemporalProperty
 from upir.expr.ast import Compare, Expr, Name, Num, children, name_nodes
 from upir.expr.evaluate import EvaluationError, evaluate
 from upir.expr.printer import format_number, to_source
+from upir.verification.reference import UNBOUNDED, unbounded_names
 from upir.verification.results import Counterexample
 
 
@@ -56,6 +57,9 @@ class Violation:
     last: bool
     comparisons: tuple[Comparison, ...]
     values: Mapping[str, Fraction]
+    unbounded: tuple[str, ...] = ()
+    """Names the predicate reads that have no finite bound at the step (a
+    saturated service's latency, docs/model.md section 3.1)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +78,7 @@ class Violation:
                 for c in self.comparisons
             ],
             "values": {k: float(v) for k, v in self.values.items()},
+            "unbounded": list(self.unbounded),
         }
 
 
@@ -88,14 +93,19 @@ def explain_violation(prop: TemporalProperty, cex: Counterexample) -> Violation:
         values.update(cex.env_at(min(step, len(cex.env) - 1) if not cex.constant else 0))
     if cex.trace:
         values.update(cex.trace[min(step, len(cex.trace) - 1)])
+    unbounded = frozenset(unbounded_names(values))
+    values = {k: x for k, x in values.items() if k not in unbounded and not k.endswith(UNBOUNDED)}
     exprs = [prop.predicate] + ([prop.trigger] if prop.trigger is not None else [])
     comparisons = tuple(_compare(c, values) for e in exprs for c in _comparisons(e))
     mentioned: dict[str, Fraction] = {}
+    without_bound: list[str] = []
     for e in exprs:
         for node in name_nodes(e):
             if node.name in values:
                 mentioned[node.name] = values[node.name]
-    return Violation(step, last, comparisons, mentioned)
+            elif node.name in unbounded and node.name not in without_bound:
+                without_bound.append(node.name)
+    return Violation(step, last, comparisons, mentioned, tuple(without_bound))
 
 
 def describe_violation(prop: TemporalProperty, cex: Counterexample) -> list[str]:
@@ -116,9 +126,19 @@ def describe_violation(prop: TemporalProperty, cex: Counterexample) -> list[str]
     lines = [f"{prop.operator.value} {text} fails {where}:"]
     for c in v.comparisons:
         verdict = "holds" if c.holds else "is false" if c.holds is False else "cannot be evaluated"
+        if c.holds is None and any(n in c.source for n in v.unbounded):
+            verdict = "is undefined (no finite bound)"
         lines.append(f"  {c.source}: {c.evaluated()} {verdict}")
         for source, value in compound_operands(c):
             lines.append(f"    {source} = {show_number(value)}")
+    for name in v.unbounded:
+        owner = name.split(".", 1)[0]
+        why = (
+            "a service is saturated (utilization >= 1)"
+            if owner == "system"
+            else f"{owner} is saturated (utilization >= 1)"
+        )
+        lines.append(f"  {name} has no finite bound: {why}")
     # a bare name already shows its value in the comparison itself
     if v.values and any(compound_operands(c) for c in v.comparisons):
         shown = ", ".join(f"{k} = {show_number(x)}" for k, x in v.values.items())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from upir.errors import SolverError
-from upir.expr.ast import BinOp, BoolLit, BoolOp, Call, Compare, Expr, Name, Neg, Not, Num
+from upir.expr.ast import BinOp, BoolLit, BoolOp, Call, Compare, Expr, Name, Neg, Not, Num, names
 from upir.verification import z3util as z
 from upir.verification.z3util import Formula, Term
 
@@ -73,30 +73,40 @@ def encode_bool(expr: Expr, lookup: Lookup) -> Formula:
     raise SolverError(f"not a predicate: {type(expr).__name__}")
 
 
-def defined(expr: Expr, lookup: Lookup) -> Formula:
-    """Where ``expr`` is defined: no division or modulo by zero is *reached*.
+Finite = Callable[[str], "Formula | None"]
+"""Where a name has a finite value (None: everywhere); see
+:meth:`upir.verification.encoder.Unrolling.finite`."""
+
+
+def defined(expr: Expr, lookup: Lookup, finite: Finite | None = None) -> Formula:
+    """Where ``expr`` is defined: no division or modulo by zero is *reached*,
+    and no name without a finite value (``finite``: a saturated service's
+    latency, docs/model.md section 3.1) is read.
 
     Mirrors :func:`upir.expr.evaluate`: ``and``/``or`` and comparison chains stop
     at the first deciding operand, so a guarded ``x == 0 or 1 / x > 2`` is defined
     everywhere."""
-    if isinstance(expr, (Num, BoolLit, Name)):
+    if isinstance(expr, Name):
+        found = finite(expr.name) if finite is not None else None
+        return found if found is not None else z.boolean(True)
+    if isinstance(expr, (Num, BoolLit)):
         return z.boolean(True)
     if isinstance(expr, (Neg, Not)):
-        return defined(expr.operand, lookup)
+        return defined(expr.operand, lookup, finite)
     if isinstance(expr, BinOp):
-        parts = [defined(expr.left, lookup), defined(expr.right, lookup)]
+        parts = [defined(expr.left, lookup, finite), defined(expr.right, lookup, finite)]
         if expr.op in ("/", "%"):
             parts.append(encode_num(expr.right, lookup) != 0)
         return z.and_(parts)
     if isinstance(expr, Call):
-        return z.and_(defined(a, lookup) for a in expr.args)
+        return z.and_(defined(a, lookup, finite) for a in expr.args)
     if isinstance(expr, BoolOp):
         # D(a and rest) = D(a) and (a -> D(rest)); D(a or rest) = D(a) and (not a -> D(rest))
         result: Formula = z.boolean(True)
         for item in reversed(expr.operands):
             cond = encode_bool(item, lookup)
             guard = cond if expr.op == "and" else z.not_(cond)
-            result = z.and_([defined(item, lookup), z.implies(guard, result)])
+            result = z.and_([defined(item, lookup, finite), z.implies(guard, result)])
         return result
     if isinstance(expr, Compare):
         terms = [encode_num(e, lookup) for e in expr.operands]
@@ -104,11 +114,31 @@ def defined(expr: Expr, lookup: Lookup) -> Formula:
         result = z.boolean(True)
         for i in range(len(expr.ops) - 1, 0, -1):
             link = _cmp(expr.ops[i - 1], terms[i - 1], terms[i])
-            result = z.implies(link, z.and_([defined(expr.operands[i + 1], lookup), result]))
+            result = z.implies(
+                link, z.and_([defined(expr.operands[i + 1], lookup, finite), result])
+            )
         return z.and_(
-            [defined(expr.operands[0], lookup), defined(expr.operands[1], lookup), result]
+            [
+                defined(expr.operands[0], lookup, finite),
+                defined(expr.operands[1], lookup, finite),
+                result,
+            ]
         )
     return z.boolean(True)
+
+
+def may_be_unbounded(name: str) -> bool:
+    """Whether a name may have no finite value (a latency or a wait; which of
+    them really may is the unrolling's :meth:`finite`)."""
+    return name.endswith((".latency_ms", ".wait_ms"))
+
+
+def needs_guard(expr: Expr | None) -> bool:
+    """Whether ``expr`` may be undefined somewhere: it divides, or reads a
+    name that may have no finite value."""
+    if expr is None:
+        return False
+    return has_division(expr) or any(may_be_unbounded(n) for n in names(expr))
 
 
 def has_division(expr: Expr | None) -> bool:

@@ -155,7 +155,8 @@ def _compare(op: str, a: Interval, b: Interval) -> Truth:
     return Truth.TRUE if disjoint else Truth.FALSE if same_point else Truth.UNKNOWN
 
 
-Ranges = Callable[[str], Interval]
+Ranges = Callable[[str], Interval | None]
+"""A name's range; None where it may have no value (docs/model.md section 3.1)."""
 
 
 def evaluate_range(expr: Expr, ranges: Ranges) -> Interval | None:

@@ -17,7 +17,7 @@ from fractions import Fraction
 from upir.core.temporal import TemporalOperator, TemporalProperty
 from upir.core.upir import UPIR
 from upir.expr import EvaluationError, evaluate
-from upir.expr.ast import BinOp, Expr, names
+from upir.expr.ast import BinOp, Expr, Name, names
 from upir.verification import equations as eq
 from upir.verification.equations import EXACT as X
 from upir.verification.structure import (
@@ -34,6 +34,14 @@ from upir.verification.structure import (
 _ONE = Fraction(1)
 _ZERO = Fraction(0)
 _K = Fraction(1000)
+
+UNBOUNDED = "@unbounded"
+"""Suffix of the marker of a quantity with no finite bound at this step (the
+latency and wait of a saturated service, and then the system latency): the
+quantity keeps a value for sums, but a predicate that reads it is undefined,
+like a division by zero (docs/model.md section 3.1)."""
+SATURATED = "@saturated"
+"""Number of saturated services at this step (absent when none)."""
 
 
 class StepResult:
@@ -72,8 +80,9 @@ def step(
     v.update(env)
     out: dict[str, Fraction] = {}
     path_lat: dict[str, Fraction] = {}
-    path_av: dict[str, Fraction] = {}
+    own_avs: dict[str, Fraction] = {}
     next_lengths: dict[str, Fraction] = {}
+    saturated: list[str] = []
 
     def calls_capacity(name: str) -> Fraction:
         """Calls per second the pool completes: 1000*R*C / (attempt_ms * E)."""
@@ -124,8 +133,8 @@ def step(
         v[p + "attempt_ms"] = a
         v[p + "@failure_prob"] = prob
         v[p + "@expected_attempts"] = eq.expected_attempts(X, prob, retries)
-        v[p + "availability"] = eq.availability(X, prob, retries)
-        v[p + "latency_ms"] = eq.latency_ms(X, a, prob, Fraction(retries + 1))
+        v[p + "@success"] = eq.availability(X, prob, retries)
+        v[p + "call_ms"] = eq.call_ms(X, a, prob, Fraction(retries + 1))
 
     for name in st.order:
         ctype = st.types[name]
@@ -135,10 +144,31 @@ def step(
         own_av: Fraction | None = None
         if ctype == "service":
             cap = capacity(name)
+            util = lam / cap  # = eq.utilization (the encoder's form), exactly
             v[p + "capacity_rps"] = cap
-            v[p + "utilization"] = lam / cap
+            v[p + "utilization"] = util
+            v[p + "shed_rps"] = eq.shed_rps(X, lam, cap)
+            share = eq.served_share(X, lam, cap)
+            v[p + "availability"] = eq.service_availability(X, share, v[p + "@success"])
             out[name] = eq.served(X, lam, cap)
-            own_lat, own_av = v[p + "latency_ms"], v[p + "availability"]
+            call = v[p + "call_ms"]
+            if eq.saturated(X, lam, cap):
+                # no finite bound: the names stay bound (to the longest call,
+                # for sums along paths) but a predicate that reads them fails
+                saturated.append(name)
+                v[p + "wait_ms"] = _ZERO
+                v[p + "latency_ms"] = call
+                v[p + "wait_ms" + UNBOUNDED] = v[p + "latency_ms" + UNBOUNDED] = _ONE
+                own_lat = call
+            else:
+                slots = params[p + "replicas"] * params[p + "concurrency"]
+                wait = eq.wait_ms(X, call, slots, util)
+                v[p + "wait_ms"] = wait
+                v[p + "latency_ms"] = eq.latency_ms(X, call, wait)
+                # inside the end-to-end sum, each service at its share of the 1%
+                wait = eq.wait_ms(X, call, slots, util, st.system_ln)
+                own_lat = eq.latency_ms(X, call, wait)
+            own_av = v[p + "availability"]
         elif ctype == "batcher":
             v[p + "batch_items"] = batch_items(name)
             wait = eq.batch_wait(X, lam, params[p + "batch_size"], params[p + "flush_ms"])
@@ -157,7 +187,9 @@ def step(
             gone = eq.drained(X, length, in_items, None if drain is None else drain * step_ms / _K)
             wait = eq.queue_wait(X, length, drain)
             v[p + "length"] = length
-            v[p + "dropped"] = eq.dropped(X, length, in_items, gone, cap_items)
+            lost = eq.dropped(X, length, in_items, gone, cap_items)
+            v[p + "dropped"] = lost
+            own_av = eq.queue_pass(X, in_items, lost)
             v[p + "wait_ms"] = wait
             next_lengths[name] = eq.next_length(X, length, in_items, gone, cap_items)
             out[name] = gone * _K / step_ms
@@ -165,10 +197,18 @@ def step(
         v[p + "throughput_rps"] = out[name]
         preds = st.preds[name]
         path_lat[name] = eq.path_latency(X, own_lat, [path_lat[x] for x in preds])
-        path_av[name] = eq.path_availability(X, own_av, [path_av[x] for x in preds])
+        own_avs[name] = _ONE if own_av is None else own_av
 
     v["system.latency_ms"] = max(path_lat[s] for s in st.sinks)
-    v["system.availability"] = min(path_av[s] for s in st.sinks)
+    if saturated:
+        # every component lies on a path to a sink
+        v["system.latency_ms" + UNBOUNDED] = _ONE
+        v[SATURATED] = Fraction(len(saturated))
+    v["system.availability"] = min(
+        eq.request_availability(X, [(own_avs[n], k) for n, k in copies])
+        for copies in st.copies.values()
+    )
+    v["system.loss"] = eq.loss(X, v["system.availability"])
     v["system.cost"] = sum(
         (params[f"{n}.replicas"] * params[f"{n}.cost_per_replica"] for n in st.of_type("service")),
         _ZERO,
@@ -271,8 +311,16 @@ def constant_values(
 
 
 def public_values(values: Mapping[str, Fraction]) -> dict[str, Fraction]:
-    """Values without the internal ``@`` helpers."""
-    return {k: x for k, x in values.items() if "@" not in k}
+    """Values without the internal ``@`` helpers, and without the quantities
+    that have no finite bound at this step (see :func:`unbounded_names`)."""
+    return {k: x for k, x in values.items() if "@" not in k and k + UNBOUNDED not in values}
+
+
+def unbounded_names(values: Mapping[str, Fraction]) -> list[str]:
+    """The quantities with no finite bound at this step (a saturated service's
+    latency and wait, and the system latency), sorted."""
+    n = len(UNBOUNDED)
+    return sorted(k[:-n] for k in values if k.endswith(UNBOUNDED))
 
 
 # -- temporal semantics ---------------------------------------------------------
@@ -283,11 +331,22 @@ def _divides_by_zero(err: EvaluationError) -> bool:
 
 
 def truth(expr: Expr, values: Mapping[str, Fraction]) -> bool | None:
-    """The predicate's value, or None when it divides by zero."""
+    """The predicate's value, or None when it divides by zero or reads a
+    quantity with no finite bound (:data:`UNBOUNDED`); both are reached in
+    evaluation order, so a guarded ``x.utilization >= 1 or x.latency_ms < 5``
+    is defined."""
+    hidden: frozenset[str] = frozenset()
+    view = values
+    if SATURATED in values:
+        hidden = frozenset(n for n in names(expr) if n + UNBOUNDED in values)
+        if hidden:
+            view = {k: x for k, x in values.items() if k not in hidden}
     try:
-        result = evaluate(expr, values)
+        result = evaluate(expr, view)
     except EvaluationError as err:
         if _divides_by_zero(err):
+            return None
+        if isinstance(err.expr, Name) and err.expr.name in hidden:
             return None
         raise
     return bool(result)

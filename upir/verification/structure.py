@@ -23,11 +23,15 @@ from functools import cached_property
 
 from upir.core.architecture import Architecture
 from upir.expr.ast import Expr, names
+from upir.verification.equations import ln_upper
 from upir.verification.memo import IdentityMemo
 
-MODEL_VERSION = "upir-model-1"
-"""Version of the model equations and encoder; part of every proof-cache key.
-Bump it whenever an equation or the encoding changes a verdict."""
+MODEL_VERSION = "upir-model-2"
+"""Version of the model equations and encoder; part of every proof-cache key
+and named by every certificate. Bump it whenever an equation or the encoding
+changes a verdict. Model 2 (docs/model.md): a service's latency includes the
+wait for a slot and has no finite bound at utilization >= 1, shedding counts
+against availability, queue drops too, and ``system.loss`` is new."""
 
 ARRIVAL = "env.arrival_rps"
 
@@ -157,6 +161,29 @@ class Structure:
         return out
 
     @cached_property
+    def copies(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Per entry point, each component a request entering there reaches,
+        with the number of paths to it (the copies of the request it sees),
+        in topological order."""
+        out: dict[str, tuple[tuple[str, int], ...]] = {}
+        for entry in self.entries:
+            paths = {n: 0 for n in self.order}
+            paths[entry] = 1
+            for n in self.order:
+                for s in self.succs[n]:
+                    paths[s] += paths[n]
+            out[entry] = tuple((n, k) for n, k in paths.items() if k > 0)
+        return out
+
+    @cached_property
+    def system_ln(self) -> Fraction:
+        """``ln_q`` of the services' waits inside ``system.latency_ms``: the
+        quantile ``1 / (100 n)`` for ``n`` services, so that the sum along
+        any path is exceeded by at most 1% of requests (union bound,
+        docs/model.md section 8)."""
+        return ln_upper(len(self.of_type("service")))
+
+    @cached_property
     def env_domains(self) -> Mapping[str, EnvDomain]:
         return self.model_env()
 
@@ -261,9 +288,15 @@ class Structure:
     def _system_support(self, attr: str) -> Support:
         if attr == "latency_ms":
             return union(self._latency_support(n) for n in self.order)
-        if attr == "availability":
-            return union(self.support("own", n) for n in self.of_type("service")) | Support(
-                frozenset(self.order)
+        if attr in ("availability", "loss"):
+            # every service's served share, every queue's drops
+            return union(
+                self.support("util", n)
+                if self.types[n] == "service"
+                else self.support("queue", n)
+                if self.types[n] == "queue"
+                else Support(frozenset({n}))
+                for n in self.order
             )
         if attr == "cost":
             return Support(frozenset(self.of_type("service")))
@@ -276,7 +309,8 @@ class Structure:
     def _latency_support(self, name: str) -> Support:
         ctype = self.types[name]
         if ctype == "service":
-            return self.support("own", name)
+            # the wait for a slot reads the utilization
+            return self.support("util", name)
         return self.support("queue" if ctype == "queue" else "batch", name)
 
     def expr_support(self, exprs: Iterable[Expr | None]) -> Support:
@@ -289,8 +323,11 @@ class Structure:
 
 # (component type, derived name) -> internal quantity kind
 _DERIVED_KIND: dict[tuple[str, str], str] = {
-    ("service", "latency_ms"): "own",
-    ("service", "availability"): "own",
+    ("service", "latency_ms"): "util",
+    ("service", "wait_ms"): "util",
+    ("service", "call_ms"): "own",
+    ("service", "shed_rps"): "util",
+    ("service", "availability"): "util",
     ("service", "attempt_ms"): "own",
     ("service", "capacity_rps"): "cap",
     ("service", "utilization"): "util",

@@ -72,7 +72,9 @@ DOC: dict[str, Any] = {
                     "operator": "ALWAYS",
                     "predicate": "gateway.timeout_ms * (gateway.retries + 1) <= 240",
                 },
-                {"name": "fast", "operator": "ALWAYS", "predicate": "gateway.latency_ms <= 150"},
+                # model 2: the gateway's p99 includes the wait for one of its 4
+                # slots at 40 req/s (about 280 ms with no retry at 60 ms)
+                {"name": "fast", "operator": "ALWAYS", "predicate": "gateway.latency_ms <= 300"},
             ],
             "constraints": {"availability": {"min": 0.95}, "cost": {"max": 3}},
         },

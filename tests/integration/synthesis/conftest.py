@@ -53,14 +53,16 @@ def doc(
     }
 
 
-def api_small(*, latency_max: int = 300, availability_min: float = 0.999) -> UPIR:
+def api_small(*, latency_max: int = 700, availability_min: float = 0.999) -> UPIR:
     """One service: 4 timeouts x 4 retry counts (16 points)."""
     return UPIR.from_resource(
         api_small_doc(latency_max=latency_max, availability_min=availability_min)
     )
 
 
-def api_small_doc(*, latency_max: int = 300, availability_min: float = 0.999) -> dict[str, Any]:
+def api_small_doc(*, latency_max: int = 700, availability_min: float = 0.999) -> dict[str, Any]:
+    """Model 2's p99 latency of the 8 slots at 50 req/s and s <= 60 ms: about
+    509 ms at 2 retries, 678 at 3 (docs/model.md 3.1), so 700 keeps both."""
     return doc(
         [
             {
@@ -70,7 +72,7 @@ def api_small_doc(*, latency_max: int = 300, availability_min: float = 0.999) ->
             }
         ],
         assumptions=[
-            "env.arrival_rps <= 100",
+            "env.arrival_rps <= 50",
             "10 <= env.gw_service_ms <= 60",
             "env.gw_failure_rate <= 0.05",
         ],

@@ -63,5 +63,8 @@ def test_unsat_names_the_environment_and_its_assumptions() -> None:
     assert result.status is SynthesisStatus.UNSAT
     text = result.explanation
     assert "gateway.retries in [6, 9]" in text
-    assert "fast under " in text and "env.gateway_service_ms = " in text
-    assert "allowed by: 5 <= env.gateway_service_ms <= 40" in text
+    # 7 to 10 attempts break both the gateway's and the system's latency bound
+    # (model 2 adds the wait for a slot); the explanation names one of them
+    assert "fast under " in text or "constraint.latency_ms under " in text
+    assert "env.gateway_service_ms = " in text
+    assert "5 <= env.gateway_service_ms <= 40" in text.split("allowed by: ", 1)[1]

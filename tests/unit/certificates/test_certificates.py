@@ -109,6 +109,21 @@ def test_round_trip_trusted(upir: UPIR, key: SigningKey) -> None:
     assert verify_certificate(signed.to_json(), key.public_key_pem()).valid
 
 
+def test_a_model_1_certificate_still_verifies_and_names_its_model(
+    upir: UPIR, key: SigningKey
+) -> None:
+    """Model 2 (docs/model.md) changes verdicts, not certificates: one issued
+    under ``upir-model-1`` checks valid and says which model its proofs used."""
+    from upir.verification import MODEL_VERSION
+
+    assert MODEL_VERSION == "upir-model-2"
+    signed = _issue(upir, key, model_version="upir-model-1")
+    check = verify_certificate(signed.to_json(), key.public_key_pem())
+    assert check.valid and check.trusted, check.reason
+    assert check.certificate is not None
+    assert check.certificate.model_version == "upir-model-1"
+
+
 def test_payload_is_the_documented_canonical_json(upir: UPIR, key: SigningKey) -> None:
     signed = _issue(upir, key)
     data = json.loads(signed.payload)

@@ -60,4 +60,4 @@ def test_a_spec_the_verifier_refuses_is_invalid_input() -> None:
     outcome = check_file(str(EXAMPLE), _Refusing(), want_lines=True)  # type: ignore[arg-type]
     assert outcome.invalid is not None and not outcome.checked
     assert exit_code([outcome]) == 2
-    assert outcome.line(0, "spec.specification.assumptions") == 27  # the key's line
+    assert outcome.line(0, "spec.specification.assumptions") == 29  # the key's line

@@ -109,7 +109,7 @@ def test_the_environment_comes_from_the_assumptions() -> None:
     # "5 <= env.gateway_service_ms <= 40", "env.gateway_failure_rate <= 0.01"
     assert (gw.service_time.lo, gw.service_time.hi, gw.service_time.mean) == (5, 40, 22.5)
     assert gw.failure_rate == pytest.approx(0.01)
-    assert gw.value("timeout_ms") == 300 and gw.value("replicas") == 3
+    assert gw.value("timeout_ms") == 300 and gw.value("replicas") == 6
     changed = network_from_upir(upir, {"gateway.retries": __import__("fractions").Fraction(4)})
     assert changed.node("gateway").value("retries") == 4
 

@@ -52,10 +52,16 @@ def _doc(
             "specification": {
                 "assumptions": assumptions
                 if assumptions is not None
-                else ["10 <= env.gw_service_ms <= 60", "env.gw_failure_rate <= 0.05"],
+                else [
+                    "10 <= env.gw_service_ms <= 60",
+                    "env.gw_failure_rate <= 0.05",
+                    "env.arrival_rps <= 50",
+                ],
+                # model 2: the p99 latency includes the wait for one of the 8
+                # slots (docs/model.md 3.1): about 509 ms at r=2, 678 at r=3
                 "constraints": constraints
                 if constraints is not None
-                else {"latency_ms": {"max": 300}, "availability": {"min": 0.999}},
+                else {"latency_ms": {"max": 700}, "availability": {"min": 0.999}},
             },
             "parameters": parameters
             if parameters is not None
@@ -161,9 +167,10 @@ def test_success_is_the_cheapest_proved_point_and_needs_a_round() -> None:
     result = Synthesizer(SETTINGS).synthesize(_upir())
     assert result.status is SynthesisStatus.SUCCESS and result.optimal
     assert result.iterations == 2 and result.counterexamples >= 1
-    # latency <= 300 with service time up to 60: (r+1)*min(60, T) <= 300 and
-    # availability 1 - 0.05^(r+1) >= 0.999 needs r >= 2; the latency bound
-    # (r+1)*T is least at T=100, r=2 (T=50 < 60 makes every slow attempt fail)
+    # availability 1 - 0.05^(r+1) >= 0.999 needs r >= 2 (and T >= 60: T=50 < 60
+    # makes every slow attempt fail); the p99 latency (509 ms at r=2) is within
+    # 700 for every such T; the latency-bound objective (r+1)*T is least at
+    # T=100, r=2
     assert dict(result.parameters) == {"gw.timeout_ms": 100, "gw.retries": 2}
     assert dict(result.objective) == {
         "cost": 2,

@@ -52,8 +52,8 @@ def test_service_contract_contains_every_point(
     v = reference.step(st_, upir.param_values(), env, {}, F(100)).values
     for name, rng in (
         ("x.attempt_ms", c.attempt_ms),
-        ("x.latency_ms", c.latency_ms),
-        ("x.availability", c.availability),
+        ("x.call_ms", c.call_ms),
+        ("x.@success", c.success),
         ("x.capacity_rps", c.calls_rps),
     ):
         assert rng.lo <= v[name] <= rng.hi, (name, rng, v[name])
@@ -130,6 +130,9 @@ def test_composition_contains_every_reachable_value(
     trace = reference.simulate(st_, params, run, F(100))
     checked = 0
     for t, values in enumerate(trace):
+        # a quantity with no finite bound at a reachable step is one the
+        # composition knows may be unbounded (so it never proves a bound on it)
+        assert set(reference.unbounded_names(values)) <= ranges.unbounded, t
         for name, value in values.items():
             if "@" in name or name not in ranges.derived:
                 continue
@@ -196,4 +199,5 @@ def test_differential_composition_equals_a_fresh_one(
     fresh, _ = ranges_for(new)
     diff, state = ranges_for(new, first, {comp.name})
     assert diff.derived == fresh.derived
+    assert diff.unbounded == fresh.unbounded
     assert state.recomputed <= len(st_.order)

@@ -41,11 +41,50 @@ def test_service_worked_example() -> None:
     p = _everywhere(eq.failure_prob, F(50), F(100), F(1, 10))
     e = _everywhere(eq.expected_attempts, p, 2)
     assert (a, p, e) == (50, F(1, 10), F(111, 100))
-    assert _everywhere(eq.availability, p, 2) == F(999, 1000)
-    assert _everywhere(eq.latency_ms, a, p, F(3)) == 150
+    success = _everywhere(eq.availability, p, 2)
+    assert success == F(999, 1000)
+    call = _everywhere(eq.call_ms, a, p, F(3))
+    assert call == 150
     k = _everywhere(eq.calls_capacity, F(2), F(4), a, e)
     assert k == F(16000, 111)
     assert _everywhere(eq.served, F(100), k) == 100
+    # model 2: the wait for one of the 8 slots at utilization 111/160
+    util = F(100) / k
+    assert util == F(111, 160)
+    wait = _everywhere(eq.wait_ms, call, F(8), util)
+    assert wait == F(150 * 7, 8) + F(461, 100) * 150 / (8 * (1 - util))
+    assert round(float(wait), 2) == 413.49
+    assert _everywhere(eq.latency_ms, call, wait) == wait + 150
+    assert _everywhere(eq.shed_rps, F(100), k) == 0
+    share = _everywhere(eq.served_share, F(100), k)
+    assert share == 1
+    assert _everywhere(eq.service_availability, share, success) == F(999, 1000)
+
+
+def test_saturated_service_worked_example() -> None:
+    """docs/model.md section 3.1: the same service offered 200 rps."""
+    k = F(16000, 111)
+    assert EXACT.ite(eq.saturated(EXACT, F(200), k), lambda: F(1), lambda: F(0)) == 1
+    assert _everywhere(eq.shed_rps, F(200), k) == F(6200, 111)
+    share = _everywhere(eq.served_share, F(200), k)
+    assert share == F(80, 111)
+    avail = _everywhere(eq.service_availability, share, F(999, 1000))
+    assert avail == F(80 * 999, 111 * 1000)
+    # exactly at capacity is saturated too; just below it is not
+    assert eq.saturated(EXACT, k, k) is True
+    assert eq.saturated(EXACT, k - F(1, 1000), k) is False
+
+
+def test_queue_keeps_what_it_does_not_drop() -> None:
+    assert _everywhere(eq.queue_pass, F(20), F(10)) == F(1, 2)
+    assert _everywhere(eq.queue_pass, F(0), F(0)) == 1
+    assert _everywhere(eq.loss, F(9, 10)) == F(1, 10)
+
+
+def test_ln100_bound_is_above_ln100() -> None:
+    import math
+
+    assert math.log(100) < eq.LN100 < math.log(100) + F(1, 100)
 
 
 def test_service_beyond_its_timeout() -> None:
@@ -53,7 +92,7 @@ def test_service_beyond_its_timeout() -> None:
     p = _everywhere(eq.failure_prob, F(150), F(100), F(1, 10))
     assert (a, p) == (100, 1)
     assert _everywhere(eq.availability, p, 2) == 0
-    assert _everywhere(eq.latency_ms, a, p, F(3)) == 300
+    assert _everywhere(eq.call_ms, a, p, F(3)) == 300
     e = _everywhere(eq.expected_attempts, p, 2)
     assert _everywhere(eq.calls_capacity, F(2), F(4), a, e) == F(80, 3)
 
@@ -89,8 +128,9 @@ def _path_latency(m: Any, own: Any, *upstream: Any) -> Any:
     return eq.path_latency(m, own, list(upstream))
 
 
-def _path_availability(m: Any, own: Any, *upstream: Any) -> Any:
-    return eq.path_availability(m, own, list(upstream))
+def _request_availability(m: Any, *owns_and_copies: Any) -> Any:
+    pairs = list(zip(owns_and_copies[::2], owns_and_copies[1::2], strict=True))
+    return eq.request_availability(m, [(own, int(k)) for own, k in pairs])
 
 
 def test_system_worked_example() -> None:
@@ -98,10 +138,12 @@ def test_system_worked_example() -> None:
     gw = _everywhere(_path_latency, F(120))
     q = _everywhere(_path_latency, F(0), gw)
     assert _everywhere(_path_latency, F(40), q) == 160
-    gw_av = _everywhere(_path_availability, _everywhere(eq.availability, F(1, 100), 2))
+    gw_av = _everywhere(eq.availability, F(1, 100), 2)
     fulfil = _everywhere(eq.availability, F(1, 100), 1)
-    assert _everywhere(_path_availability, fulfil, gw_av) == F(9998990001, 10**10)
-    assert _everywhere(eq.path_availability, None, []) == 1
+    assert _everywhere(_request_availability, gw_av, 1, F(1), 1, fulfil, 1) == F(9998990001, 10**10)
+    assert _everywhere(_request_availability) == 1
+    # a join reached by two paths sees two copies of each request
+    assert _everywhere(_request_availability, F(1, 2), 1, F(9, 10), 2) == F(81, 200)
 
 
 # -- ranges contain every exact value (the contracts' soundness) --------------------
@@ -139,7 +181,7 @@ def test_service_ranges_contain_the_exact_values(box: tuple[Any, ...]) -> None:
             p,
             e,
             eq.availability(m, p, retries),
-            eq.latency_ms(m, a, p, m.num(retries + 1)),
+            eq.call_ms(m, a, p, m.num(retries + 1)),
             eq.calls_capacity(m, m.num(2), m.num(3), a, e),
         ]
 
@@ -163,3 +205,50 @@ def test_batcher_ranges_contain_the_exact_values(data: Any) -> None:
     x = eq.sustained(EXACT, calls, size, flush)
     r = eq.sustained(INTERVALS, calls_box, INTERVALS.num(size), INTERVALS.num(flush))
     assert r.lo <= x <= r.hi
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_load_ranges_contain_the_exact_values(data: Any) -> None:
+    """Model 2's wait, latency, shed and availability over boxes of arrival,
+    capacity and call time (below saturation for the wait)."""
+    lam_box, lam = _box(data.draw, fractions)
+    cap_box, cap = _box(data.draw, st.fractions(min_value=F(1, 10), max_value=500))
+    call_box, call = _box(data.draw, st.fractions(min_value=F(1, 10), max_value=500))
+    ok_box, ok = _box(data.draw, probs)
+    slots = F(data.draw(st.integers(1, 64)))
+    for fn in (eq.shed_rps, eq.served_share):
+        x = fn(EXACT, lam, cap)
+        r = fn(INTERVALS, lam_box, cap_box)
+        assert r.lo <= x <= r.hi
+    share = eq.served_share(EXACT, lam, cap)
+    x = eq.service_availability(EXACT, share, ok)
+    r = eq.service_availability(INTERVALS, eq.served_share(INTERVALS, lam_box, cap_box), ok_box)
+    assert r.lo <= x <= r.hi
+    util_box, util = _box(data.draw, st.fractions(min_value=0, max_value=F(99, 100)))
+    wait = eq.wait_ms(EXACT, call, slots, util)
+    wait_box = eq.wait_ms(INTERVALS, call_box, INTERVALS.num(slots), util_box)
+    assert wait_box.lo <= wait <= wait_box.hi
+    lat_box = eq.latency_ms(INTERVALS, call_box, wait_box)
+    assert lat_box.lo <= eq.latency_ms(EXACT, call, wait) <= lat_box.hi
+
+
+def test_utilization_is_arrival_over_capacity() -> None:
+    """The encoder's division-free utilization is the model's arrival / capacity."""
+    a, e = F(50), F(111, 100)
+    k = eq.calls_capacity(EXACT, F(2), F(4), a, e)
+    for items in (F(1), F(5)):
+        util = _everywhere(eq.utilization, F(100), a, e, F(8), items)
+        assert util == F(100) / (k * items)
+
+
+def test_wait_of_load_is_the_wait_at_that_utilization() -> None:
+    """The encoder's form of the wait (one division by a polynomial) is the
+    model's wait at ``util = load / budget``."""
+    for load, budget, ln_q in ((F(3000), F(8000), eq.LN100), (F(1), F(9), F(5300, 1000))):
+        util = load / budget
+        by_load = _everywhere(
+            lambda m, *a, q=ln_q: eq.wait_ms_of_load(m, *a, ln_q=q), F(150), F(8), load, budget
+        )
+        by_util = _everywhere(lambda m, *a, q=ln_q: eq.wait_ms(m, *a, ln_q=q), F(150), F(8), util)
+        assert by_load == by_util
