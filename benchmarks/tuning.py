@@ -37,14 +37,19 @@ Methods, each with the same budget of decision windows and the same seeds
   values; what a user would get with Optuna in the learner's place;
 - ``ppo``: :class:`ArchitectureLearner`, every proposal applied unchecked;
 - ``ppo_guarded``: the same learner behind the :class:`Guardrail` (Z3);
-- ``ppo_guarded_rollback``: the same with :class:`upir.learning.simenv.Rollback`,
-  the operator's return to the best measured configuration on a regression;
+- ``ppo_guarded_rollback``: the same with the rollback rule
+  (:class:`upir.tuning.settings.RollbackSettings`), the operator's return to the
+  best measured configuration on a regression;
 - ``ppo_guarded_rollback_model``: the same learning also from imagined
   rollouts through a model of the score, given the offered load as context,
-  with uniform choice mixed into the imagined moves (``LearnerSettings.model``,
-  off by default, with its default ``explore``; :mod:`upir.learning.dyna`), and
-  starting afresh when the offered load jumps (``LearnerSettings.restart``,
-  off by default; :mod:`upir.learning.regime`).
+  with uniform choice mixed into the imagined moves (``LearnerSettings.model``
+  with its default ``explore``; :mod:`upir.learning.dyna`), and starting afresh
+  when the offered load jumps (``LearnerSettings.restart``;
+  :mod:`upir.learning.regime`): ``TuningSettings()``'s default wherever a load
+  is observed (``TuningSettings.model`` None).
+
+Every PPO method decides each window through :func:`upir.tuning.step.step`, the
+step the operator runs (:func:`upir.learning.simenv.tune` drives it).
 
 Every method's final configuration is the one of its best window among the
 windows at the load the run ends with (every window; for ``shift`` those after
@@ -111,14 +116,13 @@ from tuning_support import (
 
 from upir.core import UPIR
 from upir.learning.actions import ParameterSpace
-from upir.learning.dyna import ModelSettings
 from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner, LearnerSettings
 from upir.learning.objective import TuningObjective
-from upir.learning.regime import RestartSettings
 from upir.learning.report import evaluate
-from upir.learning.simenv import Rollback, SimulatedWorkload, params_after, tune
+from upir.learning.simenv import LOAD_METRIC, SimulatedWorkload, params_after, tune
 from upir.settings import SolverSettings
+from upir.tuning.settings import RollbackSettings, TuningSettings
+from upir.tuning.step import new_learner
 from upir.verification import ProofCache, Verifier
 
 # -- one run of one method ----------------------------------------------------------
@@ -154,23 +158,20 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     guard = Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
     if method.startswith("ppo"):
         guarded = method.startswith("ppo_guarded")
-        settings = LearnerSettings()
-        if method.endswith("_model"):
-            # the load as the model's context, and a fresh start when it jumps
-            settings = LearnerSettings(
-                model=ModelSettings(enabled=True, context=("offered_rps",)),
-                restart=RestartSettings(metric="offered_rps"),
-            )
-        learner = ArchitectureLearner(
-            upir, seed=seed, guardrail=guard if guarded else None, settings=settings
+        # every PPO method runs the operator's step (upir.tuning.step) through
+        # simenv.tune; the last one is TuningSettings' default: the winner,
+        # since the simulator supplies its offered load
+        settings = TuningSettings(
+            model=None if method.endswith("_model") else False,
+            seed=seed,
+            rollback=RollbackSettings(enabled=method.startswith("ppo_guarded_rollback")),
+        )
+        learner = new_learner(
+            upir, settings, load=(LOAD_METRIC,), guardrail=guard if guarded else None
         )
         learner.objective.set_baseline(objective.baseline or {})
         records = tune(
-            learner,
-            wl,
-            windows,
-            guardrail=guard if guarded else None,
-            rollback=Rollback() if method.startswith("ppo_guarded_rollback") else None,
+            learner, wl, windows, guardrail=guard if guarded else None, settings=settings
         )
         applied = [r.params for r in records]
         scores = [objective.score(r.metrics, r.params) for r in records]

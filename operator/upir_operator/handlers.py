@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import kopf
 
-from upir.core.numbers import to_fraction
 from upir.errors import PermanentError
 from upir.resource import GROUP, PLURAL, VERSION
 from upir_operator import events
+from upir_operator.decisions import applied_parameters
 from upir_operator.engine import Engine, Evaluation
 from upir_operator.kube import FieldConflict, Kube, KubeError
 from upir_operator.metrics import OperatorMetrics
@@ -232,14 +232,7 @@ async def apply_parameters(
 
 
 def _applied(status: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Fraction] | None:
-    """The last applied (proved) parameters, while the spec they were proved
-    for is still the current generation."""
-    applied = status.get("appliedParameters")
-    if status.get("observedGeneration") != meta.get("generation") or not isinstance(
-        applied, Mapping
-    ):
-        return None
-    return {k: to_fraction(v) for k, v in applied.items()} or None
+    return applied_parameters(status, meta)
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:

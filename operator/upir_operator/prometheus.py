@@ -137,3 +137,20 @@ class PrometheusClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def read_environment(
+    client: PrometheusClient, url: str, queries: Mapping[str, str], *, timeout_s: float
+) -> dict[str, float]:
+    """The observed environment: ``spec.tuning.prometheus.environment``'s queries,
+    each name (without ``env.``) with its value; a query with no usable finite
+    sample is left out (the tuning step then holds when its learner needs it).
+    Raises :class:`PrometheusUnavailable` as :meth:`PrometheusClient.query_all`."""
+    if not queries:
+        return {}
+    samples = await client.query_all(url, queries, timeout_s=timeout_s)
+    return {
+        name: float(s.value)
+        for name, s in samples.items()
+        if s.error is None and s.value is not None and math.isfinite(s.value)
+    }

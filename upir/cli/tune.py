@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from upir.learning.guardrail import Guardrail
     from upir.learning.learner import ArchitectureLearner
     from upir.learning.simenv import WindowRecord
+    from upir.tuning.settings import TuningSettings
 
 # upir.learning pulls in PyTorch and scikit-learn (seconds to import), so it is
 # imported when `upir tune` runs, not whenever the CLI starts (tests/unit/cli keep
@@ -102,17 +103,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--model",
-        action="store_true",
-        help="also learn from imagined windows through a model of the score, given the "
-        "offered load as context (LearnerSettings.model; off by default: see "
-        "docs/benchmarks.md, Tuning)",
+        choices=("auto", "on", "off"),
+        nargs="?",
+        const="on",
+        default="auto",
+        help="the tuning benchmark's winner: learn also from imagined windows through a model "
+        "of the score, given the offered load as context, and start afresh when the load "
+        "jumps (TuningSettings.model; auto, the default: on, since the simulator reports its "
+        "offered load; --model alone: on)",
     )
     p.add_argument(
         "--restart-on",
         metavar="METRIC",
         default=None,
-        help="start learning afresh when this load metric jumps by 1.5x either way "
-        "(LearnerSettings.restart; the simulator reports offered_rps; off by default)",
+        help="start learning afresh when this metric jumps by 1.5x either way "
+        "(LearnerSettings.restart; default: offered_rps with the model, else never)",
     )
     add_format_options(p)
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the run")
@@ -155,24 +160,39 @@ def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
     return rps, peak
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from upir.learning.dyna import ModelSettings
-    from upir.learning.guardrail import Guardrail
-    from upir.learning.learner import ArchitectureLearner, LearnerSettings
+def settings_of(args: argparse.Namespace) -> TuningSettings:
+    """The loop's settings from the options (validated by the one check)."""
+    from upir.learning.learner import LearnerSettings
     from upir.learning.regime import RestartSettings
+    from upir.tuning.settings import RollbackSettings, TuningSettings
+
+    learner = LearnerSettings(restart=RestartSettings(metric=args.restart_on))
+    st = TuningSettings(
+        learner=learner,
+        model={"auto": None, "on": True, "off": False}[args.model],
+        seed=args.seed,
+        rollback=RollbackSettings(enabled=args.rollback > 0, threshold=args.rollback or 0.2),
+    )
+    return st.validate()
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from upir.learning.guardrail import Guardrail
     from upir.learning.report import evaluate, plot_tuning
     from upir.learning.simenv import (
-        Rollback,
+        LOAD_METRIC,
         SimulatedWorkload,
         make_profile,
         params_after,
         tune,
     )
+    from upir.tuning.step import new_learner
     from upir.verification import ProofCache, Verifier
 
     try:
         upir = read_one_upir(args.file)
         rps, peak = _check_args(args, upir)
+        settings = settings_of(args)
         total_s = args.windows * args.window_s
         profile = make_profile(args.profile, rps, peak, total_s)
         # Fails early, with exit 2, for an architecture the simulator cannot build.
@@ -192,11 +212,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"upir: warning: the initial parameters are not proved ({initial_check.message}); "
             "the operator synthesizes proved ones before tuning\n"
         )
-    settings = LearnerSettings(
-        model=ModelSettings(enabled=args.model, context=("offered_rps",)),
-        restart=RestartSettings(metric=args.restart_on),
-    )
-    learner = ArchitectureLearner(upir, seed=args.seed, guardrail=guardrail, settings=settings)
+    learner = new_learner(upir, settings, load=(LOAD_METRIC,), guardrail=guardrail)
     records: list[WindowRecord] = []
     with _Progress(args.episodes * args.windows, quiet=False) as progress:
         for ep in range(args.episodes):
@@ -208,9 +224,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 wl,
                 args.windows,
                 guardrail=guardrail,
+                settings=settings,
                 episode=ep,
                 on_window=progress.step,
-                rollback=Rollback(threshold=args.rollback) if args.rollback > 0 else None,
             )
             progress.episode_done(ep, records[-1])
     final = params_after(records[-1])

@@ -82,6 +82,7 @@ from upir.learning.records import (
 )
 from upir.learning.regime import LoadWatch
 from upir.learning.shared import tuner_agent
+from upir.tuning.settings import TuningSettings
 from upir.verification.results import VerificationReport
 
 __all__ = ["HEAD_FEATURES", "LEARNER_CONFIG", "ArchitectureLearner", "LearnerSettings"]
@@ -417,17 +418,9 @@ class ArchitectureLearner:
             self.buffer.truncated[self.buffer.pos - 1] = 1.0
 
     def _check_settings(self) -> None:
-        st = self.settings
-        if st.keep_prob is not None and not 0.0 < st.keep_prob < 1.0:
-            raise InvalidSpecError([FieldIssue("keep_prob", "must be in (0, 1)")])
-        if st.reward not in ("improvement", "absolute"):
-            raise InvalidSpecError([FieldIssue("reward", "must be 'improvement' or 'absolute'")])
-        if st.policy not in ("shared", "independent"):
-            raise InvalidSpecError([FieldIssue("policy", "must be 'shared' or 'independent'")])
-        if st.embed_dim < 1:
-            raise InvalidSpecError([FieldIssue("embed_dim", "must be >= 1")])
-        if problems := st.model.problems() + st.restart.problems():
-            raise InvalidSpecError([FieldIssue(f, m) for f, m in problems])
+        # the one check of the tuning settings tree, on this learner's branch
+        if issues := TuningSettings(learner=self.settings).problems():
+            raise InvalidSpecError(issues)
 
     def _new_agent(self, config: PPOConfig, seed: int) -> PPOAgent:
         """The agent as first built (the same weights for the same seed)."""
