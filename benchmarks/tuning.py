@@ -73,7 +73,7 @@ with); the first window from which the 3-window moving average of the online
 score reaches 95% of each limit (for ``shift``: counted from the shift); the
 mean online score over the run (what exploring cost in production); the
 configurations applied that violate the spec, and the final configurations that
-do, according to :class:`upir.learning.independent.IndependentChecker`
+do, according to :class:`upir.verification.reference_audit.IndependentChecker`
 (reference equations, exact arithmetic, enumerated environments; no Z3).
 """
 
@@ -116,7 +116,6 @@ from tuning_support import (
 
 from upir.core import UPIR
 from upir.learning.actions import ParameterSpace
-from upir.learning.guardrail import Guardrail
 from upir.learning.objective import TuningObjective
 from upir.learning.report import evaluate
 from upir.learning.simenv import LOAD_METRIC, SimulatedWorkload, params_after, tune
@@ -124,6 +123,7 @@ from upir.settings import SolverSettings
 from upir.tuning.settings import RollbackSettings, TuningSettings
 from upir.tuning.step import new_learner
 from upir.verification import ProofCache, Verifier
+from upir.verification.guardrail import Guardrail
 
 # -- one run of one method ----------------------------------------------------------
 

@@ -35,10 +35,10 @@ import kopf
 
 from upir.core import UPIR
 from upir.errors import InvalidSpecError, UpirError
-from upir.learning.guardrail import Guardrail
 from upir.learning.learner import ArchitectureLearner
 from upir.tuning.settings import TuningSettings
 from upir.tuning.step import LoopState, new_learner, step
+from upir.verification.guardrail import Guardrail
 from upir_operator import events
 from upir_operator.conditions import condition, get_condition, merge_conditions
 from upir_operator.decisions import (

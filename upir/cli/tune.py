@@ -37,10 +37,10 @@ from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
 
 if TYPE_CHECKING:
-    from upir.learning.guardrail import Guardrail
     from upir.learning.learner import ArchitectureLearner
     from upir.learning.simenv import WindowRecord
     from upir.tuning.settings import TuningSettings
+    from upir.verification.guardrail import Guardrail
 
 # upir.learning pulls in PyTorch and scikit-learn (seconds to import), so it is
 # imported when `upir tune` runs, not whenever the CLI starts (tests/unit/cli keep
@@ -177,7 +177,6 @@ def settings_of(args: argparse.Namespace) -> TuningSettings:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from upir.learning.guardrail import Guardrail
     from upir.learning.report import evaluate, plot_tuning
     from upir.learning.simenv import (
         LOAD_METRIC,
@@ -188,6 +187,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     from upir.tuning.step import new_learner
     from upir.verification import ProofCache, Verifier
+    from upir.verification.guardrail import Guardrail
 
     try:
         upir = read_one_upir(args.file)

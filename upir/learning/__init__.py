@@ -7,7 +7,7 @@ checkpoints).
 
 Around them: :class:`ArchitectureLearner` (state, actions, reward, checkpoints;
 :mod:`upir.learning.learner`), :class:`Guardrail` (every candidate through the
-verifier; :mod:`upir.learning.guardrail`), :class:`TuningObjective` (the score
+verifier; :mod:`upir.verification.guardrail`), :class:`TuningObjective` (the score
 of a window), :class:`ParameterSpace` (the moves), :class:`IndependentChecker`
 (a solver-free audit), and :mod:`upir.learning.simenv` (tuning against the
 simulator).
@@ -15,8 +15,6 @@ simulator).
 
 from upir.learning.actions import ParameterSpace
 from upir.learning.agent import CheckpointError, PPOAgent, RolloutBuffer
-from upir.learning.guardrail import Guardrail, GuardrailDecision, GuardrailStats
-from upir.learning.independent import IndependentChecker, Violation
 from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
 from upir.learning.objective import ObjectiveWeights, TuningObjective
 from upir.learning.policy import DOWN, KEEP, UP, ActorCritic
@@ -28,6 +26,8 @@ from upir.learning.ppo import (
     ppo_loss,
     seed_everything,
 )
+from upir.verification.guardrail import Guardrail, GuardrailDecision, GuardrailStats
+from upir.verification.reference_audit import IndependentChecker, Violation
 
 __all__ = [
     "DOWN",

@@ -65,7 +65,6 @@ from upir.errors import FieldIssue, InvalidSpecError
 from upir.learning.actions import ParameterSpace
 from upir.learning.agent import CheckpointError, PPOAgent
 from upir.learning.dyna import Grid, ScoreModel, context_of, imagine
-from upir.learning.guardrail import Guardrail, GuardrailDecision
 from upir.learning.objective import TuningObjective
 from upir.learning.policy import DOWN, UP
 from upir.learning.ppo import PPOConfig
@@ -83,6 +82,7 @@ from upir.learning.records import (
 from upir.learning.regime import LoadWatch
 from upir.learning.shared import tuner_agent
 from upir.tuning.settings import TuningSettings
+from upir.verification.guardrail import Guardrail, GuardrailDecision
 from upir.verification.results import VerificationReport
 
 __all__ = ["HEAD_FEATURES", "LEARNER_CONFIG", "ArchitectureLearner", "LearnerSettings"]

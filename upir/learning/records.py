@@ -12,9 +12,9 @@ import torch
 
 from upir.core.numbers import Number, to_fraction
 from upir.learning.dyna import ModelSettings
-from upir.learning.guardrail import GuardrailDecision
 from upir.learning.objective import ObjectiveWeights
 from upir.learning.regime import RestartSettings
+from upir.verification.guardrail import GuardrailDecision
 from upir.verification.results import VerificationReport
 
 __all__ = [

@@ -21,8 +21,6 @@ from typing import Any
 
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
-from upir.learning.guardrail import Guardrail, GuardrailDecision
-from upir.learning.independent import assumption_bounds
 from upir.learning.learner import ArchitectureLearner
 from upir.simulator import (
     FIELDS_BY_KEY,
@@ -38,6 +36,8 @@ from upir.simulator import (
 )
 from upir.tuning.settings import TuningSettings
 from upir.tuning.step import Action, LoopState, samples_of, step
+from upir.verification.guardrail import Guardrail, GuardrailDecision
+from upir.verification.reference_audit import assumption_bounds
 
 __all__ = [
     "LOAD_METRIC",

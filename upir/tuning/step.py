@@ -33,9 +33,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from upir.core.upir import UPIR
-from upir.learning.guardrail import Guardrail, GuardrailDecision
 from upir.learning.objective import REQUIRED_METRICS
 from upir.tuning.settings import HoldSettings, RollbackSettings, TuningSettings
+from upir.verification.guardrail import Guardrail, GuardrailDecision
 from upir.verification.results import VerificationReport
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from upir_operator.settings import OperatorSettings
 from upir_operator.tuning import LoopMemory, TuningState, checkpoint_manifest, load_memory
 
 from upir.core import UPIR
-from upir.learning.guardrail import Guardrail
 from upir.settings import SolverSettings
 from upir.verification import ProofCache, Verifier
+from upir.verification.guardrail import Guardrail
 
 SPEC = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning_upir.yaml"
 T = TypeVar("T")

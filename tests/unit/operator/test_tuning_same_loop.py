@@ -38,7 +38,6 @@ from upir_operator.tuning import LoopMemory, tune_once
 
 from upir.certificates import generate_signing_key
 from upir.core import UPIR
-from upir.learning.guardrail import Guardrail
 from upir.learning.simenv import (
     LOAD_METRIC,
     REPORTED_METRICS,
@@ -50,6 +49,7 @@ from upir.settings import Settings, SolverSettings
 from upir.tuning.settings import TuningSettings
 from upir.tuning.step import new_learner
 from upir.verification import ProofCache, Verifier
+from upir.verification.guardrail import Guardrail
 
 ROOT = Path(__file__).resolve().parents[3]
 WINDOWS = 14
