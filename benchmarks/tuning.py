@@ -12,7 +12,7 @@ The system is the simulated reference workload (``upir.simulator``, no CPU
 contention, 10 s windows) described by ``benchmarks/tuning_upir.yaml``: nine
 tunable parameters, a proved but conservative starting point ("defaults"), and
 the spec's objective ``{latency_ms: 1, throughput_rps: 1, error_rate: 10,
-cost: 0.5}`` scored by :class:`upir.learning.objective.TuningObjective` (0 = the
+cost: 0.5}`` scored by :class:`upir.tuning.objective.TuningObjective` (0 = the
 defaults, higher is better; every method is scored by the same function).
 
 Scenarios: ``steady`` (210 req/s), ``shift`` (120 req/s, then 300 req/s from
@@ -43,13 +43,13 @@ Methods, each with the same budget of decision windows and the same seeds
 - ``ppo_guarded_rollback_model``: the same learning also from imagined
   rollouts through a model of the score, given the offered load as context,
   with uniform choice mixed into the imagined moves (``LearnerSettings.model``
-  with its default ``explore``; :mod:`upir.learning.dyna`), and starting afresh
+  with its default ``explore``; :mod:`upir.tuning.imagination`), and starting afresh
   when the offered load jumps (``LearnerSettings.restart``;
-  :mod:`upir.learning.regime`): ``TuningSettings()``'s default wherever a load
+  :mod:`upir.tuning.restart`): ``TuningSettings()``'s default wherever a load
   is observed (``TuningSettings.model`` None).
 
 Every PPO method decides each window through :func:`upir.tuning.step.step`, the
-step the operator runs (:func:`upir.learning.simenv.tune` drives it).
+step the operator runs (:func:`upir.tuning.simulated.tune` drives it).
 
 Every method's final configuration is the one of its best window among the
 windows at the load the run ends with (every window; for ``shift`` those after
@@ -115,12 +115,12 @@ from tuning_support import (
 )
 
 from upir.core import UPIR
-from upir.learning.actions import ParameterSpace
-from upir.learning.objective import TuningObjective
-from upir.learning.report import evaluate
-from upir.learning.simenv import LOAD_METRIC, SimulatedWorkload, params_after, tune
 from upir.settings import SolverSettings
+from upir.tuning.objective import TuningObjective
+from upir.tuning.report import evaluate
 from upir.tuning.settings import RollbackSettings, TuningSettings
+from upir.tuning.simulated import LOAD_METRIC, SimulatedWorkload, params_after, tune
+from upir.tuning.space import ParameterSpace
 from upir.tuning.step import new_learner
 from upir.verification import ProofCache, Verifier
 from upir.verification.guardrail import Guardrail

@@ -10,7 +10,7 @@ For each example UPIR (``examples/api-service.yaml``, ``batch-job.yaml``,
 runs on :class:`upir.simulator.GraphSimulator`, the general discrete-event
 simulator built from its own architecture) and each load profile (``steady`` at
 60% of the assumed arrival bound; ``shift`` from 40% to 90% of it at the middle
-of the run), every learner runs :func:`upir.learning.simenv.tune`, the
+of the run), every learner runs :func:`upir.tuning.simulated.tune`, the
 operator's step (:func:`upir.tuning.step.step`), behind the guardrail with
 rollback:
 
@@ -23,7 +23,7 @@ Each run's final configuration is the one of its best window among the windows
 at the final load (every window; for ``shift`` those after the shift), as in
 ``benchmarks/tuning.py``, evaluated for 3 windows on a fresh simulator with a
 fixed seed at the final load and scored by the spec's
-:class:`~upir.learning.objective.TuningObjective` against the starting
+:class:`~upir.tuning.objective.TuningObjective` against the starting
 parameters evaluated the same way (higher is better; the start scores 0 less
 its constraint penalties, reported as ``start``). Also reported: the mean
 online score over the run (what exploring cost).
@@ -49,10 +49,12 @@ if str(ROOT) not in sys.path:
 
 from upir.core import UPIR  # noqa: E402
 from upir.core.numbers import to_json_number  # noqa: E402
-from upir.learning.guardrail import Guardrail  # noqa: E402
-from upir.learning.objective import TuningObjective  # noqa: E402
-from upir.learning.report import evaluate  # noqa: E402
-from upir.learning.simenv import (  # noqa: E402
+from upir.settings import SolverSettings  # noqa: E402
+from upir.simulator import LoadProfile  # noqa: E402
+from upir.tuning.objective import TuningObjective  # noqa: E402
+from upir.tuning.report import evaluate  # noqa: E402
+from upir.tuning.settings import TuningSettings  # noqa: E402
+from upir.tuning.simulated import (  # noqa: E402
     LOAD_METRIC,
     SimulatedWorkload,
     arrival_bound,
@@ -60,11 +62,9 @@ from upir.learning.simenv import (  # noqa: E402
     make_profile,
     tune,
 )
-from upir.settings import SolverSettings  # noqa: E402
-from upir.simulator import LoadProfile  # noqa: E402
-from upir.tuning.settings import TuningSettings  # noqa: E402
 from upir.tuning.step import new_learner  # noqa: E402
 from upir.verification import ProofCache, Verifier  # noqa: E402
+from upir.verification.guardrail import Guardrail  # noqa: E402
 
 EXAMPLES = ("api-service", "batch-job", "streaming-pipeline")
 METHODS = {"plain": TuningSettings(model=False), "winner": TuningSettings()}

@@ -35,7 +35,7 @@ import kopf
 
 from upir.core import UPIR
 from upir.errors import InvalidSpecError, UpirError
-from upir.learning.learner import ArchitectureLearner
+from upir.tuning.learner import ArchitectureLearner
 from upir.tuning.settings import TuningSettings
 from upir.tuning.step import LoopState, new_learner, step
 from upir.verification.guardrail import Guardrail

@@ -1,7 +1,7 @@
 """``upir tune FILE --simulate``: PPO behind the Z3 guardrail, against the simulator.
 
 Runs ``--episodes`` episodes of ``--windows`` decision windows on the UPIR's own
-architecture in the simulator (``upir.learning.simenv.SimulatedWorkload``; each
+architecture in the simulator (``upir.tuning.simulated.SimulatedWorkload``; each
 episode restarts the service at the UPIR's parameters; the learner keeps what
 it learned). Every proposal goes through the guardrail;
 only proved ones are applied. At the end the initial and the final parameters
@@ -37,16 +37,16 @@ from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
 
 if TYPE_CHECKING:
-    from upir.learning.learner import ArchitectureLearner
-    from upir.learning.simenv import WindowRecord
+    from upir.tuning.learner import ArchitectureLearner
     from upir.tuning.settings import TuningSettings
+    from upir.tuning.simulated import WindowRecord
     from upir.verification.guardrail import Guardrail
 
-# upir.learning pulls in PyTorch and scikit-learn (seconds to import), so it is
+# upir.tuning pulls in PyTorch and scikit-learn (seconds to import), so it is
 # imported when `upir tune` runs, not whenever the CLI starts (tests/unit/cli keep
-# PROFILES equal to upir.learning.simenv.PROFILES and check what start-up loads).
+# PROFILES equal to upir.tuning.simulated.PROFILES and check what start-up loads).
 PROFILES = ("steady", "shift", "ramp")
-"""Same as ``upir.learning.simenv.PROFILES``."""
+"""Same as ``upir.tuning.simulated.PROFILES``."""
 
 EVAL_WINDOWS = 3
 SHOWN_METRICS = (
@@ -125,7 +125,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
-    from upir.learning.simenv import REPORTED_METRICS, arrival_bound
+    from upir.tuning.simulated import REPORTED_METRICS, arrival_bound
 
     issues: list[FieldIssue] = []
     if not args.simulate:
@@ -162,8 +162,8 @@ def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
 
 def settings_of(args: argparse.Namespace) -> TuningSettings:
     """The loop's settings from the options (validated by the one check)."""
-    from upir.learning.learner import LearnerSettings
-    from upir.learning.regime import RestartSettings
+    from upir.tuning.learner import LearnerSettings
+    from upir.tuning.restart import RestartSettings
     from upir.tuning.settings import RollbackSettings, TuningSettings
 
     learner = LearnerSettings(restart=RestartSettings(metric=args.restart_on))
@@ -177,8 +177,8 @@ def settings_of(args: argparse.Namespace) -> TuningSettings:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from upir.learning.report import evaluate, plot_tuning
-    from upir.learning.simenv import (
+    from upir.tuning.report import evaluate, plot_tuning
+    from upir.tuning.simulated import (
         LOAD_METRIC,
         SimulatedWorkload,
         make_profile,

@@ -2,7 +2,7 @@
 
 The operator (``upir_operator.tuning``: read Prometheus, call :func:`step`,
 write the cluster), ``upir tune --simulate`` and ``benchmarks/tuning.py``
-(:func:`upir.learning.simenv.tune`: run the simulator, call :func:`step`,
+(:func:`upir.tuning.simulated.tune`: run the simulator, call :func:`step`,
 apply) all decide through this function, so the benchmark's figures describe
 the loop the operator runs. In order:
 
@@ -33,13 +33,13 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from upir.core.upir import UPIR
-from upir.learning.objective import REQUIRED_METRICS
+from upir.tuning.objective import REQUIRED_METRICS
 from upir.tuning.settings import HoldSettings, RollbackSettings, TuningSettings
 from upir.verification.guardrail import Guardrail, GuardrailDecision
 from upir.verification.results import VerificationReport
 
 if TYPE_CHECKING:
-    from upir.learning.learner import ArchitectureLearner
+    from upir.tuning.learner import ArchitectureLearner
 
 __all__ = [
     "REQUIRED_METRICS",
@@ -203,7 +203,7 @@ def new_learner(
 ) -> ArchitectureLearner:
     """A fresh learner for :func:`step`, configured by ``settings`` for windows
     that carry the observed load metrics ``load`` (the winner where there is one)."""
-    from upir.learning.learner import ArchitectureLearner
+    from upir.tuning.learner import ArchitectureLearner
 
     return ArchitectureLearner(
         upir,

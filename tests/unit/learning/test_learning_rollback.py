@@ -14,10 +14,10 @@ import torch
 import yaml
 
 from upir.core import UPIR
-from upir.learning.learner import ArchitectureLearner
-from upir.learning.simenv import REPORTED_METRICS, metrics_of, tune
 from upir.simulator.metrics import WindowMetrics
+from upir.tuning.learner import ArchitectureLearner
 from upir.tuning.settings import RollbackSettings, TuningSettings
+from upir.tuning.simulated import REPORTED_METRICS, metrics_of, tune
 
 SPEC = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning_upir.yaml"
 

@@ -12,9 +12,9 @@ import torch
 import yaml
 
 from upir.core import UPIR
-from upir.learning.learner import ArchitectureLearner, LearnerSettings
-from upir.learning.policy import DOWN, KEEP, UP
 from upir.settings import SolverSettings
+from upir.tuning.learner import ArchitectureLearner, LearnerSettings
+from upir.tuning.rl.policy import DOWN, KEEP, UP
 from upir.verification import ProofCache, Verifier
 from upir.verification.guardrail import Guardrail
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 from upir.errors import InvalidSpecError
-from upir.learning.dyna import ModelSettings
-from upir.learning.records import LearnerSettings
-from upir.learning.regime import RestartSettings
-from upir.tuning.settings import HoldSettings, RollbackSettings, TuningSettings
+from upir.tuning.imagination import ModelSettings
+from upir.tuning.restart import RestartSettings
+from upir.tuning.settings import HoldSettings, LearnerSettings, RollbackSettings, TuningSettings
 
 
 def test_defaults_are_valid_and_documented() -> None:

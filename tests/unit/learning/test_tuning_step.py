@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from upir.core import UPIR
-from upir.learning.objective import TuningObjective
-from upir.learning.records import LearnerSettings
-from upir.tuning.settings import HoldSettings, RollbackSettings, TuningSettings
+from upir.tuning.objective import TuningObjective
+from upir.tuning.settings import HoldSettings, LearnerSettings, RollbackSettings, TuningSettings
 from upir.tuning.step import Action, Best, LoopState, Sample, hold_reason, step
 
 CUR = {"gateway.retries": Fraction(1), "gateway.replicas": Fraction(4)}

@@ -1,6 +1,6 @@
 """The operator's tuning loop and the simulator's make the same decisions.
 
-The simulator's loop (``upir.learning.simenv.tune``, what ``upir tune
+The simulator's loop (``upir.tuning.simulated.tune``, what ``upir tune
 --simulate`` and ``benchmarks/tuning.py`` run) tunes the benchmark's UPIR for a
 few windows; the operator's loop (``upir_operator.tuning.tune_once`` with the
 real engine, verifier and reconcile) is then fed the same windows as Prometheus
@@ -38,15 +38,15 @@ from upir_operator.tuning import LoopMemory, tune_once
 
 from upir.certificates import generate_signing_key
 from upir.core import UPIR
-from upir.learning.simenv import (
+from upir.settings import Settings, SolverSettings
+from upir.tuning.settings import TuningSettings
+from upir.tuning.simulated import (
     LOAD_METRIC,
     REPORTED_METRICS,
     SimulatedWorkload,
     make_profile,
     tune,
 )
-from upir.settings import Settings, SolverSettings
-from upir.tuning.settings import TuningSettings
 from upir.tuning.step import new_learner
 from upir.verification import ProofCache, Verifier
 from upir.verification.guardrail import Guardrail
@@ -174,7 +174,7 @@ def test_the_operator_decides_as_the_simulator() -> None:
 
 
 def _after(records: list[Any]) -> dict[str, Fraction]:
-    from upir.learning.simenv import params_after
+    from upir.tuning.simulated import params_after
 
     return params_after(records[-1])
 

@@ -40,9 +40,9 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.actions import ParameterSpace
-from upir.learning.agent import PPOAgent
-from upir.learning.policy import DOWN, KEEP, UP
+from upir.tuning.rl.agent import PPOAgent
+from upir.tuning.rl.policy import DOWN, KEEP, UP
+from upir.tuning.space import ParameterSpace
 
 __all__ = ["Grid", "ModelSettings", "ScoreModel", "View", "context_of", "imagine"]
 
@@ -57,7 +57,7 @@ the moves that led there and their imagined reward)."""
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    """The score model and the imagined rollouts (see :mod:`upir.learning.dyna`)."""
+    """The score model and the imagined rollouts (see :mod:`upir.tuning.imagination`)."""
 
     enabled: bool = False
     """Learn from imagined rollouts between windows. Off by default. On the

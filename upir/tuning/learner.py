@@ -40,12 +40,12 @@ With ``LearnerSettings.model.enabled`` (off by default) the learner also learns
 between windows from imagined ones (Dyna): a Gaussian process fitted to the
 windows' configurations and scores, optimistic where it has seen little, scores
 short imagined trajectories of moves, and PPO updates on them
-(:mod:`upir.learning.dyna`). Imagined moves are never proposed; the proposal
+(:mod:`upir.tuning.imagination`). Imagined moves are never proposed; the proposal
 still comes from the screened policy.
 
 With ``LearnerSettings.restart.metric`` set (off by default), a jump in that
 load metric sends the policy back to its first weights and, by default, empties
-the score model (:mod:`upir.learning.regime`): what was learnt under the old
+the score model (:mod:`upir.tuning.restart`): what was learnt under the old
 load stops steering the search under the new one.
 """
 
@@ -62,15 +62,8 @@ import torch
 from upir.core.numbers import Number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.actions import ParameterSpace
-from upir.learning.agent import CheckpointError, PPOAgent
-from upir.learning.dyna import Grid, ScoreModel, context_of, imagine
-from upir.learning.objective import TuningObjective
-from upir.learning.policy import DOWN, UP
-from upir.learning.ppo import PPOConfig
-from upir.learning.records import (
+from upir.tuning.checkpoint import (
     BUFFER_FIELDS,
-    LearnerSettings,
     Pending,
     floats_of,
     fractions_of,
@@ -79,9 +72,15 @@ from upir.learning.records import (
     same_values,
     strings_of,
 )
-from upir.learning.regime import LoadWatch
-from upir.learning.shared import tuner_agent
-from upir.tuning.settings import TuningSettings
+from upir.tuning.imagination import Grid, ScoreModel, context_of, imagine
+from upir.tuning.objective import TuningObjective
+from upir.tuning.restart import LoadWatch
+from upir.tuning.rl.agent import CheckpointError, PPOAgent
+from upir.tuning.rl.policy import DOWN, UP
+from upir.tuning.rl.ppo import PPOConfig
+from upir.tuning.rl.shared import tuner_agent
+from upir.tuning.settings import LearnerSettings, TuningSettings
+from upir.tuning.space import ParameterSpace
 from upir.verification.guardrail import Guardrail, GuardrailDecision
 from upir.verification.results import VerificationReport
 
@@ -354,7 +353,7 @@ class ArchitectureLearner:
     # -- acting and learning ---------------------------------------------------------------
     def _imagine(self, now: Mapping[str, Fraction]) -> None:
         """Dyna: PPO updates on rollouts imagined through the score model
-        (:mod:`upir.learning.dyna`), seen as the policy would see them now."""
+        (:mod:`upir.tuning.imagination`), seen as the policy would see them now."""
         glob, none = self._global(), [0] * len(self.space)
 
         def view(
@@ -432,7 +431,7 @@ class ArchitectureLearner:
         return tuner_agent(*args, keep_prob=keep, shared=shared, embed_dim=embed)
 
     def _restart(self) -> None:
-        """The load jumped (:mod:`upir.learning.regime`): back to the first
+        """The load jumped (:mod:`upir.tuning.restart`): back to the first
         policy (a fresh optimiser too), and by default a score model without the
         windows before the jump. The proposal pending is not this window's
         cause (the load is) and is dropped; the values in force stay."""

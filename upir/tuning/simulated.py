@@ -21,7 +21,6 @@ from typing import Any
 
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
-from upir.learning.learner import ArchitectureLearner
 from upir.simulator import (
     FIELDS_BY_KEY,
     PROFILE_KINDS,
@@ -34,6 +33,7 @@ from upir.simulator import (
     WorkloadParams,
     network_from_upir,
 )
+from upir.tuning.learner import ArchitectureLearner
 from upir.tuning.settings import TuningSettings
 from upir.tuning.step import Action, LoopState, samples_of, step
 from upir.verification.guardrail import Guardrail, GuardrailDecision
