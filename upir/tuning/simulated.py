@@ -25,10 +25,10 @@ from upir.simulator import (
     FIELDS_BY_KEY,
     PROFILE_KINDS,
     GraphSimulator,
-    GraphWindow,
     LoadProfile,
     ServiceModel,
     Simulator,
+    SystemWindow,
     WindowMetrics,
     WorkloadParams,
     network_from_upir,
@@ -45,7 +45,6 @@ __all__ = [
     "SimulatedWorkload",
     "WindowRecord",
     "arrival_bound",
-    "graph_metrics_of",
     "is_reference_workload",
     "make_profile",
     "metrics_of",
@@ -109,27 +108,10 @@ REPORTED_METRICS = (
 """The metrics :func:`metrics_of` reports for every window."""
 
 
-def graph_metrics_of(w: GraphWindow) -> dict[str, float]:
-    """A general simulator's window as the operator's metrics (system level;
-    ``utilization`` is the busiest service's), as :func:`metrics_of`."""
-    s = w.system
-    p99 = s.p99_ms if math.isfinite(s.p99_ms) else s.duration_s * 1000.0
-    p50 = s.p50_ms if math.isfinite(s.p50_ms) else s.duration_s * 1000.0
-    return {
-        "latency_ms": p99,
-        "p50_ms": p50,
-        "throughput_rps": s.throughput_rps,
-        "error_rate": s.error_rate,
-        "drop_rate": s.drop_rate,
-        "availability": s.availability,
-        "cost": s.cost,
-        "offered_rps": s.offered_rps,
-        "utilization": s.utilization,
-    }
-
-
-def metrics_of(m: WindowMetrics) -> dict[str, float]:
-    """One window as the operator's metrics (``latency_ms`` is the p99).
+def metrics_of(m: WindowMetrics | SystemWindow) -> dict[str, float]:
+    """One window (the calibrated model's, or the general simulator's system
+    window) as the operator's metrics (``latency_ms`` is the p99; utilization
+    the busiest service's).
 
     A window in which no request was answered has no latency percentile; it
     counts as the whole window (every request waited at least that long)."""
@@ -182,7 +164,7 @@ class SimulatedWorkload:
             return metrics_of(self.sim.run_window(self.window_s, params))
         assert self.graph is not None
         self.graph.set_params({k: float(v) for k, v in values.items()})
-        return graph_metrics_of(self.graph.run_window(self.window_s))
+        return metrics_of(self.graph.run_window(self.window_s).system)
 
 
 @dataclass

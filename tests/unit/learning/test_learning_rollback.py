@@ -67,3 +67,10 @@ def test_no_rollback_without_the_switch() -> None:
 def test_reported_metrics_are_what_metrics_of_reports() -> None:
     window = WindowMetrics(**{f.name: 1 for f in fields(WindowMetrics)})
     assert tuple(metrics_of(window)) == REPORTED_METRICS
+
+
+def test_both_simulators_windows_read_as_the_same_metrics() -> None:
+    from upir.simulator import SystemWindow
+
+    system = SystemWindow(**{f.name: 1 for f in fields(SystemWindow)})
+    assert tuple(metrics_of(system)) == REPORTED_METRICS
