@@ -60,16 +60,16 @@ class ModelSettings:
     """The score model and the imagined rollouts (see :mod:`upir.tuning.imagination`)."""
 
     enabled: bool = False
-    """Learn from imagined rollouts between windows. Off by default. On the
-    tuning benchmark, with the load as ``context``, ``explore`` at its default
-    and a restart at a jump (``LearnerSettings.restart``), guarded PPO tuned
-    better than guarded Optuna in all four scenarios on both seed sets
-    (docs/benchmarks.md, "Tuning"); without context and restart (and before
-    ``explore``) it tuned much worse after a load shift that saturated the
-    configuration it had found. It stays off because that evidence is one
-    simulated workload, its context needs a load metric, and every window
-    costs a model fit and an imagined PPO update (about 13 s per 100 windows
-    against 3-4 s)."""
+    """Learn from imagined rollouts between windows. Off in a bare
+    ``LearnerSettings``; :meth:`upir.tuning.settings.TuningSettings.learner_for`
+    turns it on, with the observed load as ``context`` and a restart at a jump,
+    wherever a load is observed (``TuningSettings.model``, auto by default). On
+    the tuning benchmark that configuration tuned better than guarded Optuna in
+    all four scenarios on both seed sets (docs/benchmarks.md, "Tuning");
+    without context and restart (and before ``explore``) it tuned much worse
+    after a load shift that saturated the configuration it had found. Every
+    window then costs a model fit and an imagined PPO update (about 13 s per
+    100 windows against 3-4 s)."""
     kappa: float = 1.0
     """Optimism: an imagined configuration scores mean + ``kappa`` standard
     deviations of the model (score units; 0 trusts the mean alone)."""

@@ -36,14 +36,15 @@ tunable parameter: its position in its domain; its last applied move (-1, 0,
 +1) and that move times the reward it earned; its last rejected move; whether
 it can go down and up.
 
-With ``LearnerSettings.model.enabled`` (off by default) the learner also learns
+With ``LearnerSettings.model.enabled`` (off in a bare ``LearnerSettings``; on
+where a load is observed, ``TuningSettings.learner_for``) the learner also learns
 between windows from imagined ones (Dyna): a Gaussian process fitted to the
 windows' configurations and scores, optimistic where it has seen little, scores
 short imagined trajectories of moves, and PPO updates on them
 (:mod:`upir.tuning.imagination`). Imagined moves are never proposed; the proposal
 still comes from the screened policy.
 
-With ``LearnerSettings.restart.metric`` set (off by default), a jump in that
+With ``LearnerSettings.restart.metric`` set (likewise), a jump in that
 load metric sends the policy back to its first weights and, by default, empties
 the score model (:mod:`upir.tuning.restart`): what was learnt under the old
 load stops steering the search under the new one.
