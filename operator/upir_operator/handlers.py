@@ -305,7 +305,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             if stopped:
                 break
             try:
-                await tune_once(runtime, body, mem)
+                await tune_once(runtime, body, mem, apply_parameters)
             except (kopf.TemporaryError, kopf.PermanentError, KubeError) as err:
                 logger.warning("tuning %s: %s", body.metadata.name, err)
         loops.pop(str(body.metadata.uid), None)

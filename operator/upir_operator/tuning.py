@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -197,7 +197,17 @@ def _unavailable(err: PrometheusUnavailable) -> str:
     return f"{kind or 'PrometheusUnavailable'}: {err}"
 
 
-async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision | None:
+ApplyParameters = Callable[
+    [Any, kopf.Body, Mapping[str, Fraction], tuple[str, str]],
+    Awaitable[tuple[str | None, dict[str, Any]]],
+]
+"""How a decision is written (``handlers.apply_parameters``: verify in full,
+apply, write status); passed in, so this module does not import the handlers."""
+
+
+async def tune_once(
+    runtime: Any, body: kopf.Body, mem: LoopMemory, apply: ApplyParameters
+) -> Decision | None:
     """One interval. Returns the decision (None when tuning is off or impossible)."""
     spec = body.get("spec") or {}
     tuning = spec.get("tuning") or {}
@@ -255,7 +265,15 @@ async def tune_once(runtime: Any, body: kopf.Body, mem: LoopMemory) -> Decision 
     mem.state = dec.state
     latency = samples.get("latency_ms") if samples else None
     measured = latency.value if latency is not None else None
-    await act(runtime, body, status, dec, measured_latency_ms=measured, spec_hash=upir.spec_hash())
+    await act(
+        runtime,
+        body,
+        status,
+        dec,
+        apply,
+        measured_latency_ms=measured,
+        spec_hash=upir.spec_hash(),
+    )
     if mem.learner is not None:
         try:
             await runtime.kube.apply(checkpoint_manifest(body, mem))
@@ -269,6 +287,7 @@ async def act(
     body: kopf.Body,
     status: Mapping[str, Any],
     dec: Decision,
+    apply: ApplyParameters,
     *,
     measured_latency_ms: float | None = None,
     spec_hash: str = "",
@@ -306,11 +325,9 @@ async def act(
         )
     elif dec.action in (Action.APPLY, Action.ROLLBACK):
         assert dec.params is not None
-        from upir_operator.handlers import apply_parameters
-
         # the Applied / RolledBack event is posted with the status it changes
         cause = ("Applied" if dec.action is Action.APPLY else "RolledBack", dec.reason)
-        why_not, written = await apply_parameters(runtime, body, dec.params, cause)
+        why_not, written = await apply(runtime, body, dec.params, cause)
         # conditions just written (Ready) are the base of the Tuning condition below
         status = {**status, **written}
         if why_not is None:

@@ -32,7 +32,7 @@ import yaml
 from upir_operator import events
 from upir_operator.decisions import Action, Sample
 from upir_operator.engine import Engine
-from upir_operator.handlers import Runtime, reconcile
+from upir_operator.handlers import Runtime, apply_parameters, reconcile
 from upir_operator.settings import OperatorSettings
 from upir_operator.tuning import LoopMemory, tune_once
 
@@ -142,7 +142,7 @@ async def _operated(doc: dict[str, Any], windows: list[dict[str, float]]) -> tup
     for metrics in windows:
         prom.window = metrics
         body = kopf.Body({**doc, "status": copy.deepcopy(kube.status)})
-        dec = await tune_once(runtime, body, mem)
+        dec = await tune_once(runtime, body, mem, apply_parameters)
         assert dec is not None
         decisions.append(dec)
     assert mem.learner is not None and mem.learner.settings.model.enabled
