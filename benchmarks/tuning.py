@@ -12,7 +12,7 @@ The system is the simulated reference workload (``upir.simulator``, no CPU
 contention, 10 s windows) described by ``benchmarks/tuning_upir.yaml``: nine
 tunable parameters, a proved but conservative starting point ("defaults"), and
 the spec's objective ``{latency_ms: 1, throughput_rps: 1, error_rate: 10,
-cost: 0.5}`` scored by :class:`upir.learning.objective.TuningObjective` (0 = the
+cost: 0.5}`` scored by :class:`upir.tuning.objective.TuningObjective` (0 = the
 defaults, higher is better; every method is scored by the same function).
 
 Scenarios: ``steady`` (210 req/s), ``shift`` (120 req/s, then 300 req/s from
@@ -38,14 +38,19 @@ Methods, each with the same budget of decision windows and the same seeds
   values; what a user would get with Optuna in the learner's place;
 - ``ppo``: :class:`ArchitectureLearner`, every proposal applied unchecked;
 - ``ppo_guarded``: the same learner behind the :class:`Guardrail` (Z3);
-- ``ppo_guarded_rollback``: the same with :class:`upir.learning.simenv.Rollback`,
-  the operator's return to the best measured configuration on a regression;
+- ``ppo_guarded_rollback``: the same with the rollback rule
+  (:class:`upir.tuning.settings.RollbackSettings`), the operator's return to the
+  best measured configuration on a regression;
 - ``ppo_guarded_rollback_model``: the same learning also from imagined
   rollouts through a model of the score, given the offered load as context,
-  with uniform choice mixed into the imagined moves (``LearnerSettings.model``,
-  off by default, with its default ``explore``; :mod:`upir.learning.dyna`), and
-  starting afresh when the offered load jumps (``LearnerSettings.restart``,
-  off by default; :mod:`upir.learning.regime`).
+  with uniform choice mixed into the imagined moves (``LearnerSettings.model``
+  with its default ``explore``; :mod:`upir.tuning.imagination`), and starting afresh
+  when the offered load jumps (``LearnerSettings.restart``;
+  :mod:`upir.tuning.restart`): ``TuningSettings()``'s default wherever a load
+  is observed (``TuningSettings.model`` None).
+
+Every PPO method decides each window through :func:`upir.tuning.step.step`, the
+step the operator runs (:func:`upir.tuning.simulated.tune` drives it).
 
 Every method's final configuration is the one of its best window among the
 windows at the load the run ends with (every window; for ``shift`` those after
@@ -69,7 +74,7 @@ with); the first window from which the 3-window moving average of the online
 score reaches 95% of each limit (for ``shift``: counted from the shift); the
 mean online score over the run (what exploring cost in production); the
 configurations applied that violate the spec, and the final configurations that
-do, according to :class:`upir.learning.independent.IndependentChecker`
+do, according to :class:`upir.verification.reference_audit.IndependentChecker`
 (reference equations, exact arithmetic, enumerated environments; no Z3).
 """
 
@@ -111,16 +116,15 @@ from tuning_support import (
 )
 
 from upir.core import UPIR
-from upir.learning.actions import ParameterSpace
-from upir.learning.dyna import ModelSettings
-from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner, LearnerSettings
-from upir.learning.objective import TuningObjective
-from upir.learning.regime import RestartSettings
-from upir.learning.report import evaluate
-from upir.learning.simenv import Rollback, SimulatedWorkload, params_after, tune
 from upir.settings import SolverSettings
+from upir.tuning.objective import TuningObjective
+from upir.tuning.report import evaluate
+from upir.tuning.settings import RollbackSettings, TuningSettings
+from upir.tuning.simulated import LOAD_METRIC, SimulatedWorkload, params_after, tune
+from upir.tuning.space import ParameterSpace
+from upir.tuning.step import new_learner
 from upir.verification import ProofCache, Verifier
+from upir.verification.guardrail import Guardrail
 
 # -- one run of one method ----------------------------------------------------------
 
@@ -155,23 +159,20 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     guard = Guardrail(Verifier(SolverSettings(), ProofCache(8192)), upir)
     if method.startswith("ppo"):
         guarded = method.startswith("ppo_guarded")
-        settings = LearnerSettings()
-        if method.endswith("_model"):
-            # the load as the model's context, and a fresh start when it jumps
-            settings = LearnerSettings(
-                model=ModelSettings(enabled=True, context=("offered_rps",)),
-                restart=RestartSettings(metric="offered_rps"),
-            )
-        learner = ArchitectureLearner(
-            upir, seed=seed, guardrail=guard if guarded else None, settings=settings
+        # every PPO method runs the operator's step (upir.tuning.step) through
+        # simenv.tune; the last one is TuningSettings' default: the winner,
+        # since the simulator supplies its offered load
+        settings = TuningSettings(
+            model=None if method.endswith("_model") else False,
+            seed=seed,
+            rollback=RollbackSettings(enabled=method.startswith("ppo_guarded_rollback")),
+        )
+        learner = new_learner(
+            upir, settings, load=(LOAD_METRIC,), guardrail=guard if guarded else None
         )
         learner.objective.set_baseline(objective.baseline or {})
         records = tune(
-            learner,
-            wl,
-            windows,
-            guardrail=guard if guarded else None,
-            rollback=Rollback() if method.startswith("ppo_guarded_rollback") else None,
+            learner, wl, windows, guardrail=guard if guarded else None, settings=settings
         )
         applied = [r.params for r in records]
         scores = [objective.score(r.metrics, r.params) for r in records]

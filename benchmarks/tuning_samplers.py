@@ -11,7 +11,7 @@ from typing import Any
 from tuning_support import grid_values
 
 from upir.core import UPIR
-from upir.learning.actions import ParameterSpace
+from upir.tuning.space import ParameterSpace
 
 __all__ = ["sampler"]
 

@@ -21,16 +21,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from upir.core import UPIR  # noqa: E402
-from upir.learning.actions import ParameterSpace  # noqa: E402
-from upir.learning.guardrail import Guardrail  # noqa: E402
-from upir.learning.independent import IndependentChecker  # noqa: E402
-from upir.learning.objective import TuningObjective  # noqa: E402
-from upir.learning.policy import DOWN, UP  # noqa: E402
-from upir.learning.report import evaluate  # noqa: E402
-from upir.learning.simenv import make_profile  # noqa: E402
 from upir.settings import SolverSettings  # noqa: E402
 from upir.simulator import LoadProfile, ServiceModel  # noqa: E402
+from upir.tuning.objective import TuningObjective  # noqa: E402
+from upir.tuning.report import evaluate  # noqa: E402
+from upir.tuning.rl.policy import DOWN, UP  # noqa: E402
+from upir.tuning.simulated import make_profile  # noqa: E402
+from upir.tuning.space import ParameterSpace  # noqa: E402
 from upir.verification import ProofCache, Verifier  # noqa: E402
+from upir.verification.guardrail import Guardrail  # noqa: E402
+from upir.verification.reference_audit import IndependentChecker  # noqa: E402
 
 SPEC = ROOT / "benchmarks" / "tuning_upir.yaml"
 RESULTS = ROOT / "benchmarks" / "results"

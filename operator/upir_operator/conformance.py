@@ -32,11 +32,11 @@ from upir.conformance.live import (
     proved_bounds,
 )
 from upir.core import UPIR
-from upir.core.numbers import to_fraction
 from upir.errors import InvalidSpecError, UpirError
 from upir.verification.results import VerificationReport
 from upir_operator import events
 from upir_operator.conditions import condition, get_condition, merge_conditions
+from upir_operator.decisions import last_applied
 from upir_operator.kube import KubeError
 from upir_operator.prometheus import PrometheusUnavailable, read_environment
 
@@ -48,10 +48,7 @@ CONDITION = "Conformant"
 def running_params(status: Mapping[str, Any], upir: UPIR) -> dict[str, Fraction]:
     """The parameters the workload runs: the applied ones, else the spec's own
     values (modes Off and Recommend before an approval write nothing)."""
-    applied = status.get("appliedParameters")
-    if isinstance(applied, Mapping) and applied:
-        return {k: to_fraction(v) for k, v in applied.items()}
-    return dict(upir.tunable_values())
+    return last_applied(status) or dict(upir.tunable_values())
 
 
 def resumed(status: Mapping[str, Any]) -> ConformanceState:

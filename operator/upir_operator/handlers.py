@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import kopf
 
 from upir.conformance.live import ConformanceState
-from upir.core.numbers import to_fraction
 from upir.errors import PermanentError
 from upir.resource import GROUP, PLURAL, VERSION
 from upir_operator import conformance, events
+from upir_operator.decisions import applied_parameters
 from upir_operator.engine import Engine, Evaluation
 from upir_operator.kube import FieldConflict, Kube, KubeError
 from upir_operator.metrics import OperatorMetrics
@@ -233,14 +233,7 @@ async def apply_parameters(
 
 
 def _applied(status: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Fraction] | None:
-    """The last applied (proved) parameters, while the spec they were proved
-    for is still the current generation."""
-    applied = status.get("appliedParameters")
-    if status.get("observedGeneration") != meta.get("generation") or not isinstance(
-        applied, Mapping
-    ):
-        return None
-    return {k: to_fraction(v) for k, v in applied.items()} or None
+    return applied_parameters(status, meta)
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -317,7 +310,12 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
                 # in every mode: reading Prometheus writes nothing the workload reads
                 conf, written = await conformance.check_once(runtime, body, conf)
                 await tune_once(
-                    runtime, body, mem, written=written, hold=conformance.hold_reason(conf)
+                    runtime,
+                    body,
+                    mem,
+                    apply_parameters,
+                    written=written,
+                    hold=conformance.hold_reason(conf),
                 )
             except (kopf.TemporaryError, kopf.PermanentError, KubeError) as err:
                 logger.warning("tuning %s: %s", body.metadata.name, err)

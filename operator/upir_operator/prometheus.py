@@ -145,11 +145,14 @@ async def read_environment(
 ) -> dict[str, float]:
     """The observed environment: ``spec.tuning.prometheus.environment`` name
     (without ``env.``) -> value. A query with no usable sample (nothing
-    matched, a PromQL error, NaN or infinite) is left out. Raises
-    :class:`PrometheusUnavailable` when Prometheus cannot be read."""
+    matched, a PromQL error, NaN or infinite) is left out: the conformance
+    check reports it unread, the tuning step holds when its learner needs it.
+    Raises :class:`PrometheusUnavailable` when Prometheus cannot be read."""
     if not prom.environment:
         return {}
     samples = await client.query_all(prom.url, prom.environment, timeout_s=timeout_s)
     return {
-        k: s.value for k, s in samples.items() if s.value is not None and math.isfinite(s.value)
+        name: float(s.value)
+        for name, s in samples.items()
+        if s.error is None and s.value is not None and math.isfinite(s.value)
     }

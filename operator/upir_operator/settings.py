@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upir.errors import SettingsError
+from upir.errors import InvalidSpecError, SettingsError
 from upir.settings import Settings, load_settings
+from upir.tuning.settings import HoldSettings, RollbackSettings, TuningSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,12 @@ class OperatorSettings:
     """Threads for solver and PyTorch work (``UPIR_WORKERS``): keeps the event loop free."""
     prometheus_timeout_s: float = 5.0
     """Timeout of one Prometheus HTTP query, seconds (``UPIR_PROMETHEUS_TIMEOUT``)."""
-    max_metric_age_s: float = 300.0
-    """Older Prometheus samples count as stale and hold tuning (``UPIR_MAX_METRIC_AGE``)."""
     prometheus: PrometheusAccess = field(default_factory=PrometheusAccess)
     """Credentials, CA and headers for Prometheus (``UPIR_PROMETHEUS_*``)."""
+    tuning: TuningSettings = field(default_factory=TuningSettings)
+    """The tuning loop's defaults for every UPIR (``UPIR_TUNING_*``,
+    ``UPIR_MAX_METRIC_AGE``; see :data:`TUNING_ENV`); a UPIR's
+    ``spec.tuning.learner`` overrides ``model``."""
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -136,6 +139,53 @@ def load_prometheus_access(env: Mapping[str, str]) -> PrometheusAccess:
     return access
 
 
+TUNING_ENV = {
+    "model": "UPIR_TUNING_MODEL",
+    "attempts": "UPIR_TUNING_ATTEMPTS",
+    "rollback.threshold": "UPIR_TUNING_ROLLBACK_THRESHOLD",
+    "rollback.windows": "UPIR_TUNING_ROLLBACK_WINDOWS",
+    "hold.max_age_s": "UPIR_MAX_METRIC_AGE",
+    "hold.min_throughput_rps": "UPIR_TUNING_MIN_THROUGHPUT",
+    "seed": "UPIR_TUNING_SEED",
+}
+"""The :class:`TuningSettings` fields the operator reads from the environment
+(chart values ``operator.tuning.*``): ``UPIR_TUNING_MODEL`` is ``auto`` (the
+default: the benchmark's winner exactly where a UPIR observes its load),
+``on`` or ``off``; ``UPIR_TUNING_ROLLBACK_THRESHOLD`` 0 turns rollback off."""
+
+_MODEL = {"auto": None, "on": True, "off": False}
+
+
+def load_tuning_settings(env: Mapping[str, str]) -> TuningSettings:
+    """The tuning tree from ``UPIR_TUNING_*``: types are read here, ranges are
+    :meth:`TuningSettings.problems`' (the one check), reported by variable."""
+    inf = float("inf")
+    model_raw = (env.get("UPIR_TUNING_MODEL") or "auto").strip().lower()
+    if model_raw not in _MODEL:
+        raise SettingsError(f"UPIR_TUNING_MODEL must be auto, on or off, got {model_raw!r}")
+    threshold = _float(env, "UPIR_TUNING_ROLLBACK_THRESHOLD", 0.2, 0.0, inf)
+    settings = TuningSettings(
+        model=_MODEL[model_raw],
+        attempts=_int(env, "UPIR_TUNING_ATTEMPTS", 2, -(2**31), 2**31),
+        rollback=RollbackSettings(
+            enabled=threshold > 0,
+            threshold=threshold or 0.2,
+            windows=_int(env, "UPIR_TUNING_ROLLBACK_WINDOWS", 2, -(2**31), 2**31),
+        ),
+        hold=HoldSettings(
+            max_age_s=_float(env, "UPIR_MAX_METRIC_AGE", 300.0, 1.0, 86400.0),
+            min_throughput_rps=_float(env, "UPIR_TUNING_MIN_THROUGHPUT", 0.0, -inf, inf),
+        ),
+        seed=_int(env, "UPIR_TUNING_SEED", 0, -(2**31), 2**31),
+    )
+    try:
+        return settings.validate()
+    except InvalidSpecError as err:
+        first = err.issues[0]
+        name = TUNING_ENV.get(first.field, f"tuning.{first.field}")
+        raise SettingsError(f"{name}: {first.message}") from None
+
+
 def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
     """Validate every ``UPIR_*`` variable; raise SettingsError naming the bad one."""
     key = env.get("UPIR_SIGNING_KEY_FILE") or None
@@ -152,6 +202,6 @@ def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
         field_manager=env.get("UPIR_FIELD_MANAGER") or "upir-operator",
         workers=_int(env, "UPIR_WORKERS", 2, 1, 64),
         prometheus_timeout_s=_float(env, "UPIR_PROMETHEUS_TIMEOUT", 5.0, 0.1, 120.0),
-        max_metric_age_s=_float(env, "UPIR_MAX_METRIC_AGE", 300.0, 1.0, 86400.0),
         prometheus=load_prometheus_access(env),
+        tuning=load_tuning_settings(env),
     )

@@ -1,23 +1,32 @@
-"""The online tuning loop of one UPIR (``tuning.mode`` Recommend or Auto).
+"""The online tuning loop of one UPIR (``tuning.mode`` Recommend or Auto): I/O only.
 
-Every ``intervalSeconds``: read the configured PromQL; hold when the metrics are
-missing, stale, NaN or too thin; feed the learner; send its proposal through the
-guardrail (the verifier: only PROVED passes); then, per :mod:`decisions`, apply
-it (Auto: at most one change per interval, re-verified in full and signed before
-it is written), record it as a recommendation (Recommend), reject it, or roll
-back to the best proved configuration measured so far. The learner's checkpoint
-and the loop's state live in a ConfigMap owned by the UPIR, so a restarted
-operator resumes without repeating applied changes.
+Every ``intervalSeconds``: read the configured PromQL (and the observed load,
+``spec.tuning.prometheus.environment``), call the library's step
+(:func:`upir.tuning.step.step`: hold, score, roll back, propose, guard with the
+operator's verifier; the same step ``upir tune --simulate`` and the tuning
+benchmark run), then carry the decision out: apply it (Auto: at most one change
+per interval, re-verified in full and signed before it is written), record it
+as a recommendation (Recommend), or write why it was held or rejected. The
+learner's checkpoint and the loop's state live in a ConfigMap owned by the
+UPIR, so a restarted operator resumes without repeating applied changes.
+
+Settings: the operator's :class:`~upir.tuning.settings.TuningSettings`
+(``UPIR_TUNING_*``), with a UPIR's ``spec.tuning.learner.model`` overriding
+``model``. With environment queries the learner runs the benchmark's winner
+(score model with the observed load as context, exploring imagination, restart
+when the load jumps) unless that is turned off.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -25,28 +34,42 @@ from typing import Any
 import kopf
 
 from upir.core import UPIR
-from upir.core.numbers import to_fraction
 from upir.errors import InvalidSpecError, UpirError
-from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner
+from upir.tuning.learner import ArchitectureLearner
+from upir.tuning.settings import TuningSettings
+from upir.tuning.step import LoopState, new_learner, step
+from upir.verification.guardrail import Guardrail
 from upir_operator import events
 from upir_operator.conditions import condition, get_condition, merge_conditions
 from upir_operator.decisions import (
+    REQUIRED_METRICS,
     Action,
     Decision,
-    TuningPolicy,
+    Sample,
     TuningState,
-    decide,
-    hold_reason,
+    applied_parameters,
 )
 from upir_operator.engine import as_number, owner_reference
 from upir_operator.kube import KubeError
 from upir_operator.modes import APPROVE_ANNOTATION, proposal_id, with_recommendation
-from upir_operator.prometheus import PrometheusUnauthorized, PrometheusUnavailable
+from upir_operator.prometheus import (
+    PrometheusUnauthorized,
+    PrometheusUnavailable,
+    read_environment,
+)
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_METRICS = ("latency_ms", "throughput_rps", "error_rate")
+__all__ = [
+    "REQUIRED_METRICS",
+    "LoopMemory",
+    "TuningState",
+    "checkpoint_manifest",
+    "load_memory",
+    "load_names",
+    "settings_for",
+    "tune_once",
+]
 
 
 @dataclass
@@ -54,25 +77,39 @@ class LoopMemory:
     """In-memory state of one object's loop (rebuilt from the checkpoint)."""
 
     spec_hash: str | None = None
+    """The spec hash and the learner's settings the learner was built for."""
     learner: ArchitectureLearner | None = None
     state: TuningState = field(default_factory=TuningState)
+
+
+CHECKPOINT_KEY = "learner.pt.gz"
+"""The checkpoint ConfigMap's key holding the learner (gzip of ``to_bytes``)."""
 
 
 def checkpoint_name(upir_name: str) -> str:
     return f"{upir_name}-learner"[:63]
 
 
-def _state_json(state: TuningState) -> str:
-    d = asdict(state)
-    d["best_params"] = {k: str(v) for k, v in (state.best_params or {}).items()} or None
-    return json.dumps(d, sort_keys=True)
+def settings_for(runtime: Any, upir: UPIR) -> TuningSettings:
+    """The operator's tuning settings with this object's overrides."""
+    base: TuningSettings = runtime.settings.tuning
+    if upir.tuning.learner_model is not None:
+        return replace(base, model=upir.tuning.learner_model)
+    return base
 
 
-def _state_from_json(text: str) -> TuningState:
-    d = json.loads(text)
-    if d.get("best_params"):
-        d["best_params"] = {k: Fraction(v) for k, v in d["best_params"].items()}
-    return TuningState(**d)
+def load_names(upir: UPIR) -> tuple[str, ...]:
+    """The observed load metrics the step is given: ``env.<name>`` for every
+    environment query (none without them)."""
+    prom = upir.tuning.prometheus
+    return tuple(sorted(f"env.{k}" for k in (prom.environment if prom else {})))
+
+
+def _memory_key(upir: UPIR, settings: TuningSettings) -> str:
+    """A new spec or other learner settings invalidate the learner."""
+    learner = json.dumps(asdict(settings.learner_for(load_names(upir))), sort_keys=True)
+    digest = hashlib.sha256(learner.encode()).hexdigest()[:16]
+    return f"{upir.spec_hash()}:{digest}"
 
 
 def checkpoint_manifest(body: Mapping[str, Any], mem: LoopMemory) -> dict[str, Any]:
@@ -90,14 +127,23 @@ def checkpoint_manifest(body: Mapping[str, Any], mem: LoopMemory) -> dict[str, A
             },
             "ownerReferences": [owner_reference(body)],
         },
-        "data": {"state.json": _state_json(mem.state), "specHash": mem.spec_hash or ""},
-        "binaryData": {"learner.pt": base64.b64encode(mem.learner.to_bytes()).decode()},
+        "data": {"state.json": mem.state.to_json(), "specHash": mem.spec_hash or ""},
+        # gzip: the learner's rejection records (counterexamples) and pickled
+        # score-model windows compress well; the whole object must stay far
+        # below the API server's 1 MiB limit (docs/operator.md, "Tuning")
+        "binaryData": {
+            CHECKPOINT_KEY: base64.b64encode(gzip.compress(mem.learner.to_bytes(), 6)).decode()
+        },
     }
 
 
-async def load_memory(runtime: Any, body: Mapping[str, Any], upir: UPIR) -> LoopMemory:
-    """Resume from the checkpoint ConfigMap when it was written for this spec."""
+async def load_memory(
+    runtime: Any, body: Mapping[str, Any], upir: UPIR, settings: TuningSettings | None = None
+) -> LoopMemory:
+    """Resume from the checkpoint ConfigMap when it was written for this spec
+    and these learner settings."""
     meta = body["metadata"]
+    st = settings if settings is not None else settings_for(runtime, upir)
     cm = await runtime.kube.get(
         {
             "apiVersion": "v1",
@@ -105,43 +151,65 @@ async def load_memory(runtime: Any, body: Mapping[str, Any], upir: UPIR) -> Loop
             "metadata": {"namespace": meta["namespace"], "name": checkpoint_name(meta["name"])},
         }
     )
-    spec_hash = upir.spec_hash()
+    key = _memory_key(upir, st)
     # the learner screens its moves with the operator's verifier (and its proof
-    # cache); check_params below stays the authority on what is applied
+    # cache); check_params in the step stays the authority on what is applied
     guard = Guardrail(runtime.engine.verifier, upir)
-    if cm and (cm.get("data") or {}).get("specHash") == spec_hash:
+    if cm and (cm.get("data") or {}).get("specHash") == key:
         try:
-            raw = base64.b64decode((cm.get("binaryData") or {})["learner.pt"])
+            raw = gzip.decompress(base64.b64decode((cm.get("binaryData") or {})[CHECKPOINT_KEY]))
             learner = await runtime.run(
                 lambda: ArchitectureLearner.from_bytes(raw, upir, guardrail=guard)
             )
-            state = _state_from_json(cm["data"]["state.json"])
+            state = LoopState.from_json(cm["data"]["state.json"])
             logger.info("resumed tuning of %s from its checkpoint", meta["name"])
-            return LoopMemory(spec_hash, learner, state)
-        except (KeyError, ValueError, UpirError) as err:
+            return LoopMemory(key, learner, state)
+        except (KeyError, ValueError, TypeError, OSError, EOFError, UpirError) as err:
             logger.warning("ignoring the checkpoint of %s: %s", meta["name"], err)
     # a new spec invalidates the policy: start learning afresh
-    learner = await runtime.run(lambda: ArchitectureLearner(upir, seed=0, guardrail=guard))
-    return LoopMemory(spec_hash, learner, TuningState())
+    learner = await runtime.run(
+        lambda: new_learner(upir, st, load=load_names(upir), guardrail=guard)
+    )
+    return LoopMemory(key, learner, TuningState())
 
 
-def _current(status: Mapping[str, Any], upir: UPIR, mode: str) -> dict[str, Fraction] | None:
+def _current(
+    status: Mapping[str, Any], meta: Mapping[str, Any], upir: UPIR, mode: str
+) -> dict[str, Fraction] | None:
     """The running parameters: the applied ones; in Recommend mode, before any
     approval, the spec's own values when they are proved (the workload runs
     them: nothing was written)."""
-    applied = status.get("appliedParameters")
-    if isinstance(applied, Mapping) and applied:
-        return {k: to_fraction(v) for k, v in applied.items()}
+    applied = applied_parameters(status, meta)
+    if applied is not None:
+        return applied
     verified = get_condition(status.get("conditions"), "Verified") or {}
     if mode == "Recommend" and verified.get("status") == "True":
         return dict(upir.tunable_values())
     return None
 
 
+def _held(mem: LoopMemory, why: str) -> Decision:
+    return Decision(Action.HOLD, why, state=replace(mem.state, holds=mem.state.holds + 1))
+
+
+def _unavailable(err: PrometheusUnavailable) -> str:
+    kind = "PrometheusUnauthorized" if isinstance(err, PrometheusUnauthorized) else None
+    return f"{kind or 'PrometheusUnavailable'}: {err}"
+
+
+ApplyParameters = Callable[
+    [Any, kopf.Body, Mapping[str, Fraction], tuple[str, str]],
+    Awaitable[tuple[str | None, dict[str, Any]]],
+]
+"""How a decision is written (``handlers.apply_parameters``: verify in full,
+apply, write status); passed in, so this module does not import the handlers."""
+
+
 async def tune_once(
     runtime: Any,
     body: kopf.Body,
     mem: LoopMemory,
+    apply: ApplyParameters,
     *,
     written: Mapping[str, Any] | None = None,
     hold: str | None = None,
@@ -162,71 +230,58 @@ async def tune_once(
         )
     except InvalidSpecError:
         return None
-    if mem.learner is None or mem.spec_hash != upir.spec_hash():
-        loaded = await load_memory(runtime, body, upir)
+    settings = settings_for(runtime, upir)
+    if mem.learner is None or mem.spec_hash != _memory_key(upir, settings):
+        loaded = await load_memory(runtime, body, upir, settings)
         mem.spec_hash, mem.learner, mem.state = loaded.spec_hash, loaded.learner, loaded.state
-    current = _current(status, upir, mode)
-    policy = TuningPolicy(max_age_s=runtime.settings.max_metric_age_s)
+    current = _current(status, body.get("metadata") or {}, upir, mode)
     prom = upir.tuning.prometheus
-    samples: Mapping[str, Any] | None = None
+    samples: Mapping[str, Sample] | None = None
     if hold is not None:
-        dec = Decision(Action.HOLD, hold, state=replace(mem.state, holds=mem.state.holds + 1))
-    elif current is None or prom is None:
-        why = (
-            "NotApplied: no proved parameters running yet"
-            if current is None
-            else "NoPrometheus: spec.tuning.prometheus is missing"
-        )
-        dec = Decision(Action.HOLD, why, state=replace(mem.state, holds=mem.state.holds + 1))
+        dec = _held(mem, hold)
+    elif current is None:
+        dec = _held(mem, "NotApplied: no proved parameters running yet")
+    elif prom is None:
+        dec = _held(mem, "NoPrometheus: spec.tuning.prometheus is missing")
     else:
+        timeout = runtime.settings.prometheus_timeout_s
         try:
-            samples = await runtime.prometheus.query_all(
-                prom.url, prom.queries, timeout_s=runtime.settings.prometheus_timeout_s
-            )
+            samples = await runtime.prometheus.query_all(prom.url, prom.queries, timeout_s=timeout)
+            # the observed load: the winner's context, passed into the step below
+            env = await read_environment(runtime.prometheus, prom, timeout_s=timeout)
         except PrometheusUnavailable as err:
-            why = (
-                "PrometheusUnauthorized"
-                if isinstance(err, PrometheusUnauthorized)
-                else ("PrometheusUnavailable")
-            )
             samples = None
-            dec = Decision(
-                Action.HOLD,
-                f"{why}: {err}",
-                state=replace(mem.state, holds=mem.state.holds + 1),
-            )
+            dec = _held(mem, _unavailable(err))
         if samples is not None:
             running = upir.with_params(current)
-            metrics = {k: s.value for k, s in samples.items() if s.value is not None}
-            proposal: Mapping[str, Fraction] | None = None
-            proved: bool | None = None
-            if hold_reason(samples, REQUIRED_METRICS, time.time(), policy) is None:
-                learner = mem.learner
-                assert learner is not None
-                proposal = await runtime.run(learner.learn_from_metrics, metrics, current)
-                if proposal is not None and dict(proposal) != current:
-                    report = await runtime.run(
-                        runtime.engine.verifier.check_params, running, dict(proposal)
-                    )
-                    proved = bool(report.passed)
-                    if not proved:
-                        await runtime.run(learner.record_rejection, proposal, report)
-            dec = decide(
-                mode=mode,
-                state=mem.state,
-                current=current,
-                samples=samples,
-                required=REQUIRED_METRICS,
-                objective=upir.tuning.objective,
-                proposal=proposal,
-                proved=proved,
-                now=time.time(),
-                policy=policy,
+            verifier = runtime.engine.verifier
+            learner = mem.learner
+            assert learner is not None
+            dec = await runtime.run(
+                lambda: step(
+                    learner=learner,
+                    state=mem.state,
+                    current=current,
+                    samples=samples,
+                    guard=lambda p: verifier.check_params(running, dict(p)),
+                    settings=settings,
+                    mode=mode,
+                    now=time.time(),
+                    load={f"env.{k}": v for k, v in env.items()},
+                )
             )
     mem.state = dec.state
     latency = samples.get("latency_ms") if samples else None
     measured = latency.value if latency is not None else None
-    await act(runtime, body, status, dec, measured_latency_ms=measured, spec_hash=upir.spec_hash())
+    await act(
+        runtime,
+        body,
+        status,
+        dec,
+        apply,
+        measured_latency_ms=measured,
+        spec_hash=upir.spec_hash(),
+    )
     if mem.learner is not None:
         try:
             await runtime.kube.apply(checkpoint_manifest(body, mem))
@@ -240,6 +295,7 @@ async def act(
     body: kopf.Body,
     status: Mapping[str, Any],
     dec: Decision,
+    apply: ApplyParameters,
     *,
     measured_latency_ms: float | None = None,
     spec_hash: str = "",
@@ -277,11 +333,9 @@ async def act(
         )
     elif dec.action in (Action.APPLY, Action.ROLLBACK):
         assert dec.params is not None
-        from upir_operator.handlers import apply_parameters
-
         # the Applied / RolledBack event is posted with the status it changes
         cause = ("Applied" if dec.action is Action.APPLY else "RolledBack", dec.reason)
-        why_not, written = await apply_parameters(runtime, body, dec.params, cause)
+        why_not, written = await apply(runtime, body, dec.params, cause)
         # conditions just written (Ready) are the base of the Tuning condition below
         status = {**status, **written}
         if why_not is None:

@@ -13,9 +13,9 @@ from upir_e2e.stack import NAMESPACE, LoadThread, Stack, wait_for
 
 from upir.certificates import verify_certificate
 from upir.core import UPIR
-from upir.learning.independent import IndependentChecker
 from upir.settings import SolverSettings
 from upir.verification import Verifier
+from upir.verification.reference_audit import IndependentChecker
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,7 @@
 """``upir tune FILE --simulate``: PPO behind the Z3 guardrail, against the simulator.
 
 Runs ``--episodes`` episodes of ``--windows`` decision windows on the UPIR's own
-architecture in the simulator (``upir.learning.simenv.SimulatedWorkload``; each
+architecture in the simulator (``upir.tuning.simulated.SimulatedWorkload``; each
 episode restarts the service at the UPIR's parameters; the learner keeps what
 it learned). Every proposal goes through the guardrail;
 only proved ones are applied. At the end the initial and the final parameters
@@ -37,15 +37,16 @@ from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
 
 if TYPE_CHECKING:
-    from upir.learning.guardrail import Guardrail
-    from upir.learning.learner import ArchitectureLearner
-    from upir.learning.simenv import WindowRecord
+    from upir.tuning.learner import ArchitectureLearner
+    from upir.tuning.settings import TuningSettings
+    from upir.tuning.simulated import WindowRecord
+    from upir.verification.guardrail import Guardrail
 
-# upir.learning pulls in PyTorch and scikit-learn (seconds to import), so it is
+# upir.tuning pulls in PyTorch and scikit-learn (seconds to import), so it is
 # imported when `upir tune` runs, not whenever the CLI starts (tests/unit/cli keep
-# PROFILES equal to upir.learning.simenv.PROFILES and check what start-up loads).
+# PROFILES equal to upir.tuning.simulated.PROFILES and check what start-up loads).
 PROFILES = ("steady", "shift", "ramp")
-"""Same as ``upir.learning.simenv.PROFILES``."""
+"""Same as ``upir.tuning.simulated.PROFILES``."""
 
 EVAL_WINDOWS = 3
 SHOWN_METRICS = (
@@ -102,17 +103,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--model",
-        action="store_true",
-        help="also learn from imagined windows through a model of the score, given the "
-        "offered load as context (LearnerSettings.model; off by default: see "
-        "docs/benchmarks.md, Tuning)",
+        choices=("auto", "on", "off"),
+        nargs="?",
+        const="on",
+        default="auto",
+        help="the tuning benchmark's winner: learn also from imagined windows through a model "
+        "of the score, given the offered load as context, and start afresh when the load "
+        "jumps (TuningSettings.model; auto, the default: on, since the simulator reports its "
+        "offered load; --model alone: on)",
     )
     p.add_argument(
         "--restart-on",
         metavar="METRIC",
         default=None,
-        help="start learning afresh when this load metric jumps by 1.5x either way "
-        "(LearnerSettings.restart; the simulator reports offered_rps; off by default)",
+        help="start learning afresh when this metric jumps by 1.5x either way "
+        "(LearnerSettings.restart; default: offered_rps with the model, else never)",
     )
     add_format_options(p)
     p.add_argument("--plot", metavar="PNG", default=None, help="write a PNG plot of the run")
@@ -120,7 +125,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
-    from upir.learning.simenv import REPORTED_METRICS, arrival_bound
+    from upir.tuning.simulated import REPORTED_METRICS, arrival_bound
 
     issues: list[FieldIssue] = []
     if not args.simulate:
@@ -155,24 +160,39 @@ def _check_args(args: argparse.Namespace, upir: UPIR) -> tuple[float, float]:
     return rps, peak
 
 
+def settings_of(args: argparse.Namespace) -> TuningSettings:
+    """The loop's settings from the options (validated by the one check)."""
+    from upir.tuning.learner import LearnerSettings
+    from upir.tuning.restart import RestartSettings
+    from upir.tuning.settings import RollbackSettings, TuningSettings
+
+    learner = LearnerSettings(restart=RestartSettings(metric=args.restart_on))
+    st = TuningSettings(
+        learner=learner,
+        model={"auto": None, "on": True, "off": False}[args.model],
+        seed=args.seed,
+        rollback=RollbackSettings(enabled=args.rollback > 0, threshold=args.rollback or 0.2),
+    )
+    return st.validate()
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from upir.learning.dyna import ModelSettings
-    from upir.learning.guardrail import Guardrail
-    from upir.learning.learner import ArchitectureLearner, LearnerSettings
-    from upir.learning.regime import RestartSettings
-    from upir.learning.report import evaluate, plot_tuning
-    from upir.learning.simenv import (
-        Rollback,
+    from upir.tuning.report import evaluate, plot_tuning
+    from upir.tuning.simulated import (
+        LOAD_METRIC,
         SimulatedWorkload,
         make_profile,
         params_after,
         tune,
     )
+    from upir.tuning.step import new_learner
     from upir.verification import ProofCache, Verifier
+    from upir.verification.guardrail import Guardrail
 
     try:
         upir = read_one_upir(args.file)
         rps, peak = _check_args(args, upir)
+        settings = settings_of(args)
         total_s = args.windows * args.window_s
         profile = make_profile(args.profile, rps, peak, total_s)
         # Fails early, with exit 2, for an architecture the simulator cannot build.
@@ -192,11 +212,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"upir: warning: the initial parameters are not proved ({initial_check.message}); "
             "the operator synthesizes proved ones before tuning\n"
         )
-    settings = LearnerSettings(
-        model=ModelSettings(enabled=args.model, context=("offered_rps",)),
-        restart=RestartSettings(metric=args.restart_on),
-    )
-    learner = ArchitectureLearner(upir, seed=args.seed, guardrail=guardrail, settings=settings)
+    learner = new_learner(upir, settings, load=(LOAD_METRIC,), guardrail=guardrail)
     records: list[WindowRecord] = []
     with _Progress(args.episodes * args.windows, quiet=False) as progress:
         for ep in range(args.episodes):
@@ -208,9 +224,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 wl,
                 args.windows,
                 guardrail=guardrail,
+                settings=settings,
                 episode=ep,
                 on_window=progress.step,
-                rollback=Rollback(threshold=args.rollback) if args.rollback > 0 else None,
             )
             progress.episode_done(ep, records[-1])
     final = params_after(records[-1])

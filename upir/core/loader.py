@@ -256,6 +256,7 @@ def _tuning(raw: Mapping[str, Any] | None) -> TuningSpec:
             MappingProxyType(dict(prom.get("environment") or {})),
         ),
         objective=_frac_map(raw.get("objective")),
+        learner_model=(raw.get("learner") or {}).get("model"),
     )
 
 

@@ -162,6 +162,9 @@ class TuningSpec:
     max_step_fraction: Fraction = Fraction(1, 4)
     prometheus: PrometheusSpec | None = None
     objective: Mapping[str, Fraction] = field(default_factory=lambda: MappingProxyType({}))
+    learner_model: bool | None = None
+    """``spec.tuning.learner.model``: this object's override of the tuning
+    settings' ``model`` (the benchmark's winner); None: the operator's setting."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -338,6 +338,18 @@ def _tuning() -> Schema:
                 {"type": "number"},
                 max_properties=32,
             ),
+            "learner": obj(
+                "This object's overrides of the operator's tuning settings (UPIR_TUNING_*).",
+                {
+                    "model": {
+                        "type": "boolean",
+                        "description": "The learner's score model with exploring imagination "
+                        "and a restart when the load jumps (the tuning benchmark's winner). "
+                        "Absent: the operator's setting (by default on exactly when "
+                        "prometheus.environment observes a load); true: always; false: never.",
+                    },
+                },
+            ),
         },
     )
 

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from upir.core import UPIR
-from upir.learning.guardrail import Guardrail
-from upir.learning.independent import IndependentChecker
 from upir.settings import SolverSettings
 from upir.verification import ProofCache, Verdict, Verifier, replay
+from upir.verification.guardrail import Guardrail
+from upir.verification.reference_audit import IndependentChecker
 
 pytestmark = pytest.mark.integration
 

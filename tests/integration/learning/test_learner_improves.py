@@ -25,13 +25,13 @@ import torch
 import yaml
 
 from upir.core import UPIR
-from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner
-from upir.learning.report import evaluate
-from upir.learning.simenv import SimulatedWorkload, make_profile, params_after, tune
 from upir.settings import SolverSettings
 from upir.simulator import LoadProfile
+from upir.tuning.learner import ArchitectureLearner
+from upir.tuning.report import evaluate
+from upir.tuning.simulated import SimulatedWorkload, make_profile, params_after, tune
 from upir.verification import ProofCache, Verifier
+from upir.verification.guardrail import Guardrail
 
 pytestmark = pytest.mark.integration
 

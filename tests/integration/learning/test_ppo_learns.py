@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from upir.learning import DOWN, UP, PPOAgent, PPOConfig
+from upir.tuning.rl.agent import PPOAgent
+from upir.tuning.rl.policy import DOWN, UP
+from upir.tuning.rl.ppo import PPOConfig
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import yaml
 
 from upir.cli.common import read_one_upir
 from upir.cli.main import main
-from upir.learning.simenv import SimulatedWorkload, is_reference_workload
 from upir.patterns.builtin import BUILTINS
 from upir.patterns.generate import family_instance
 from upir.simulator import GraphSimulator, LoadProfile, Simulator
+from upir.tuning.simulated import SimulatedWorkload, is_reference_workload
 
 pytestmark = pytest.mark.integration
 

@@ -64,7 +64,11 @@ def test_model_learns_from_imagined_windows(capsys: pytest.CaptureFixture[str]) 
     assert code == 0, err
     learner = json.loads(out)["learner"]
     assert learner["windows"] == 10 and learner["imagined"] == 3  # from the 8th window on
+    # the default (auto) is the winner too: the simulator supplies its offered load
     code, out, err = _run(capsys, str(SPEC), "--simulate", *args)
+    assert code == 0, err
+    assert json.loads(out)["learner"]["imagined"] == 3
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *args, "--model", "off")
     assert code == 0, err
     assert json.loads(out)["learner"]["imagined"] == 0
 
@@ -72,15 +76,20 @@ def test_model_learns_from_imagined_windows(capsys: pytest.CaptureFixture[str]) 
 def test_restart_on_a_load_jump(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--episodes", "2", "--windows", "4", "--window-s", "2", "--seed", "1", "--json"]
     shift = ["--profile", "shift", "--rps", "100", "--peak-rps", "300"]
+    off = ("--model", "off")
     code, out, err = _run(
-        capsys, str(SPEC), "--simulate", *args, *shift, "--restart-on", "offered_rps"
+        capsys, str(SPEC), "--simulate", *args, *shift, *off, "--restart-on", "offered_rps"
     )
     assert code == 0, err
     # up at each episode's middle, and down again when the second episode starts
     assert json.loads(out)["learner"]["restarts"] == 3
-    code, out, err = _run(capsys, str(SPEC), "--simulate", *args, *shift)
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *args, *shift, *off)
     assert code == 0, err
     assert json.loads(out)["learner"]["restarts"] == 0
+    # the default (the winner) restarts on the offered load by itself
+    code, out, err = _run(capsys, str(SPEC), "--simulate", *args, *shift)
+    assert code == 0, err
+    assert json.loads(out)["learner"]["restarts"] == 3
     code, out, err = _run(capsys, str(SPEC), "--simulate", "--restart-on", "rps")
     assert code == 2 and out == "" and "--restart-on" in err and "offered_rps" in err
 

@@ -39,7 +39,7 @@ def test_hold_on_outage_and_resume_after_restart() -> None:
         upir = s.kubectl.get("upir", "refworkload")
         assert upir is not None
         assert cm["metadata"]["ownerReferences"][0]["uid"] == upir["metadata"]["uid"]
-        assert cm["binaryData"]["learner.pt"] and "state.json" in cm["data"]
+        assert cm["binaryData"]["learner.pt.gz"] and "state.json" in cm["data"]
         wait_for(
             "two windows judged",
             lambda: sum(status(s).get("tuning", {}).get(k, 0) for k in ("proposals", "holds")) >= 2,

@@ -54,6 +54,12 @@ SETTINGS: dict[str, str] = {
     "operator.prometheus.username": "UPIR_PROMETHEUS_USERNAME",
     "operator.prometheus.passwordKey": "UPIR_PROMETHEUS_PASSWORD_FILE",
     "operator.prometheus.caKey": "UPIR_PROMETHEUS_CA_FILE",
+    "operator.tuning.model": "UPIR_TUNING_MODEL",
+    "operator.tuning.attempts": "UPIR_TUNING_ATTEMPTS",
+    "operator.tuning.rollbackThreshold": "UPIR_TUNING_ROLLBACK_THRESHOLD",
+    "operator.tuning.rollbackWindows": "UPIR_TUNING_ROLLBACK_WINDOWS",
+    "operator.tuning.minThroughputRps": "UPIR_TUNING_MIN_THROUGHPUT",
+    "operator.tuning.seed": "UPIR_TUNING_SEED",
     "metrics.port": "UPIR_METRICS_PORT",
     "health.port": "UPIR_HEALTH_PORT",
     "watchNamespace": "UPIR_NAMESPACE",
@@ -272,7 +278,14 @@ def test_default_values_equal_the_operator_defaults() -> None:
     assert op["conformance"]["windows"] == d.library.conformance.windows
     assert op["solver"]["memoryMb"] <= d.library.solver.memory_mb
     assert op["prometheus"]["timeoutSeconds"] == d.prometheus_timeout_s
-    assert op["prometheus"]["maxMetricAgeSeconds"] == d.max_metric_age_s
+    assert op["prometheus"]["maxMetricAgeSeconds"] == d.tuning.hold.max_age_s
+    t = op["tuning"]
+    assert {"auto": None, "on": True, "off": False}[t["model"]] == d.tuning.model
+    assert t["attempts"] == d.tuning.attempts
+    assert t["rollbackThreshold"] == d.tuning.rollback.threshold and d.tuning.rollback.enabled
+    assert t["rollbackWindows"] == d.tuning.rollback.windows
+    assert t["minThroughputRps"] == d.tuning.hold.min_throughput_rps
+    assert t["seed"] == d.tuning.seed
     assert VALUES["metrics"]["port"] == d.metrics_port
     assert VALUES["health"]["port"] == d.health_port
 

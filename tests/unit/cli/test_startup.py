@@ -60,8 +60,8 @@ def test_start_up_loads_only_what_the_command_needs(
 
 
 def test_constants_kept_for_lazy_imports_match_their_sources() -> None:
-    from upir.learning.simenv import PROFILES
     from upir.synthesis import OBJECTIVE_ORDERS
+    from upir.tuning.simulated import PROFILES
 
     assert tune.PROFILES == PROFILES
     assert set(synthesize.OBJECTIVE_CHOICES) == set(OBJECTIVE_ORDERS)

@@ -10,8 +10,8 @@ import torch
 
 from upir.core import UPIR
 from upir.errors import InvalidSpecError
-from upir.learning.actions import ParameterSpace
-from upir.learning.policy import DOWN, KEEP, UP
+from upir.tuning.rl.policy import DOWN, KEEP, UP
+from upir.tuning.space import ParameterSpace
 
 
 def _upir(parameters: list[dict[str, Any]], fraction: float = 0.25, **params: Any) -> UPIR:

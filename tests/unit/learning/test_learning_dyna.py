@@ -16,12 +16,11 @@ import torch
 
 from upir.core import UPIR
 from upir.errors import InvalidSpecError
-from upir.learning import DOWN, UP
-from upir.learning.actions import ParameterSpace
-from upir.learning.agent import PPOAgent
-from upir.learning.dyna import Grid, ModelSettings, ScoreModel, imagine
-from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
-from upir.learning.policy import KEEP
+from upir.tuning.imagination import Grid, ModelSettings, ScoreModel, imagine
+from upir.tuning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
+from upir.tuning.rl.agent import PPOAgent
+from upir.tuning.rl.policy import DOWN, KEEP, UP
+from upir.tuning.space import ParameterSpace
 
 
 def test_model_is_optimistic_where_it_has_seen_little() -> None:

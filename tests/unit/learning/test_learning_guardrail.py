@@ -18,9 +18,9 @@ import pytest
 
 from upir.core import UPIR
 from upir.core.temporal import TemporalProperty
-from upir.learning.guardrail import Guardrail
 from upir.settings import SolverSettings
 from upir.verification import Counterexample, Verdict, VerificationResult, Verifier
+from upir.verification.guardrail import Guardrail
 
 Rule = Callable[[dict[str, Fraction], str], Verdict]
 

@@ -13,8 +13,8 @@ import torch
 
 from upir.core import UPIR
 from upir.errors import InvalidSpecError
-from upir.learning import CheckpointError
-from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
+from upir.tuning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
+from upir.tuning.rl.agent import CheckpointError
 from upir.verification import Verdict, VerificationReport, VerificationResult
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from upir.core import UPIR
 from upir.errors import InvalidSpecError
-from upir.learning.objective import TuningObjective, is_benefit, is_ratio
+from upir.tuning.objective import TuningObjective, is_benefit, is_ratio
 
 
 def _upir(

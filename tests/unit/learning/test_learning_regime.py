@@ -15,9 +15,9 @@ import torch
 
 from upir.core import UPIR
 from upir.errors import InvalidSpecError
-from upir.learning.dyna import ModelSettings, ScoreModel, context_of
-from upir.learning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
-from upir.learning.regime import LoadWatch, RestartSettings
+from upir.tuning.imagination import ModelSettings, ScoreModel, context_of
+from upir.tuning.learner import LEARNER_CONFIG, ArchitectureLearner, LearnerSettings
+from upir.tuning.restart import LoadWatch, RestartSettings
 
 WATCH = RestartSettings(metric="offered_rps")
 

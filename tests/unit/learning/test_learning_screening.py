@@ -12,11 +12,11 @@ import torch
 import yaml
 
 from upir.core import UPIR
-from upir.learning.guardrail import Guardrail
-from upir.learning.learner import ArchitectureLearner, LearnerSettings
-from upir.learning.policy import DOWN, KEEP, UP
 from upir.settings import SolverSettings
+from upir.tuning.learner import ArchitectureLearner, LearnerSettings
+from upir.tuning.rl.policy import DOWN, KEEP, UP
 from upir.verification import ProofCache, Verifier
+from upir.verification.guardrail import Guardrail
 
 SPEC = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning_upir.yaml"
 METRICS = {"latency_ms": 120.0, "throughput_rps": 200.0, "error_rate": 0.0}

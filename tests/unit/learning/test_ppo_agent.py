@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from upir.errors import PermanentError
-from upir.learning.agent import CheckpointError, PPOAgent, RolloutBuffer
-from upir.learning.policy import DOWN, KEEP, UP, ActorCritic
-from upir.learning.ppo import PPOConfig
+from upir.tuning.rl.agent import CheckpointError, PPOAgent, RolloutBuffer
+from upir.tuning.rl.policy import DOWN, KEEP, UP, ActorCritic
+from upir.tuning.rl.ppo import PPOConfig
 
 torch.set_num_threads(1)
 

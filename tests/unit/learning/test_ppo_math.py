@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from upir.errors import SettingsError
-from upir.learning.ppo import (
+from upir.tuning.rl.ppo import (
     PPOConfig,
     compute_gae,
     explained_variance,

@@ -19,7 +19,7 @@ from tuning_samplers import sampler
 from tuning_support import SPEC, paired
 
 from upir.core import UPIR
-from upir.learning.actions import ParameterSpace
+from upir.tuning.space import ParameterSpace
 
 
 def test_counts_and_mean() -> None:

@@ -49,3 +49,42 @@ def test_values_are_read_and_passed_to_the_library(tmp_path: Path) -> None:
 def test_bad_variables_name_themselves(tmp_path: Path, var: str, value: str, needle: str) -> None:
     with pytest.raises(SettingsError, match=needle):
         load_operator_settings({"HOME": str(tmp_path), var: value})
+
+
+def test_tuning_settings_are_read_into_the_one_tree(tmp_path: Path) -> None:
+    s = load_operator_settings(
+        {
+            "HOME": str(tmp_path),
+            "UPIR_TUNING_MODEL": "off",
+            "UPIR_TUNING_ATTEMPTS": "3",
+            "UPIR_TUNING_ROLLBACK_THRESHOLD": "0.3",
+            "UPIR_TUNING_ROLLBACK_WINDOWS": "4",
+            "UPIR_TUNING_MIN_THROUGHPUT": "2.5",
+            "UPIR_TUNING_SEED": "7",
+            "UPIR_MAX_METRIC_AGE": "60",
+        }
+    )
+    t = s.tuning
+    assert (t.model, t.attempts, t.seed) == (False, 3, 7)
+    assert (t.rollback.enabled, t.rollback.threshold, t.rollback.windows) == (True, 0.3, 4)
+    assert (t.hold.max_age_s, t.hold.min_throughput_rps) == (60.0, 2.5)
+    off = load_operator_settings({"HOME": str(tmp_path), "UPIR_TUNING_ROLLBACK_THRESHOLD": "0"})
+    assert not off.tuning.rollback.enabled
+    assert load_operator_settings({"HOME": str(tmp_path)}).tuning.model is None  # auto
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("UPIR_TUNING_MODEL", "maybe"),
+        ("UPIR_TUNING_ATTEMPTS", "0"),
+        ("UPIR_TUNING_ATTEMPTS", "two"),
+        ("UPIR_TUNING_ROLLBACK_THRESHOLD", "11"),
+        ("UPIR_TUNING_ROLLBACK_WINDOWS", "0"),
+        ("UPIR_TUNING_MIN_THROUGHPUT", "-1"),
+        ("UPIR_TUNING_SEED", "-3"),
+    ],
+)
+def test_bad_tuning_variable_is_named(tmp_path: Path, var: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=var):
+        load_operator_settings({"HOME": str(tmp_path), var: value})

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from upir_operator.decisions import TuningPolicy, hold_reason
+from upir_operator.decisions import hold_reason
 from upir_operator.prometheus import (
     PrometheusClient,
     PrometheusUnauthorized,
@@ -21,6 +21,7 @@ from upir_operator.prometheus import (
 from upir_operator.settings import PrometheusAccess, load_prometheus_access
 
 from upir.errors import SettingsError
+from upir.tuning.settings import HoldSettings
 
 Seen = list[dict[str, str]]
 
@@ -107,7 +108,7 @@ def test_failures_are_told_apart(tmp_path: Path) -> None:
         assert got["bad"].error == "bad_data: unexpected end"
         assert got["two"].error and "2 series" in got["two"].error
         assert got["none"].value is None and got["none"].error is None
-        policy = TuningPolicy()
+        policy = HoldSettings()
         reason = hold_reason(got, ("bad", "none"), 1e9, policy)
         assert reason == "QueryFailed: bad: bad_data: unexpected end"
         assert hold_reason(got, ("none",), 1e9, policy) == "MetricMissing: none returned no sample"

@@ -78,8 +78,15 @@ def _body() -> kopf.Body:
     doc: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "api-service.yaml").read_text())
     doc["metadata"].update({"namespace": "shop", "uid": "u-1", "generation": 1})
     doc["spec"]["tuning"]["mode"] = "Auto"
-    doc["status"] = {"appliedParameters": {"gateway.timeout_ms": 300, "gateway.retries": 2}}
+    doc["status"] = {
+        "observedGeneration": 1,
+        "appliedParameters": {"gateway.timeout_ms": 300, "gateway.retries": 2},
+    }
     return kopf.Body(doc)
+
+
+async def _no_apply(*args: Any) -> tuple[str | None, dict[str, Any]]:
+    raise AssertionError("a hold applies nothing")
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +100,12 @@ async def test_a_hold_reads_nothing_and_says_why() -> None:
     runtime = _Runtime()
     why = f"NotConformant: AssumptionViolated: {CONFORMANT_FALSE['message']}"
     dec = await tune_once(
-        runtime, _body(), LoopMemory(), written={"conditions": [CONFORMANT_FALSE]}, hold=why
+        runtime,
+        _body(),
+        LoopMemory(),
+        _no_apply,
+        written={"conditions": [CONFORMANT_FALSE]},
+        hold=why,
     )
     assert dec is not None and dec.action is Action.HOLD and dec.reason == why
     assert runtime.prometheus.queried == 0
@@ -107,6 +119,6 @@ async def test_a_hold_reads_nothing_and_says_why() -> None:
 
 async def test_without_a_hold_the_metrics_are_read() -> None:
     runtime = _Runtime()
-    dec = await tune_once(runtime, _body(), LoopMemory())
+    dec = await tune_once(runtime, _body(), LoopMemory(), _no_apply)
     assert runtime.prometheus.queried == 1
     assert dec is not None and dec.reason.startswith("MetricMissing")

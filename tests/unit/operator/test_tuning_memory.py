@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import torch
 import yaml
+from upir_operator.settings import OperatorSettings
 from upir_operator.tuning import LoopMemory, TuningState, checkpoint_manifest, load_memory
 
 from upir.core import UPIR
-from upir.learning.guardrail import Guardrail
 from upir.settings import SolverSettings
 from upir.verification import ProofCache, Verifier
+from upir.verification.guardrail import Guardrail
 
 SPEC = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning_upir.yaml"
 T = TypeVar("T")
@@ -37,6 +38,7 @@ class _Runtime:
     def __init__(self, cm: dict[str, Any] | None) -> None:
         self.kube = _Kube(cm)
         self.engine = SimpleNamespace(verifier=Verifier(SolverSettings(), ProofCache(256)))
+        self.settings = OperatorSettings()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
@@ -88,7 +90,7 @@ async def test_fresh_and_resumed_learners_screen_with_the_operators_verifier() -
     fresh = await load_memory(fresh_runtime, BODY, upir)
     _check_screening(fresh, fresh_runtime, upir)
 
-    cm = checkpoint_manifest(BODY, LoopMemory(upir.spec_hash(), fresh.learner, TuningState()))
+    cm = checkpoint_manifest(BODY, LoopMemory(fresh.spec_hash, fresh.learner, TuningState()))
     resumed_runtime = _Runtime(cm)
     resumed = await load_memory(resumed_runtime, BODY, upir)
     assert resumed.learner is not fresh.learner

@@ -365,6 +365,18 @@ BAD_INPUTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "must be <= 1 (got 1.5)",
     ),
     (
+        "learner.model not a boolean",
+        _set("spec.tuning.learner", {"model": "yes"}),
+        "spec.tuning.learner.model",
+        "must be true or false (got 'yes')",
+    ),
+    (
+        "learner: unknown override",
+        _set("spec.tuning.learner", {"policy": "shared"}),
+        "spec.tuning.learner.policy",
+        "unknown field (known: model)",
+    ),
+    (
         "maxStepFraction zero",
         _set("spec.tuning.maxStepFraction", 0),
         "spec.tuning.maxStepFraction",

@@ -18,12 +18,12 @@ import pytest
 from upir.core import UPIR
 from upir.core.temporal import TemporalOperator, TemporalProperty
 from upir.expr import parse
-from upir.learning.independent import IndependentChecker
 from upir.settings import SolverSettings
 from upir.verification import Verdict, Verifier, reference
 from upir.verification.engine import Checker
 from upir.verification.falsify import corner_environments, falsify
 from upir.verification.intervals import INF, Interval
+from upir.verification.reference_audit import IndependentChecker
 from upir.verification.structure import Structure
 from upir.verification.z3util import Deadline
 

@@ -6,8 +6,9 @@ reference workload's shape (gateway -> orders -> batcher -> worker, tuning
 only its nine knobs) runs on its own calibrated model,
 :class:`~upir.simulator.Simulator` (the tuning benchmark's); every other UPIR
 runs on the general :class:`~upir.simulator.GraphSimulator`.
-:func:`tune` runs the loop the operator runs (learner, guardrail, apply) for a
-number of windows and returns what happened in each.
+:func:`tune` runs the operator's loop (:func:`upir.tuning.step.step`: hold,
+score, roll back, propose, guard, apply) for a number of windows and returns
+what happened in each.
 """
 
 from __future__ import annotations
@@ -20,29 +21,30 @@ from typing import Any
 
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
-from upir.learning.guardrail import Guardrail, GuardrailDecision
-from upir.learning.independent import assumption_bounds
-from upir.learning.learner import ArchitectureLearner
 from upir.simulator import (
     FIELDS_BY_KEY,
     PROFILE_KINDS,
     GraphSimulator,
-    GraphWindow,
     LoadProfile,
     ServiceModel,
     Simulator,
+    SystemWindow,
     WindowMetrics,
     WorkloadParams,
     network_from_upir,
 )
+from upir.tuning.learner import ArchitectureLearner
+from upir.tuning.settings import TuningSettings
+from upir.tuning.step import Action, LoopState, samples_of, step
+from upir.verification.guardrail import Guardrail, GuardrailDecision
+from upir.verification.reference_audit import assumption_bounds
 
 __all__ = [
+    "LOAD_METRIC",
     "PROFILES",
-    "Rollback",
     "SimulatedWorkload",
     "WindowRecord",
     "arrival_bound",
-    "graph_metrics_of",
     "is_reference_workload",
     "make_profile",
     "metrics_of",
@@ -106,27 +108,10 @@ REPORTED_METRICS = (
 """The metrics :func:`metrics_of` reports for every window."""
 
 
-def graph_metrics_of(w: GraphWindow) -> dict[str, float]:
-    """A general simulator's window as the operator's metrics (system level;
-    ``utilization`` is the busiest service's), as :func:`metrics_of`."""
-    s = w.system
-    p99 = s.p99_ms if math.isfinite(s.p99_ms) else s.duration_s * 1000.0
-    p50 = s.p50_ms if math.isfinite(s.p50_ms) else s.duration_s * 1000.0
-    return {
-        "latency_ms": p99,
-        "p50_ms": p50,
-        "throughput_rps": s.throughput_rps,
-        "error_rate": s.error_rate,
-        "drop_rate": s.drop_rate,
-        "availability": s.availability,
-        "cost": s.cost,
-        "offered_rps": s.offered_rps,
-        "utilization": s.utilization,
-    }
-
-
-def metrics_of(m: WindowMetrics) -> dict[str, float]:
-    """One window as the operator's metrics (``latency_ms`` is the p99).
+def metrics_of(m: WindowMetrics | SystemWindow) -> dict[str, float]:
+    """One window (the calibrated model's, or the general simulator's system
+    window) as the operator's metrics (``latency_ms`` is the p99; utilization
+    the busiest service's).
 
     A window in which no request was answered has no latency percentile; it
     counts as the whole window (every request waited at least that long)."""
@@ -179,50 +164,7 @@ class SimulatedWorkload:
             return metrics_of(self.sim.run_window(self.window_s, params))
         assert self.graph is not None
         self.graph.set_params({k: float(v) for k, v in values.items()})
-        return graph_metrics_of(self.graph.run_window(self.window_s))
-
-
-@dataclass(frozen=True, slots=True)
-class Rollback:
-    """Return to the best proved configuration when the score regresses: the
-    operator's rule (``upir_operator.decisions``), so a simulated run behaves like
-    a live one. The configuration in force is always proved (only proved ones are
-    applied), so the best one measured is a safe place to go back to."""
-
-    threshold: float = 0.2
-    """How far below the best configuration's score a window must be to count as
-    regressed, as a share of that score's magnitude (at least 0.1 score units:
-    near 0 a share of the score would be noise). Default 0.2."""
-    windows: int = 2
-    """Consecutive regressed windows before rolling back (default 2)."""
-
-    def __post_init__(self) -> None:
-        if not self.threshold > 0 or self.windows < 1:
-            raise ValueError("Rollback needs threshold > 0 and windows >= 1")
-
-
-class _Best:
-    """The best configuration measured so far, and how long the score has been
-    below it. While the best configuration runs, its score is re-measured, so a
-    best set under another load (before a shift) does not hold forever."""
-
-    def __init__(self, policy: Rollback) -> None:
-        self.policy = policy
-        self.params: dict[str, Fraction] | None = None
-        self.score = -math.inf
-        self.bad = 0
-
-    def observe(self, params: Mapping[str, Fraction], score: float) -> bool:
-        """Record a window; True when the run should roll back now."""
-        if self.params is None or params == self.params or score > self.score:
-            self.params, self.score, self.bad = dict(params), score, 0
-            return False
-        margin = self.policy.threshold * max(abs(self.score), 0.1)
-        self.bad = self.bad + 1 if score < self.score - margin else 0
-        if self.bad >= self.policy.windows:
-            self.bad = 0
-            return True
-        return False
+        return metrics_of(self.graph.run_window(self.window_s).system)
 
 
 @dataclass
@@ -276,65 +218,80 @@ def params_after(record: WindowRecord) -> dict[str, Fraction]:
     return dict(record.params)
 
 
+OUTCOMES = {
+    Action.APPLY: "accepted",
+    Action.RECOMMEND: "accepted",
+    Action.REJECT: "rejected",
+    Action.ROLLBACK: "rolled back",
+    Action.KEEP: "unchanged",
+    Action.HOLD: "unchanged",
+}
+"""A :class:`~upir.tuning.step.Decision`'s action as a :class:`WindowRecord` outcome."""
+
+LOAD_METRIC = "offered_rps"
+"""The simulator's observed load: requests offered per second."""
+
+
 def tune(
     learner: ArchitectureLearner,
     workload: SimulatedWorkload,
     windows: int,
     *,
     guardrail: Guardrail | None,
+    settings: TuningSettings | None = None,
     start: Mapping[str, Fraction] | None = None,
-    attempts: int = 2,
     episode: int = 0,
     on_window: Callable[[WindowRecord], None] | None = None,
-    rollback: Rollback | None = None,
 ) -> list[WindowRecord]:
-    """Run ``windows`` decision windows: measure, learn, propose, check, apply.
+    """Run ``windows`` decision windows through :func:`upir.tuning.step.step`,
+    the operator's step: measure, score, roll back, propose, check, apply.
 
-    Each window runs the parameters in force, feeds its metrics to the learner
-    and takes the proposal through the guardrail; a proved proposal is applied
-    for the next window, a rejected one is recorded with the learner and up to
-    ``attempts`` candidates are tried in the same window. ``guardrail=None``
-    applies every proposal unchecked (the benchmark's unguarded baseline).
-    ``start``: the values in force at the first window (default: the UPIR's).
-    ``rollback``: go back to the best configuration measured when the score
-    regresses (the operator's rule); the learner then drops its proposal, as it
-    does for any proposal that was not applied.
+    A proved proposal is applied for the next window; a rejected one is
+    recorded with the learner, which may offer another in the same window
+    (``settings.attempts``). ``guardrail=None`` applies every proposal
+    unchecked (the benchmark's unguarded baseline). ``start``: the values in
+    force at the first window (default: the UPIR's). ``settings``: the loop's
+    (default :class:`TuningSettings`: rollback on; ``rollback.enabled=False``
+    turns it off). The simulator's offered load is passed as the observed load
+    (``offered_rps``); a learner built with
+    ``settings.learner_for(("offered_rps",))`` uses it.
     """
-    if attempts < 1:
-        raise ValueError("attempts must be >= 1")
+    st = settings if settings is not None else TuningSettings()
     params = dict(start) if start is not None else learner.upir.tunable_values()
-    best = _Best(rollback) if rollback is not None else None
+    guard = guardrail.check if guardrail is not None else None
+    state = LoopState()
     records: list[WindowRecord] = []
     for w in range(windows):
         metrics = workload.run(params)
-        score = learner.objective.score(metrics, params)
-        proposal = learner.learn_from_metrics(metrics, params)
-        rec = WindowRecord(episode, w, dict(params), metrics, score, proposal, "unchanged")
-        if best is not None and best.observe(params, score) and best.params is not None:
-            params = dict(best.params)
-            rec.proposal, rec.outcome = dict(params), "rolled back"
-            records.append(rec)
-            if on_window is not None:
-                on_window(rec)
-            continue
-        for attempt in range(attempts):
-            if proposal == params:
-                break
-            if guardrail is None:
-                params = proposal
-                rec.outcome = "applied"
-                break
-            decision = guardrail.check(proposal)
-            rec.decisions.append(decision)
-            if decision.proved:
-                params = proposal
-                rec.outcome = "accepted"
-                break
-            learner.record_rejection(proposal, decision)
-            rec.outcome = "rejected"
-            if attempt + 1 < attempts:
-                proposal = learner.propose()
-                rec.proposal = proposal
+        load = {LOAD_METRIC: metrics[LOAD_METRIC]} if LOAD_METRIC in metrics else None
+        dec = step(
+            learner=learner,
+            state=state,
+            current=params,
+            samples=samples_of(metrics),
+            guard=guard,
+            settings=st,
+            load=load,
+        )
+        state = dec.state
+        outcome = OUTCOMES[dec.action]
+        if dec.action is Action.APPLY and guard is None:
+            outcome = "applied"
+        proposal = dict(dec.params) if dec.action is Action.ROLLBACK and dec.params else None
+        if proposal is None and dec.proposal is not None:
+            proposal = dict(dec.proposal)
+        rec = WindowRecord(
+            episode,
+            w,
+            dict(params),
+            metrics,
+            dec.score if dec.score is not None else math.nan,
+            proposal,
+            outcome,
+            [c for c in dec.checks if isinstance(c, GuardrailDecision)],
+        )
+        if dec.action in (Action.APPLY, Action.ROLLBACK) and dec.params is not None:
+            params = dict(dec.params)
         records.append(rec)
         if on_window is not None:
             on_window(rec)

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of its arguments (tensors in, tensors out),
 so each piece has a unit test against values computed by hand. The agent that
-strings them together lives in :mod:`upir.learning.agent`.
+strings them together lives in :mod:`upir.tuning.rl.agent`.
 
 The algorithm follows the PPO paper (Schulman et al., 2017) with the
 implementation details that matter in practice (Huang et al., "The 37

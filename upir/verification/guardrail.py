@@ -11,7 +11,7 @@ How the agent learns about it (the choice asked for by the design):
 
 - **Masking** for what is known before asking: moves that would leave a
   parameter's domain or grid are masked out of the policy
-  (:class:`upir.learning.actions.ParameterSpace`), so no sample is wasted on them
+  (:class:`upir.tuning.space.ParameterSpace`), so no sample is wasted on them
   and they never reach the verifier.
 - **A penalty** for guardrail rejections. Whether a vector is proved is only
   known by asking the verifier, and asking for every one of the ``3^n`` joint
@@ -19,7 +19,7 @@ How the agent learns about it (the choice asked for by the design):
   rejected move is instead recorded as a transition that left the parameters
   unchanged, with the window's reward minus a penalty, so the policy learns to
   avoid the moves that fail, in the states where they fail
-  (:meth:`upir.learning.learner.ArchitectureLearner.record_rejection`).
+  (:meth:`upir.tuning.learner.ArchitectureLearner.record_rejection`).
 
 Speed: a decision is memoised per exact vector (the verdict of a vector under a
 fixed spec never changes; an inconclusive verdict is memoised too, which can

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.simenv import SimulatedWorkload, WindowRecord
 from upir.simulator import LoadProfile, ServiceModel
+from upir.tuning.simulated import SimulatedWorkload, WindowRecord
 
 __all__ = ["evaluate", "plot_tuning"]
 

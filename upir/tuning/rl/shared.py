@@ -3,7 +3,7 @@
 The tuner's heads (one per tunable parameter) face the same kind of decision:
 given how the service is doing and where this parameter sits and last moved,
 go down, keep, or go up. Giving each head its own output weights (the plain
-:class:`~upir.learning.policy.ActorCritic`) means each learns only from its own
+:class:`~upir.tuning.rl.policy.ActorCritic`) means each learns only from its own
 moves, about a third of the windows. Here every head's logits come from one
 shared MLP over ``[global features, the head's own features, a learned
 embedding of the head]``, so every window trains the rule for all heads, and the
@@ -11,7 +11,7 @@ embedding still lets heads differ (a replica count is not a timeout).
 
 The observation is laid out as ``global (G values) | head 0 (K values) | ...
 | head H-1 (K values)``. :class:`SharedHeadActor` replaces the ``actor`` of an
-:class:`~upir.learning.policy.ActorCritic` (it maps ``(B, obs_dim)`` to
+:class:`~upir.tuning.rl.policy.ActorCritic` (it maps ``(B, obs_dim)`` to
 ``(B, H * A)`` logits like the MLP it replaces), so masking, sampling, the
 critic, PPO's update and checkpoints are unchanged.
 """
@@ -24,9 +24,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from upir.learning.agent import PPOAgent
-from upir.learning.policy import KEEP
-from upir.learning.ppo import PPOConfig
+from upir.tuning.rl.agent import PPOAgent
+from upir.tuning.rl.policy import KEEP
+from upir.tuning.rl.ppo import PPOConfig
 
 __all__ = ["SharedHeadActor", "tuner_agent"]
 

@@ -40,9 +40,9 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.actions import ParameterSpace
-from upir.learning.agent import PPOAgent
-from upir.learning.policy import DOWN, KEEP, UP
+from upir.tuning.rl.agent import PPOAgent
+from upir.tuning.rl.policy import DOWN, KEEP, UP
+from upir.tuning.space import ParameterSpace
 
 __all__ = ["Grid", "ModelSettings", "ScoreModel", "View", "context_of", "imagine"]
 
@@ -57,19 +57,19 @@ the moves that led there and their imagined reward)."""
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    """The score model and the imagined rollouts (see :mod:`upir.learning.dyna`)."""
+    """The score model and the imagined rollouts (see :mod:`upir.tuning.imagination`)."""
 
     enabled: bool = False
-    """Learn from imagined rollouts between windows. Off by default. On the
-    tuning benchmark, with the load as ``context``, ``explore`` at its default
-    and a restart at a jump (``LearnerSettings.restart``), guarded PPO tuned
-    better than guarded Optuna in all four scenarios on both seed sets
-    (docs/benchmarks.md, "Tuning"); without context and restart (and before
-    ``explore``) it tuned much worse after a load shift that saturated the
-    configuration it had found. It stays off because that evidence is one
-    simulated workload, its context needs a load metric, and every window
-    costs a model fit and an imagined PPO update (about 13 s per 100 windows
-    against 3-4 s)."""
+    """Learn from imagined rollouts between windows. Off in a bare
+    ``LearnerSettings``; :meth:`upir.tuning.settings.TuningSettings.learner_for`
+    turns it on, with the observed load as ``context`` and a restart at a jump,
+    wherever a load is observed (``TuningSettings.model``, auto by default). On
+    the tuning benchmark that configuration tuned better than guarded Optuna in
+    all four scenarios on both seed sets (docs/benchmarks.md, "Tuning");
+    without context and restart (and before ``explore``) it tuned much worse
+    after a load shift that saturated the configuration it had found. Every
+    window then costs a model fit and an imagined PPO update (about 13 s per
+    100 windows against 3-4 s)."""
     kappa: float = 1.0
     """Optimism: an imagined configuration scores mean + ``kappa`` standard
     deviations of the model (score units; 0 trusts the mean alone)."""

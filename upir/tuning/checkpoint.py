@@ -1,25 +1,22 @@
-"""The learner's records: its settings, a pending proposal, checkpoint helpers and
-rejection records (split from :mod:`upir.learning.learner` to keep modules small)."""
+"""What the learner's checkpoint is made of: a pending proposal, the rollout's
+fields, value conversions and rejection records (read and written by
+:meth:`upir.tuning.learner.ArchitectureLearner.to_bytes` / ``from_bytes``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import torch
 
 from upir.core.numbers import Number, to_fraction
-from upir.learning.dyna import ModelSettings
-from upir.learning.guardrail import GuardrailDecision
-from upir.learning.objective import ObjectiveWeights
-from upir.learning.regime import RestartSettings
+from upir.verification.guardrail import GuardrailDecision
 from upir.verification.results import VerificationReport
 
 __all__ = [
     "BUFFER_FIELDS",
-    "LearnerSettings",
     "Pending",
     "floats_of",
     "fractions_of",
@@ -28,58 +25,6 @@ __all__ = [
     "same_values",
     "strings_of",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class LearnerSettings:
-    """How the learner turns outcomes into rewards and how cautious it starts."""
-
-    reward: str = "improvement"
-    """``improvement``: a move's reward is the change of the score it caused
-    (score of the window after it minus the score of the window it was made
-    in), so a move is judged by its own effect, not by where earlier moves left
-    the system; with gamma > 0 later improvements still count. ``absolute``: the
-    score of the window after it."""
-    rejection_penalty: float = 0.25
-    """Subtracted from the reward of a move the guardrail rejected (score units:
-    0.25 is about what a 25% latency change is worth at weight 1)."""
-    screen_moves: bool = True
-    """With a guardrail attached, mask every single-parameter move the guardrail
-    does not prove from the values in force (2 checks per parameter and
-    decision, memoised), so the policy only samples moves that are proved one at
-    a time; a joint move can still be rejected (penalised). Without, only the
-    domain and grid mask moves and every unproved move is learnt by penalty."""
-    keep_prob: float | None = None
-    """Initial probability of KEEP for each parameter; None: ``1 - 3/n`` for n
-    parameters (at least 0.5), so about three parameters move per window at first."""
-    policy: str = "independent"
-    """``independent``: one output layer per parameter (the default); ``shared``:
-    one network scores every parameter's moves
-    (:class:`~upir.learning.shared.SharedHeadActor`), which learns from every
-    window for every parameter but did not tune better on the benchmark."""
-    embed_dim: int = 4
-    """Size of each parameter's learned embedding in the shared policy."""
-    weights: ObjectiveWeights = field(default_factory=ObjectiveWeights)
-    """Penalty weights of the objective (constraint violations, errors, drops)."""
-    history: int = 32
-    """Rejections kept (with their counterexamples) for reports and checkpoints."""
-    model: ModelSettings = field(default_factory=ModelSettings)
-    """The score model and imagined (Dyna) rollouts between windows."""
-    restart: RestartSettings = field(default_factory=RestartSettings)
-    """When to start learning afresh: a jump in a load metric (off by default)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LearnerSettings:
-        d = dict(data)
-        d["weights"] = ObjectiveWeights(**dict(d.get("weights") or {}))
-        model = dict(d.get("model") or {})
-        model["context"] = tuple(model.get("context") or ())  # JSON has lists
-        d["model"] = ModelSettings(**model)
-        d["restart"] = RestartSettings(**dict(d.get("restart") or {}))
-        return cls(**d)
 
 
 @dataclass

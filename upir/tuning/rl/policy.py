@@ -103,7 +103,7 @@ class ActorCritic(nn.Module):
         sizes = [self.obs_dim, *hidden_sizes]
         self.critic = _mlp(sizes, 1, 1.0, generator)
         # Any module mapping (B, obs_dim) to (B, H * A) logits fits here; the tuner
-        # swaps in a parameter-shared one (upir.learning.shared.SharedHeadActor).
+        # swaps in a parameter-shared one (upir.tuning.rl.shared.SharedHeadActor).
         self.actor: nn.Module = _mlp(sizes, self.n_heads * self.max_actions, 0.01, generator)
         structural = torch.zeros(self.n_heads, self.max_actions, dtype=torch.bool)
         for h, a in enumerate(self.action_dims):

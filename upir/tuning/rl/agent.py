@@ -13,7 +13,7 @@ Usage (one environment, or ``E`` in lock-step)::
 
 ``next_obs`` is the state the step reached *before* any reset, so a step cut
 off by a time limit bootstraps from the value of the state it was cut off in
-(see :func:`upir.learning.ppo.compute_gae`).
+(see :func:`upir.tuning.rl.ppo.compute_gae`).
 
 The agent owns its random generator (weights' init, sampling, minibatch order),
 so two agents with the same seed act identically whatever else the process does,
@@ -31,8 +31,8 @@ from typing import Any
 import torch
 
 from upir.errors import PermanentError, SettingsError
-from upir.learning.policy import ActorCritic
-from upir.learning.ppo import LossStats, PPOConfig, compute_gae, explained_variance, ppo_loss
+from upir.tuning.rl.policy import ActorCritic
+from upir.tuning.rl.ppo import LossStats, PPOConfig, compute_gae, explained_variance, ppo_loss
 
 __all__ = ["CheckpointError", "PPOAgent", "RolloutBuffer"]
 
@@ -175,7 +175,7 @@ class PPOAgent:
         most likely allowed action instead of sampling (evaluation).
         ``explore`` in [0, 1] samples from the policy mixed with that share of
         uniform choice, and ``logprob`` is then the mixture's
-        (:meth:`upir.learning.policy.ActorCritic.sample`).
+        (:meth:`upir.tuning.rl.policy.ActorCritic.sample`).
         """
         obs_t = torch.as_tensor(obs, dtype=torch.float32)
         if obs_t.ndim == 1:

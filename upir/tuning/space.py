@@ -30,7 +30,7 @@ import torch
 from upir.core.specification import ParameterDomain
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.policy import DOWN, KEEP, UP
+from upir.tuning.rl.policy import DOWN, KEEP, UP
 
 __all__ = ["ParameterSpace", "ParamAxis"]
 

@@ -8,7 +8,7 @@ untried for tens of windows while every nearby configuration scores equally
 badly. A watch over one load metric (offered requests per second, say) notices
 the jump, and the learner then resets its policy to its initial, exploring
 weights and, by default, forgets its score model's windows from before the jump
-(:meth:`upir.learning.learner.ArchitectureLearner.learn_from_metrics`). The
+(:meth:`upir.tuning.learner.ArchitectureLearner.learn_from_metrics`). The
 parameters in force stay as they are; only what was learnt about them goes.
 
 A jump is a window whose metric differs from a running mean of the previous
@@ -29,7 +29,7 @@ __all__ = ["LoadWatch", "RestartSettings"]
 
 @dataclass(frozen=True, slots=True)
 class RestartSettings:
-    """When the learner starts afresh (see :mod:`upir.learning.regime`)."""
+    """When the learner starts afresh (see :mod:`upir.tuning.restart`)."""
 
     metric: str | None = None
     """The load metric watched, e.g. ``offered_rps`` (requests offered per

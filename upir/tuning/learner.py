@@ -36,16 +36,17 @@ tunable parameter: its position in its domain; its last applied move (-1, 0,
 +1) and that move times the reward it earned; its last rejected move; whether
 it can go down and up.
 
-With ``LearnerSettings.model.enabled`` (off by default) the learner also learns
+With ``LearnerSettings.model.enabled`` (off in a bare ``LearnerSettings``; on
+where a load is observed, ``TuningSettings.learner_for``) the learner also learns
 between windows from imagined ones (Dyna): a Gaussian process fitted to the
 windows' configurations and scores, optimistic where it has seen little, scores
 short imagined trajectories of moves, and PPO updates on them
-(:mod:`upir.learning.dyna`). Imagined moves are never proposed; the proposal
+(:mod:`upir.tuning.imagination`). Imagined moves are never proposed; the proposal
 still comes from the screened policy.
 
-With ``LearnerSettings.restart.metric`` set (off by default), a jump in that
+With ``LearnerSettings.restart.metric`` set (likewise), a jump in that
 load metric sends the policy back to its first weights and, by default, empties
-the score model (:mod:`upir.learning.regime`): what was learnt under the old
+the score model (:mod:`upir.tuning.restart`): what was learnt under the old
 load stops steering the search under the new one.
 """
 
@@ -62,16 +63,8 @@ import torch
 from upir.core.numbers import Number
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.learning.actions import ParameterSpace
-from upir.learning.agent import CheckpointError, PPOAgent
-from upir.learning.dyna import Grid, ScoreModel, context_of, imagine
-from upir.learning.guardrail import Guardrail, GuardrailDecision
-from upir.learning.objective import TuningObjective
-from upir.learning.policy import DOWN, UP
-from upir.learning.ppo import PPOConfig
-from upir.learning.records import (
+from upir.tuning.checkpoint import (
     BUFFER_FIELDS,
-    LearnerSettings,
     Pending,
     floats_of,
     fractions_of,
@@ -80,8 +73,16 @@ from upir.learning.records import (
     same_values,
     strings_of,
 )
-from upir.learning.regime import LoadWatch
-from upir.learning.shared import tuner_agent
+from upir.tuning.imagination import Grid, ScoreModel, context_of, imagine
+from upir.tuning.objective import TuningObjective
+from upir.tuning.restart import LoadWatch
+from upir.tuning.rl.agent import CheckpointError, PPOAgent
+from upir.tuning.rl.policy import DOWN, UP
+from upir.tuning.rl.ppo import PPOConfig
+from upir.tuning.rl.shared import tuner_agent
+from upir.tuning.settings import LearnerSettings, TuningSettings
+from upir.tuning.space import ParameterSpace
+from upir.verification.guardrail import Guardrail, GuardrailDecision
 from upir.verification.results import VerificationReport
 
 __all__ = ["HEAD_FEATURES", "LEARNER_CONFIG", "ArchitectureLearner", "LearnerSettings"]
@@ -353,7 +354,7 @@ class ArchitectureLearner:
     # -- acting and learning ---------------------------------------------------------------
     def _imagine(self, now: Mapping[str, Fraction]) -> None:
         """Dyna: PPO updates on rollouts imagined through the score model
-        (:mod:`upir.learning.dyna`), seen as the policy would see them now."""
+        (:mod:`upir.tuning.imagination`), seen as the policy would see them now."""
         glob, none = self._global(), [0] * len(self.space)
 
         def view(
@@ -417,17 +418,9 @@ class ArchitectureLearner:
             self.buffer.truncated[self.buffer.pos - 1] = 1.0
 
     def _check_settings(self) -> None:
-        st = self.settings
-        if st.keep_prob is not None and not 0.0 < st.keep_prob < 1.0:
-            raise InvalidSpecError([FieldIssue("keep_prob", "must be in (0, 1)")])
-        if st.reward not in ("improvement", "absolute"):
-            raise InvalidSpecError([FieldIssue("reward", "must be 'improvement' or 'absolute'")])
-        if st.policy not in ("shared", "independent"):
-            raise InvalidSpecError([FieldIssue("policy", "must be 'shared' or 'independent'")])
-        if st.embed_dim < 1:
-            raise InvalidSpecError([FieldIssue("embed_dim", "must be >= 1")])
-        if problems := st.model.problems() + st.restart.problems():
-            raise InvalidSpecError([FieldIssue(f, m) for f, m in problems])
+        # the one check of the tuning settings tree, on this learner's branch
+        if issues := TuningSettings(learner=self.settings).problems():
+            raise InvalidSpecError(issues)
 
     def _new_agent(self, config: PPOConfig, seed: int) -> PPOAgent:
         """The agent as first built (the same weights for the same seed)."""
@@ -439,7 +432,7 @@ class ArchitectureLearner:
         return tuner_agent(*args, keep_prob=keep, shared=shared, embed_dim=embed)
 
     def _restart(self) -> None:
-        """The load jumped (:mod:`upir.learning.regime`): back to the first
+        """The load jumped (:mod:`upir.tuning.restart`): back to the first
         policy (a fresh optimiser too), and by default a score model without the
         windows before the jump. The proposal pending is not this window's
         cause (the load is) and is dropped; the values in force stay."""

@@ -1,0 +1,26 @@
+"""Tuning: one loop for the operator, ``upir tune --simulate`` and the benchmark.
+
+One room per concept:
+
+- :mod:`~upir.tuning.step`: one decision window (hold, score, roll back,
+  propose, guard, then apply / recommend / keep), the same for every caller;
+- :mod:`~upir.tuning.settings`: the settings tree (objective weights, learner,
+  model, restart, rollback, hold), validated one way;
+- :mod:`~upir.tuning.objective`: the score of a window (``TuningObjective``)
+  and the metrics every window must report (``REQUIRED_METRICS``);
+- :mod:`~upir.tuning.space`: the parameters' moves (``ParameterSpace``);
+- :mod:`~upir.tuning.learner`: the PPO learner (``ArchitectureLearner``);
+  :mod:`~upir.tuning.checkpoint` what its checkpoint is made of;
+- :mod:`~upir.tuning.imagination`: the score model and imagined rollouts;
+  :mod:`~upir.tuning.restart`: starting afresh when the load jumps;
+- :mod:`~upir.tuning.rl`: PPO itself (config, loss, policy, agent);
+- :mod:`~upir.tuning.simulated`: the loop against the simulator, and
+  :mod:`~upir.tuning.report` its evaluation and plot.
+
+The guardrail (every candidate through the verifier) and the solver-free
+reference audit live next to the verifier: :mod:`upir.verification.guardrail`,
+:mod:`upir.verification.reference_audit`.
+
+The package imports nothing itself: its modules pull in PyTorch, which the
+``upir`` command loads only when it tunes.
+"""
