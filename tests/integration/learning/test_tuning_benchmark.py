@@ -3,38 +3,34 @@ reports (tiny budgets: this checks the machinery, not the figures)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning.py"
-
-
-def _load() -> Any:
-    spec = importlib.util.spec_from_file_location("tuning_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.parametrize("args", [["--first-seed", "-1"], ["--seeds", "0"]])
-def test_bad_seed_arguments_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_seed_arguments_exit_2(
+    benchmark_script: Callable[[str], ModuleType],
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with pytest.raises(SystemExit) as exc:
-        _load().main(["--quick", *args])
+        benchmark_script("tuning").main(["--quick", *args])
     assert exc.value.code == 2
     assert "--first-seed must be >= 0 and --seeds >= 1" in capsys.readouterr().err
 
 
-def test_quick_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    module = _load()
+def test_quick_benchmark(
+    benchmark_script: Callable[[str], ModuleType],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = benchmark_script("tuning")
     assert module.main(["--quick", "--jobs", "2", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "tuning.json").read_text())
     assert (tmp_path / "tuning.png").read_bytes()[:4] == b"\x89PNG"

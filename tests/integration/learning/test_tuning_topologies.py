@@ -4,30 +4,18 @@ this checks the machinery, not the figures)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "tuning_topologies.py"
 
-
-def _load() -> Any:
-    spec = importlib.util.spec_from_file_location("tuning_topologies", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_quick_topologies(tmp_path: Path) -> None:
-    module = _load()
+def test_quick_topologies(benchmark_script: Callable[[str], ModuleType], tmp_path: Path) -> None:
+    module = benchmark_script("tuning_topologies")
     assert module.main(["--quick", "--windows", "9", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "tuning_topologies.json").read_text())
     assert set(result["summary"]) == {

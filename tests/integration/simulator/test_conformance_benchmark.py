@@ -5,11 +5,10 @@ proved (a small instance of the full run in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 
@@ -19,20 +18,13 @@ from upir.verification import Verdict, Verifier
 
 pytestmark = pytest.mark.integration
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "conformance.py"
 
-
-def _load() -> Any:
-    spec = importlib.util.spec_from_file_location("conformance_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_small_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    module = _load()
+def test_small_run(
+    benchmark_script: Callable[[str], ModuleType],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = benchmark_script("conformance")
     out = tmp_path / "conformance.json"
     assert module.main(["--configs", "3", "--seconds", "5", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
@@ -51,10 +43,10 @@ def test_small_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "overall (claimed quantities)" in capsys.readouterr().out
 
 
-def test_generated_configurations_are_proved() -> None:
+def test_generated_configurations_are_proved(benchmark_script: Callable[[str], ModuleType]) -> None:
     import random
 
-    module = _load()
+    module = benchmark_script("conformance")
     rng = random.Random(3)
     verifier = Verifier(SolverSettings())
     kept = 0

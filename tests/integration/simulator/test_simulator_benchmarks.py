@@ -4,31 +4,19 @@ machinery, not the figures; the validation starts the real reference workload)."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
 
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_speed_benchmark(tmp_path: Path) -> None:
-    assert _load("simulator").main(["--quick", "--out", str(tmp_path)]) == 0
+def test_speed_benchmark(benchmark_script: Callable[[str], ModuleType], tmp_path: Path) -> None:
+    assert benchmark_script("simulator").main(["--quick", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "simulator.json").read_text())
     engines = result["engines"]
     # every engine simulates the same M/M/4: mean time in system near Erlang C
@@ -43,8 +31,10 @@ def test_speed_benchmark(tmp_path: Path) -> None:
     assert math.isfinite(result["twenty_components"]["general"]["value"])
 
 
-def test_validation_benchmark(tmp_path: Path) -> None:
-    assert _load("simulator_validation").main(["--quick", "--out", str(tmp_path)]) == 0
+def test_validation_benchmark(
+    benchmark_script: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
+    assert benchmark_script("simulator_validation").main(["--quick", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "simulator_validation.json").read_text())
     assert len(result["cases"]) == 2
     for case in result["cases"]:

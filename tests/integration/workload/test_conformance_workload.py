@@ -5,31 +5,21 @@ p99 latency and error bounds (the full run is in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "conformance_workload.py"
 
-
-def _load() -> Any:
-    spec = importlib.util.spec_from_file_location("conformance_workload", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_short_runs_stay_within_the_proved_bounds(tmp_path: Path) -> None:
+def test_short_runs_stay_within_the_proved_bounds(
+    benchmark_script: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
     out = tmp_path / "conformance_workload.json"
-    assert _load().main(["--seconds", "3", "--out", str(out)]) == 0
+    assert benchmark_script("conformance_workload").main(["--seconds", "3", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     rows = result["rows"]
     assert len(rows) == 6 and {r["rps"] for r in rows} == {200.0, 100.0}

@@ -9,17 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from prometheus_client import generate_latest
-from upir_operator import conformance, events
+from upir_operator import conformance
 from upir_operator.decisions import Sample
 from upir_operator.engine import Engine
 from upir_operator.handlers import Runtime
 from upir_operator.prometheus import PrometheusUnavailable
 from upir_operator.settings import OperatorSettings
 
-from upir.certificates import generate_signing_key
 from upir.conformance.live import ConformanceState, Reason
 from upir.settings import ConformanceSettings, Settings
 
@@ -52,19 +50,6 @@ class _Prometheus:
 
     async def close(self) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(Settings(), generate_signing_key())
-
-
-@pytest.fixture
-def posted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
-    out: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(events, "normal", lambda b, r, m: out.append(("Normal", r, m)))
-    monkeypatch.setattr(events, "warning", lambda b, r, m: out.append(("Warning", r, m)))
-    return out
 
 
 def _body(prometheus: bool = True, mode: str = "Off") -> dict[str, Any]:

@@ -9,22 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from upir_operator.engine import PIN_ANNOTATION, Engine, trim_counterexample
 from upir_operator.status import build_status
 
-from upir.certificates import generate_signing_key, verify_certificate
+from upir.certificates import verify_certificate
 from upir.resource import status_issues
-from upir.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(Settings(), generate_signing_key())
 
 
 def body(timeout_ms: int = 300, retries: int = 2, **meta: Any) -> dict[str, Any]:

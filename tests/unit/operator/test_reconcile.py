@@ -10,15 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from upir_operator import events
 from upir_operator.engine import Engine
 from upir_operator.handlers import Runtime, reconcile
 from upir_operator.kube import Conflict, FieldConflict, KubeError
 from upir_operator.modes import APPROVE_ANNOTATION, FORCE_ANNOTATION
 from upir_operator.settings import OperatorSettings
-
-from upir.certificates import generate_signing_key
-from upir.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -36,19 +32,6 @@ class RecordingKube:
             raise self.fail
         self.applied.append((manifest["kind"], force))
         return dict(manifest)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(Settings(), generate_signing_key())
-
-
-@pytest.fixture
-def posted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
-    out: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(events, "normal", lambda b, r, m: out.append(("Normal", r, m)))
-    monkeypatch.setattr(events, "warning", lambda b, r, m: out.append(("Warning", r, m)))
-    return out
 
 
 def body(mode: str | None, timeout_ms: int = 300, **annotations: str) -> dict[str, Any]:

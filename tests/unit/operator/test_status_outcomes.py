@@ -12,18 +12,12 @@ import yaml
 from upir_operator.engine import Engine
 from upir_operator.status import Outcome, build_status, events_for, status_changes
 
-from upir.certificates import generate_signing_key, verify_certificate
+from upir.certificates import verify_certificate
 from upir.resource import status_issues
-from upir.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(Settings(), generate_signing_key())
 
 
 def body(timeout_ms: int = 300, retries: int = 2) -> dict[str, Any]:
