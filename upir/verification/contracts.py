@@ -441,10 +441,19 @@ def _piece(
         feeders = st.batch_feeders(name)
         if len(feeders) == 1:
             util = _intersect(util, _batched_utilization(c.calls_rps, lam, params, feeders[0]))
-        throughput = eq.served(IV, lam, cap)
-        share = eq.served_share(IV, lam, cap)
-        avail = eq.service_availability(IV, share, c.success)
         unbounded = not util.hi < 1
+        if unbounded:
+            throughput = eq.served(IV, lam, cap)
+            share = eq.served_share(IV, lam, cap)
+            shed = eq.shed_rps(IV, lam, cap)
+        else:
+            # utilization is arrival / capacity exactly, so below 1 at every
+            # reachable step nothing is shed. The ranges of ``lam`` and ``cap``
+            # taken apart lose that link behind a batcher (small inflows make
+            # one-item batches, so ``cap.lo`` belongs to small ``lam`` only) and
+            # would put ``cap.lo < lam.hi``: a shed no step can have.
+            throughput, share, shed = lam, Interval.point(1), Interval.point(0)
+        avail = eq.service_availability(IV, share, c.success)
         if unbounded:
             # the utilization may reach 1: no finite bound (the ranges keep
             # their sound ends; predicates read the names as undefined)
@@ -463,7 +472,7 @@ def _piece(
             (p + "wait_ms", wait),
             (p + "latency_ms", lat),
             (p + "availability", avail),
-            (p + "shed_rps", eq.shed_rps(IV, lam, cap)),
+            (p + "shed_rps", shed),
             (p + "capacity_rps", cap),
             (p + "utilization", util),
             (p + "throughput_rps", throughput),

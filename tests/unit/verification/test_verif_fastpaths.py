@@ -141,6 +141,22 @@ def test_batched_utilization_is_proved_by_composition(pipeline: UPIR) -> None:
     assert full.status is Verdict.PROVED
 
 
+def test_availability_behind_a_batcher_is_proved_by_composition(pipeline: UPIR) -> None:
+    """Small inflows make one-item batches, so the worker's capacity range reaches
+    down to its calls per second, below the largest inflow; taken apart, the two
+    ranges would show a shed no step has. Utilization (arrival over capacity,
+    linked through the batch size) stays below 1, so nothing is shed: the
+    availability is proved without the solver, and the solver agrees."""
+    prop = next(p for p in pipeline.specification.all_properties() if "availability" in p.name)
+    result = Verifier(SolverSettings()).verify_property(pipeline, prop)
+    assert result.status is Verdict.PROVED and result.method == "compositional"
+    full = Verifier(SolverSettings(), compositional=False).verify_property(pipeline, prop)
+    assert full.status is Verdict.PROVED
+    # where the worker may saturate, the shed stays a possibility (never hidden)
+    starved = pipeline.with_params({"worker.replicas": 1, "worker.concurrency": 1})
+    assert Verifier(SolverSettings()).verify_property(starved, prop).status is Verdict.VIOLATED
+
+
 def test_overloaded_workers_are_refuted_without_the_solver(pipeline: UPIR) -> None:
     candidate = pipeline.with_params({"worker.replicas": 1, "worker.concurrency": 1})
     prop = next(p for p in candidate.specification.properties if p.name == "workers_keep_up")
