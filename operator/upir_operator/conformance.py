@@ -38,7 +38,7 @@ from upir_operator import events
 from upir_operator.conditions import condition, get_condition, merge_conditions
 from upir_operator.decisions import last_applied
 from upir_operator.kube import KubeError
-from upir_operator.prometheus import PrometheusUnavailable, read_environment
+from upir_operator.prometheus import PrometheusUnavailable, WindowReader
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +90,17 @@ def _verify(runtime: Any, upir: UPIR, params: Mapping[str, Fraction]) -> Verific
 
 
 async def _observe(
-    runtime: Any, upir: UPIR, bounds: tuple[Bound, ...]
+    reader: WindowReader, upir: UPIR, bounds: tuple[Bound, ...]
 ) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, str]]:
     """The environment (``env.<name>`` -> value or None), the metrics with a
     proved bound, and why a query gave no value. Raises PrometheusUnavailable."""
     prom = upir.tuning.prometheus
     assert prom is not None
-    timeout = runtime.settings.prometheus_timeout_s
-    env = await read_environment(runtime.prometheus, prom, timeout_s=timeout)
+    window = await reader.read(prom, {b.metric for b in bounds})
+    env = window.environment
     unread = {f"env.{k}": "no sample" for k in prom.environment if k not in env}
-    wanted = {b.metric: prom.queries[b.metric] for b in bounds}
-    samples = await runtime.prometheus.query_all(prom.url, wanted, timeout_s=timeout)
     metrics: dict[str, float | None] = {}
-    for k, s in samples.items():
+    for k, s in window.metrics.items():
         metrics[k] = s.value
         if s.value is None:
             unread[k] = s.error or "no sample"
@@ -111,10 +109,12 @@ async def _observe(
 
 
 async def check_once(
-    runtime: Any, body: Any, state: ConformanceState
+    runtime: Any, body: Any, state: ConformanceState, reader: WindowReader | None = None
 ) -> tuple[ConformanceState, dict[str, Any]]:
     """One window. Returns the new state and the status fields written (so the
-    tuning step that follows merges its condition onto them)."""
+    tuning step that follows merges its condition onto them). ``reader``: the
+    interval's Prometheus reading, shared with the tuning step (a fresh one
+    when None)."""
     meta = body.get("metadata") or {}
     ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     status = dict(body.get("status") or {})
@@ -133,7 +133,9 @@ async def check_once(
     report = await runtime.run(_verify, runtime, upir, running_params(status, upir))
     bounds = proved_bounds(report, prom.queries)
     try:
-        environment, metrics, unread = await _observe(runtime, upir, bounds)
+        if reader is None:
+            reader = runtime.window_reader()
+        environment, metrics, unread = await _observe(reader, upir, bounds)
         finding = judge(upir.specification.assumptions, environment, bounds, metrics, unread)
     except PrometheusUnavailable as err:
         finding = Finding(Reason.NO_DATA, f"Prometheus cannot be read: {err}")

@@ -28,7 +28,7 @@ from upir_operator.engine import Engine, Evaluation
 from upir_operator.kube import FieldConflict, Kube, KubeError
 from upir_operator.metrics import OperatorMetrics
 from upir_operator.modes import FORCE_ANNOTATION, force_apply, plan_write
-from upir_operator.prometheus import PrometheusClient
+from upir_operator.prometheus import PrometheusClient, WindowReader
 from upir_operator.settings import OperatorSettings
 from upir_operator.status import Outcome, build_status, events_for, status_changes
 from upir_operator.tuning import LoopMemory, tune_once
@@ -62,6 +62,12 @@ class Runtime:
             self.executor = ThreadPoolExecutor(
                 self.settings.workers, thread_name_prefix="upir-solver"
             )
+
+    def window_reader(self) -> WindowReader:
+        """A new interval's Prometheus reading (shared by its conformance
+        check and its tuning step)."""
+        assert self.prometheus is not None
+        return WindowReader(self.prometheus, timeout_s=self.settings.prometheus_timeout_s)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking solver/PyTorch work off the event loop."""
@@ -307,8 +313,10 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             if stopped:
                 break
             try:
+                # one Prometheus reading per interval, judged by both steps
+                reader = runtime.window_reader()
                 # in every mode: reading Prometheus writes nothing the workload reads
-                conf, written = await conformance.check_once(runtime, body, conf)
+                conf, written = await conformance.check_once(runtime, body, conf, reader)
                 await tune_once(
                     runtime,
                     body,
@@ -316,6 +324,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
                     apply_parameters,
                     written=written,
                     hold=conformance.hold_reason(conf),
+                    reader=reader,
                 )
             except (kopf.TemporaryError, kopf.PermanentError, KubeError) as err:
                 logger.warning("tuning %s: %s", body.metadata.name, err)

@@ -19,7 +19,8 @@ import asyncio
 import base64
 import math
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -156,3 +157,57 @@ async def read_environment(
         for name, s in samples.items()
         if s.error is None and s.value is not None and math.isfinite(s.value)
     }
+
+
+@dataclass(frozen=True)
+class Window:
+    """One interval's reading of a UPIR's ``spec.tuning.prometheus``: the
+    samples of the metric queries asked for, and the observed environment (as
+    :func:`read_environment` gives it)."""
+
+    metrics: Mapping[str, Sample]
+    environment: Mapping[str, float]
+
+
+class WindowReader:
+    """Reads one UPIR's Prometheus at most once per query per interval. The
+    conformance check and the tuning step of an interval share it, so both
+    judge the same samples (and the same outage), and Prometheus answers each
+    query once instead of twice; each step still asks only for what it needs.
+    Make a new one every interval."""
+
+    def __init__(self, client: PrometheusClient, *, timeout_s: float) -> None:
+        self._client = client
+        self._timeout_s = timeout_s
+        self._prom: PrometheusSpec | None = None
+        self._metrics: dict[str, Sample] = {}
+        self._environment: dict[str, float] | None = None
+        self._failed: PrometheusUnavailable | None = None
+        self.queries_sent = 0
+        """How many PromQL queries this reader sent (each at most once)."""
+
+    async def read(self, prom: PrometheusSpec, metrics: Iterable[str] | None = None) -> Window:
+        """The samples of ``metrics`` (names of ``prom.queries``; None: every
+        one) and the environment. Raises :class:`PrometheusUnavailable` (again,
+        for every later caller) once Prometheus could not be read."""
+        if prom != self._prom:
+            self._prom, self._metrics, self._environment, self._failed = prom, {}, None, None
+        if self._failed is not None:
+            raise type(self._failed)(str(self._failed))
+        wanted = list(prom.queries) if metrics is None else [m for m in metrics]
+        missing = {m: prom.queries[m] for m in wanted if m not in self._metrics}
+        try:
+            if missing:
+                self.queries_sent += len(missing)
+                self._metrics.update(
+                    await self._client.query_all(prom.url, missing, timeout_s=self._timeout_s)
+                )
+            if self._environment is None:
+                self.queries_sent += len(prom.environment)
+                self._environment = await read_environment(
+                    self._client, prom, timeout_s=self._timeout_s
+                )
+        except PrometheusUnavailable as err:
+            self._failed = err
+            raise
+        return Window({m: self._metrics[m] for m in wanted}, dict(self._environment))

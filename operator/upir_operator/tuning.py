@@ -55,7 +55,7 @@ from upir_operator.modes import APPROVE_ANNOTATION, proposal_id, with_recommenda
 from upir_operator.prometheus import (
     PrometheusUnauthorized,
     PrometheusUnavailable,
-    read_environment,
+    WindowReader,
 )
 
 logger = logging.getLogger(__name__)
@@ -213,10 +213,13 @@ async def tune_once(
     *,
     written: Mapping[str, Any] | None = None,
     hold: str | None = None,
+    reader: WindowReader | None = None,
 ) -> Decision | None:
     """One interval. Returns the decision (None when tuning is off or impossible).
     ``written``: status fields just written this interval (the conformance
-    check's), not yet in ``body``; ``hold``: why to hold (not conformant)."""
+    check's), not yet in ``body``; ``hold``: why to hold (not conformant);
+    ``reader``: the interval's Prometheus reading, shared with the conformance
+    check (a fresh one when None)."""
     spec = body.get("spec") or {}
     tuning = spec.get("tuning") or {}
     mode = tuning.get("mode", "Off")
@@ -244,11 +247,13 @@ async def tune_once(
     elif prom is None:
         dec = _held(mem, "NoPrometheus: spec.tuning.prometheus is missing")
     else:
-        timeout = runtime.settings.prometheus_timeout_s
         try:
-            samples = await runtime.prometheus.query_all(prom.url, prom.queries, timeout_s=timeout)
+            if reader is None:
+                reader = runtime.window_reader()
+            window = await reader.read(prom)
+            samples = window.metrics
             # the observed load: the winner's context, passed into the step below
-            env = await read_environment(runtime.prometheus, prom, timeout_s=timeout)
+            env = window.environment
         except PrometheusUnavailable as err:
             samples = None
             dec = _held(mem, _unavailable(err))

@@ -17,6 +17,7 @@ import yaml
 from upir_operator import events
 from upir_operator.decisions import Action, Sample
 from upir_operator.metrics import OperatorMetrics
+from upir_operator.prometheus import WindowReader
 from upir_operator.settings import OperatorSettings
 from upir_operator.tuning import LoopMemory, tune_once
 
@@ -59,6 +60,9 @@ class _Runtime:
         self.settings = OperatorSettings()
         self.metrics = OperatorMetrics()
         self.engine = SimpleNamespace(verifier=Verifier(SolverSettings(), ProofCache(256)))
+
+    def window_reader(self) -> WindowReader:
+        return WindowReader(self.prometheus, timeout_s=1.0)  # type: ignore[arg-type]
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
