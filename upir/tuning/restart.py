@@ -8,8 +8,9 @@ untried for tens of windows while every nearby configuration scores equally
 badly. A watch over one load metric (offered requests per second, say) notices
 the jump, and the learner then resets its policy to its initial, exploring
 weights and, by default, forgets its score model's windows from before the jump
-(:meth:`upir.tuning.learner.ArchitectureLearner.learn_from_metrics`). The
-parameters in force stay as they are; only what was learnt about them goes.
+(:meth:`upir.tuning.learner.ArchitectureLearner.learn_from_metrics`, with
+:func:`restart_policy`). The parameters in force stay as they are; only what
+was learnt about them goes.
 
 A jump is a window whose metric differs from a running mean of the previous
 windows by more than ``factor`` either way; the running mean (an exponential
@@ -24,7 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LoadWatch", "RestartSettings"]
+import torch
+
+from upir.tuning.rl.agent import PPOAgent
+
+__all__ = ["LoadWatch", "RestartSettings", "restart_policy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +95,17 @@ class LoadWatch:
     def load_state(self, state: Mapping[str, Any]) -> None:
         mean = state.get("mean")
         self.mean = None if mean is None else float(mean)
+
+
+def restart_policy(agent: PPOAgent, fresh: PPOAgent) -> None:
+    """Give ``agent`` the policy ``fresh`` was built with (the agent as first
+    built, same seed) and a fresh optimiser. Only the actor goes back: it is
+    the confident policy that keeps the helpful moves untried; the critic keeps
+    its weights and the new windows correct it at the next update. The Adam
+    moments go, so that steps sized for the old load do not steer the first
+    updates under the new one."""
+    agent.net.actor.load_state_dict(fresh.net.actor.state_dict())
+    cfg = agent.config
+    agent.optimizer = torch.optim.Adam(
+        agent.net.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
+    )

@@ -1,4 +1,4 @@
-"""Fixtures shared by the learning tests."""
+"""Fixtures shared by the tuning tests."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The simulated tuning loop's rollback (the step's one rule, the operator's):
 back to the best configuration measured when the score regresses for
-``windows`` windows. The rule itself: tests/unit/learning/test_tuning_step.py."""
+``windows`` windows. The rule itself: tests/unit/tuning/test_tuning_step.py."""
 
 from __future__ import annotations
 

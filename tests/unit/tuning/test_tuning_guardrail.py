@@ -4,7 +4,7 @@ Only PROVED for every property lets a candidate through; every other verdict
 rejects it; invalid values never reach the verifier; decisions are memoised
 per exact vector; checking stops at the first failure and asks first the
 property with the cheapest expected rejection. (The real verifier is exercised against brute
-force in tests/integration/learning/test_guardrail_bruteforce.py.)
+force in tests/integration/tuning/test_guardrail_bruteforce.py.)
 """
 
 from __future__ import annotations
