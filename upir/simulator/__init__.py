@@ -3,16 +3,13 @@
 :class:`GraphSimulator` runs any UPIR's own architecture (any DAG of
 services, queues and batchers; :func:`network_from_upir` builds its
 :class:`Network`) and reports :class:`GraphWindow` metrics per component and
-for the system. The rest of this package is the reference workload's own
-model, kept for the tuning benchmark:
+for the system; :func:`reference_network` is the reference workload as an
+instance of it (what ``upir tune --simulate`` and the tuning benchmark run for
+that shape). :class:`LoadProfile` is offered load over time.
 
-``Simulator`` keeps its state across decision windows so a tuner can change
-parameters between windows as it would in production; ``simulate_window``
-runs one window of a fresh simulator. Inputs are :class:`WorkloadParams` (the
-tunable knobs of ``examples/reference-workload``, under the same names),
-:class:`ServiceModel` (how its worker stage behaves) and
-:class:`LoadProfile` (offered load over time); the output is
-:class:`WindowMetrics` (what the Prometheus queries would report).
+``Simulator`` (with :class:`WorkloadParams`, :class:`ServiceModel`,
+``simulate_window`` and :class:`WindowMetrics`) is the reference workload's
+former engine, no longer used by the tuner.
 """
 
 from upir.simulator.arrivals import ARRIVAL_KINDS, Arrivals, read_trace
@@ -29,6 +26,7 @@ from upir.simulator.model import (
     WorkloadParams,
 )
 from upir.simulator.network import DISTRIBUTIONS, Network, Node, ServiceTime, network_from_upir
+from upir.simulator.reference import reference_network
 
 __all__ = [
     "ARRIVAL_KINDS",
@@ -42,6 +40,7 @@ __all__ = [
     "ServiceTime",
     "SystemWindow",
     "network_from_upir",
+    "reference_network",
     "read_trace",
     "FIELDS_BY_KEY",
     "PROFILE_KINDS",
