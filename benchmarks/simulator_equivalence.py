@@ -90,7 +90,7 @@ def run_former(
     all_values = {k: float(v) for k, v in upir.with_params(values).param_values().items()}
     params = former.WorkloadParams.from_mapping({k: v for k, v in all_values.items() if k in keys})
     service = None if cores is None else former.ServiceModel(cores=cores)
-    sim = former.Simulator(params, LoadProfile.steady(rps), service, seed)
+    sim = former.Simulator(params, former.LoadProfile.steady(rps), service, seed)
     out, times = [], []
     for _ in range(windows):
         t = time.perf_counter()

@@ -58,7 +58,7 @@ from upir.simulator.graph_metrics import (
     percentiles,
 )
 from upir.simulator.graph_state import Comp, Req, Stats
-from upir.simulator.model import LoadProfile
+from upir.simulator.load import LoadProfile
 from upir.simulator.network import Network, entry_points
 
 __all__ = ["GraphSimulator"]

@@ -26,7 +26,6 @@ from upir.simulator import (
     GraphSimulator,
     LoadProfile,
     SystemWindow,
-    WindowMetrics,
     network_from_upir,
 )
 from upir.simulator.reference import is_reference_shape, reference_network
@@ -86,9 +85,8 @@ REPORTED_METRICS = (
 """The metrics :func:`metrics_of` reports for every window."""
 
 
-def metrics_of(m: WindowMetrics | SystemWindow) -> dict[str, float]:
-    """One window (the calibrated model's, or the general simulator's system
-    window) as the operator's metrics (``latency_ms`` is the p99; utilization
+def metrics_of(m: SystemWindow) -> dict[str, float]:
+    """The general simulator's system window as the operator's metrics (``latency_ms`` is the p99; utilization
     the busiest service's).
 
     A window in which no request was answered has no latency percentile; it

@@ -11,7 +11,7 @@ from upir.errors import InvalidSpecError
 from upir.simulator.arrivals import Arrivals
 from upir.simulator.graph import GraphSimulator
 from upir.simulator.graph_metrics import GraphWindow
-from upir.simulator.model import LoadProfile
+from upir.simulator.load import LoadProfile
 from upir.simulator.network import Network, Node, ServiceTime, network_from_upir
 
 TEN_MS = ServiceTime("constant", 10.0, 10.0, 10.0)

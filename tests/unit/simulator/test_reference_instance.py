@@ -11,7 +11,7 @@ import pytest
 from upir.cli.common import read_one_upir
 from upir.simulator.arrivals import Arrivals
 from upir.simulator.graph import GraphSimulator
-from upir.simulator.model import LoadProfile
+from upir.simulator.load import LoadProfile
 from upir.simulator.network import Network, Node, ServiceTime
 from upir.simulator.reference import (
     WORKER_FAILURE_RATE,
