@@ -18,7 +18,8 @@ Prints every figure and writes them to ``benchmarks/results/simulator.json``.
    the upper bound of what vectorising buys. No vectorised form covers several
    slots, timeouts, retries or bounded queues, so it cannot be the engine.
 2. The reference workload's UPIR on the general simulator and on the
-   reference workload's own model (``upir.simulator.Simulator``), same load.
+   reference workload's own model (``upir.simulator.Simulator``, since removed; loaded from
+   the git history by ``benchmarks/old_engine.py``), same load.
 3. A 20-component graph at 1,000 req/s (an edge service fanning out to four
    branches of service -> queue -> batcher -> service, plus a sink queue each).
 
@@ -52,10 +53,11 @@ from upir.simulator import (  # noqa: E402
     Network,
     Node,
     ServiceTime,
-    Simulator,
-    WorkloadParams,
     network_from_upir,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import old_engine  # noqa: E402  (the former engine, from the git history)
 
 RESULTS = ROOT / "benchmarks" / "results" / "simulator.json"
 REFERENCE = ROOT / "examples" / "reference-workload" / "k8s" / "upir.yaml"
@@ -210,8 +212,10 @@ def twenty_components() -> Network:
 def run_reference_model(rps: float, seconds: float) -> tuple[int, float]:
     upir = read_one_upir(str(REFERENCE))
     known = {k: float(v) for k, v in upir.param_values().items()}
-    params = WorkloadParams.from_mapping({k: v for k, v in known.items() if k in _REF_KEYS})
-    sim = Simulator(params, LoadProfile.steady(rps), seed=1)
+    params = old_engine.load().WorkloadParams.from_mapping(
+        {k: v for k, v in known.items() if k in _REF_KEYS}
+    )
+    sim = old_engine.load().Simulator(params, old_engine.load().LoadProfile.steady(rps), seed=1)
     completed = 0
     weighted = 0.0
     events = 0
@@ -224,7 +228,7 @@ def run_reference_model(rps: float, seconds: float) -> tuple[int, float]:
     return events, weighted / max(completed, 1)
 
 
-_REF_KEYS = set(WorkloadParams().as_upir())
+_REF_KEYS = set(old_engine.load().UPIR_KEYS.values())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ load generator (``refworkload.loadgen.run_load``, open loop, max 512 in
 flight) for ``--seconds``; then the same parameters and load run, for the same
 time from the same cold start, on
 
-- the reference workload's own model (``upir.simulator.Simulator``),
+- the reference workload's own model (``upir.simulator.Simulator``, since removed; loaded from
+   the git history by ``benchmarks/old_engine.py``),
 - the general simulator on the UPIR (``GraphSimulator`` over
   ``network_from_upir``: each stage its own service, times drawn inside the
   assumed ranges; it knows nothing the UPIR does not say), and
@@ -53,10 +54,11 @@ from upir.simulator import (  # noqa: E402
     LoadProfile,
     Network,
     ServiceTime,
-    Simulator,
-    WorkloadParams,
     network_from_upir,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import old_engine  # noqa: E402  (the former engine, from the git history)
 
 RESULTS = ROOT / "benchmarks" / "results" / "simulator_validation.json"
 SPEC = ROOT / "examples" / "reference-workload" / "k8s" / "upir.yaml"
@@ -107,8 +109,12 @@ def real(values: dict[str, float], rps: float, seconds: float, seed: int) -> dic
 def reference_model(
     values: dict[str, float], rps: float, seconds: float, seed: int
 ) -> dict[str, Any]:
-    params = WorkloadParams.from_mapping(values)
-    m = Simulator(params, LoadProfile.steady(rps), seed=seed).run_window(seconds)
+    params = old_engine.load().WorkloadParams.from_mapping(values)
+    m = (
+        old_engine.load()
+        .Simulator(params, old_engine.load().LoadProfile.steady(rps), seed=seed)
+        .run_window(seconds)
+    )
     answered = m.completed + m.errors + m.dropped
     return {
         "p50_ms": round(m.p50_ms, 2),
@@ -201,10 +207,16 @@ def scenarios(configs: int, seconds: float, seed: int) -> dict[str, Any]:
                 **{k: float(v) for k, v in upir.param_values().items()},
                 **{k: float(v) for k, v in values.items()},
             }
-            params = WorkloadParams.from_mapping(
-                {k: v for k, v in all_values.items() if k in set(WorkloadParams().as_upir())}
+            params = old_engine.load().WorkloadParams.from_mapping(
+                {
+                    k: v
+                    for k, v in all_values.items()
+                    if k in set(old_engine.load().UPIR_KEYS.values())
+                }
             )
-            ref = Simulator(params, LoadProfile.steady(rps), seed=seed)
+            ref = old_engine.load().Simulator(
+                params, old_engine.load().LoadProfile.steady(rps), seed=seed
+            )
             gen = GraphSimulator(
                 told_network(TUNING, values), LoadProfile.steady(rps), seed=seed, max_in_flight=512
             )
@@ -257,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 5.0 if args.quick else args.seconds
     upir = read_one_upir(str(SPEC))
     base = {k: float(v) for k, v in upir.param_values().items()}
-    known = set(WorkloadParams().as_upir())
+    known = set(old_engine.load().UPIR_KEYS.values())
     rows = []
     for name, change, rps in CASES[::2] if args.quick else CASES:
         values = {**{k: v for k, v in base.items() if k in known}, **change}

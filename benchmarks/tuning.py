@@ -8,7 +8,8 @@ Run from the repository root::
 Writes ``benchmarks/results/tuning.json`` and ``benchmarks/results/tuning.png``
 and prints the figures as ratios.
 
-The system is the simulated reference workload (``upir.simulator``, no CPU
+The system is the simulated reference workload (``upir.simulator.GraphSimulator``
+running it as the calibrated instance, ``upir.simulator.reference``; no CPU
 contention, 10 s windows) described by ``benchmarks/tuning_upir.yaml``: nine
 tunable parameters, a proved but conservative starting point ("defaults"), and
 the spec's objective ``{latency_ms: 1, throughput_rps: 1, error_rate: 10,
@@ -136,7 +137,7 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
     upir = sc.upir()
     windows, window_s = cfg["windows"], cfg["window_s"]
     wl = SimulatedWorkload(
-        upir, sc.profile_for(windows, window_s), service=sc.service(), seed=seed, window_s=window_s
+        upir, sc.profile_for(windows, window_s), cores=sc.sim_cores(), seed=seed, window_s=window_s
     )
     objective = TuningObjective(upir)
     objective.set_baseline(
@@ -147,7 +148,7 @@ def run_method(job: tuple[str, str, int, dict[str, Any]]) -> dict[str, Any]:
             seed=EVAL_SEED,
             windows=cfg["eval_windows"],
             window_s=window_s,
-            service=sc.service(),
+            cores=sc.sim_cores(),
         )
     )
     start = time.perf_counter()

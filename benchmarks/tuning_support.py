@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 
 from upir.core import UPIR  # noqa: E402
 from upir.settings import SolverSettings  # noqa: E402
-from upir.simulator import LoadProfile, ServiceModel  # noqa: E402
+from upir.simulator import LoadProfile  # noqa: E402
 from upir.tuning.objective import TuningObjective  # noqa: E402
 from upir.tuning.report import evaluate  # noqa: E402
 from upir.tuning.rl.policy import DOWN, UP  # noqa: E402
@@ -57,9 +57,9 @@ GRID = {
 QUICK_GRID = {"batcher.batch_size": (2, 16), "worker.replicas": (1, 4)}
 
 
-def service_of(cores: int | None) -> ServiceModel | None:
-    """The worker stage with ``cores`` CPUs per replica (None: the default model)."""
-    return None if cores is None else ServiceModel(cores=cores)
+def cores_of(cores: int | None) -> dict[str, int] | None:
+    """The simulator's CPU cores: ``cores`` per worker replica (None: no contention)."""
+    return None if cores is None else {"worker": cores}
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Scenario:
     profile: str
     latency_max: float | None = None
     cores: int | None = None
-    """CPUs per worker replica (``ServiceModel.cores``); None: no CPU contention."""
+    """CPUs per worker replica (the simulator's ``Node.cores``); None: no CPU contention."""
 
     def upir(self) -> UPIR:
         doc = yaml.safe_load(SPEC.read_text())
@@ -81,8 +81,9 @@ class Scenario:
     def profile_for(self, windows: int, window_s: float) -> LoadProfile:
         return make_profile(self.profile, self.rps, self.peak_rps, windows * window_s)
 
-    def service(self) -> ServiceModel | None:
-        return service_of(self.cores)
+    def sim_cores(self) -> dict[str, int] | None:
+        """The simulator's ``cores`` option (:class:`SimulatedWorkload`)."""
+        return cores_of(self.cores)
 
     def final_load(self) -> LoadProfile:
         return LoadProfile.steady(self.peak_rps if self.profile == "shift" else self.rps)
@@ -136,7 +137,7 @@ def final_score_of(
         seed=EVAL_SEED,
         windows=cfg["eval_windows"],
         window_s=cfg["window_s"],
-        service=sc.service(),
+        cores=sc.sim_cores(),
     )
     objective.set_baseline(base)
     m = evaluate(
@@ -146,7 +147,7 @@ def final_score_of(
         seed=EVAL_SEED,
         windows=cfg["eval_windows"],
         window_s=cfg["window_s"],
-        service=sc.service(),
+        cores=sc.sim_cores(),
     )
     return objective.score(m, values), m
 
@@ -170,7 +171,7 @@ def _grid_eval(
         seed=EVAL_SEED,
         windows=windows,
         window_s=cfg["window_s"],
-        service=service_of(cores),
+        cores=cores_of(cores),
     )
     return key, m
 

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.simulator.model import LoadProfile
+from upir.simulator.load import LoadProfile
 
 __all__ = ["ARRIVAL_KINDS", "ArrivalProcess", "Arrivals", "read_trace"]
 

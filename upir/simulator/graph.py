@@ -13,10 +13,14 @@ component with no successor) or was given up; it succeeds when no copy failed.
   (:class:`~upir.simulator.network.ServiceTime`); it is cut at ``T`` (a
   timeout, which fails), otherwise it fails at the failure rate; a failed
   attempt is retried on the same slot up to ``r`` times, so the slot is held
-  ``sum(min(s_i, T))``, the model's ``a x E`` on average. A call whose
+  ``sum(min(s_i, T))``, the model's ``a x E`` on average. With
+  :attr:`~upir.simulator.network.Node.cores` set a call goes to the
+  least-loaded replica and its attempts are stretched by CPU contention
+  (``max(1, running / cores)`` on that replica, fixed at the start). A call whose
   attempts all fail is an *error*. An item fed straight from a service or an
   entry waits in the service's own line; one that has waited longer than
-  ``T x (r + 1)`` (its caller's whole budget) is *shed*.
+  ``T x (r + 1)`` (its caller's whole budget) is *shed* (unless
+  :attr:`~upir.simulator.network.Node.sheds` is off).
 - **queue** (capacity): a bounded FIFO in front of its consumers, which take
   items when they can (a service on a free slot, a batcher while it holds less
   than a batch); an item that finds ``capacity`` items waiting is *dropped*.
@@ -54,7 +58,7 @@ from upir.simulator.graph_metrics import (
     percentiles,
 )
 from upir.simulator.graph_state import Comp, Req, Stats
-from upir.simulator.model import LoadProfile
+from upir.simulator.load import LoadProfile
 from upir.simulator.network import Network, entry_points
 
 __all__ = ["GraphSimulator"]
@@ -424,10 +428,11 @@ class GraphSimulator:
         hold = 0.0
         ok = False
         p_fail = c.failure_rate
+        replica, stretch = c.place() if c.cores is not None else (-1, 1.0)
         for attempt in range(c.retries + 1):
             if attempt:
                 s.retries += 1
-            dur = self._draw_time(c, len(reqs))
+            dur = self._draw_time(c, len(reqs)) * stretch
             if dur > T:
                 hold += T
                 s.timeouts += 1
@@ -440,12 +445,14 @@ class GraphSimulator:
             break
         c.busy += 1
         s.move(self._now, s.level, c.busy)
-        self._push(self._now + hold, _DONE, c, (t_in, reqs, ok))
+        self._push(self._now + hold, _DONE, c, (t_in, reqs, ok, replica))
 
-    def _done(self, c: Comp, payload: tuple[float, list[Req], bool]) -> None:
-        t_in, reqs, ok = payload
+    def _done(self, c: Comp, payload: tuple[float, list[Req], bool, int]) -> None:
+        t_in, reqs, ok, replica = payload
         now = self._now
         c.busy -= 1
+        if replica >= 0:
+            c.release(replica)
         s = c.stats
         s.move(now, s.level, c.busy)
         lat = now - t_in

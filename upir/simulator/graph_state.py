@@ -95,6 +95,7 @@ class Comp:
         "B",
         "F",
         "T",
+        "active",
         "budget",
         "buf",
         "buf_limit",
@@ -127,7 +128,10 @@ class Comp:
         "type",
         "calls",
         "busy",
+        "conc",
+        "cores",
         "feeders",
+        "replicas",
     )
 
     stats: Stats
@@ -162,6 +166,10 @@ class Comp:
         self.fail_buf: list[float] = []
         self.fail_i = 0
         self.buf_limit = _INF
+        self.cores = node.cores
+        # calls running per replica (only with cores: placement and stretch);
+        # a replica beyond ``replicas`` finishes its calls and takes no new ones
+        self.active: list[int] = []
         self.apply(node)
 
     def apply(self, node: Node) -> None:
@@ -170,8 +178,15 @@ class Comp:
             self.slots = int(node.value("replicas") * node.value("concurrency"))
             self.T = node.value("timeout_ms")
             self.retries = int(node.value("retries"))
-            self.budget = self.T * (self.retries + 1)
+            self.budget = self.T * (self.retries + 1) if node.sheds else _INF
             self.cost = node.value("replicas") * node.value("cost_per_replica")
+            self.replicas = int(node.value("replicas"))
+            self.conc = int(node.value("concurrency"))
+            if self.cores is not None:
+                active = self.active
+                if len(active) < self.replicas:
+                    active.extend([0] * (self.replicas - len(active)))
+                self._trim()
         else:
             self.slots, self.T, self.retries, self.budget, self.cost = 0, _INF, 0, _INF, 0.0
         self.capacity = int(node.value("capacity")) if self.type == "queue" else 0
@@ -180,6 +195,33 @@ class Comp:
             self.F = node.value("flush_ms")
         else:
             self.B, self.F = 1, 0.0
+
+    def place(self) -> tuple[int, float]:
+        """With cores: take a slot on the least-loaded replica that has one (the
+        first such on a tie); return it and the stretch of the call's attempts,
+        ``max(1, a / cores)`` with ``a`` its running calls, this one included."""
+        active = self.active
+        best, best_a = -1, self.conc
+        for r in range(self.replicas):
+            a = active[r]
+            if a < best_a:
+                best, best_a = r, a
+        if best < 0:  # every replica full (a lowered concurrency): the least loaded
+            best = min(range(self.replicas), key=active.__getitem__)
+            best_a = active[best]
+        active[best] = best_a + 1
+        assert self.cores is not None
+        return best, max(1.0, (best_a + 1) / self.cores)
+
+    def release(self, replica: int) -> None:
+        """A call placed by :meth:`place` on ``replica`` has ended."""
+        self.active[replica] -= 1
+        self._trim()
+
+    def _trim(self) -> None:
+        active = self.active
+        while len(active) > self.replicas and active[-1] == 0:
+            active.pop()
 
     def waiting(self) -> int:
         if self.type == "queue":

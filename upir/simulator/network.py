@@ -131,6 +131,17 @@ class Node:
     reference workload's gateway): it is answered when every copy it sent has
     left the graph, the timeout cuts the whole call, and the slot is held until
     the answer. Off (docs/model.md): the timeout cuts the service's own work."""
+    sheds: bool = True
+    """Services only: give up an item that waited in the service's own line
+    longer than its caller's budget ``timeout_ms x (retries + 1)`` (default).
+    Off: it waits as long as it takes (the reference workload's gateway, whose
+    line has no deadline: its clients see the wait as latency)."""
+    cores: int | None = None
+    """Services only: CPUs per replica (>= 1), or None (default) for no CPU
+    contention. With cores set, a call takes the least-loaded replica with a
+    free slot, and its attempts are stretched by ``max(1, a / cores)``, ``a``
+    the calls running on that replica when it starts (itself included; fixed
+    for the call): concurrency beyond the cores adds latency, not throughput."""
 
     def value(self, param: str) -> float:
         """The parameter, else the catalogue default."""
@@ -205,6 +216,8 @@ class Network:
                 n.failure_rate,
                 n.drain_rps,
                 n.calls,
+                n.sheds,
+                n.cores,
             )
             if n.name in by_node
             else n
@@ -245,6 +258,21 @@ def _node_issues(n: Node) -> list[FieldIssue]:
             issues.append(FieldIssue(f"{n.name}.failure_rate", "must be in [0, 1]"))
     if n.calls and n.type != "service":
         issues.append(FieldIssue(f"{n.name}.calls", "only a service calls downstream"))
+    if n.cores is not None:
+        if n.type != "service":
+            issues.append(FieldIssue(f"{n.name}.cores", "only a service has CPU cores"))
+        elif n.calls:
+            issues.append(
+                FieldIssue(f"{n.name}.cores", "a calling service (calls) cannot have cores")
+            )
+        elif not (
+            isinstance(n.cores, int) and not isinstance(n.cores, bool) and 1 <= n.cores <= 10_000
+        ):
+            issues.append(
+                FieldIssue(
+                    f"{n.name}.cores", f"must be a whole number in [1, 10000], got {n.cores!r}"
+                )
+            )
     if n.drain_rps is not None and not (math.isfinite(n.drain_rps) and n.drain_rps > 0):
         issues.append(FieldIssue(f"{n.name}.drain_rps", "must be a finite number > 0"))
     return issues
@@ -260,6 +288,7 @@ def network_from_upir(
     *,
     distribution: str = "exponential",
     calls: tuple[str, ...] = (),
+    cores: Mapping[str, int] | None = None,
 ) -> Network:
     """The UPIR's architecture with ``values`` applied, in the environment its
     assumptions allow: each service's time drawn from ``distribution`` inside
@@ -269,7 +298,8 @@ def network_from_upir(
     when no assumption names it), and a consumer-less queue's drain the assumed
     lower bound of ``env.<queue>_drain_rps`` (instant when none). ``calls``:
     services whose attempts cover their downstream path (:attr:`Node.calls`;
-    a UPIR cannot say so itself)."""
+    a UPIR cannot say so itself). ``cores``: CPUs per replica of the services
+    named (:attr:`Node.cores`; none by default: no CPU contention)."""
     from upir.expr.ast import names
     from upir.settings import SolverSettings
     from upir.verification import contracts
@@ -292,6 +322,14 @@ def network_from_upir(
     if unknown:
         raise InvalidSpecError(
             [FieldIssue("--calls", f"not a service of this UPIR: {', '.join(unknown)}")]
+        )
+    cores = dict(cores or {})
+    not_services = [
+        c for c in cores if not (arch.has_component(c) and arch.component(c).type == "service")
+    ]
+    if not_services:
+        raise InvalidSpecError(
+            [FieldIssue("cores", f"not a service of this UPIR: {', '.join(not_services)}")]
         )
     st = Structure(arch)
     assumptions = u.specification.assumptions
@@ -331,6 +369,7 @@ def network_from_upir(
                     ServiceTime(kind, lo, hi, mean),
                     min(max(fail, 0.0), 1.0),
                     calls=comp.name in calls,
+                    cores=cores.get(comp.name),
                 )
             )
         elif comp.type == "queue" and not arch.successors(comp.name):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from upir.core.upir import UPIR
 from upir.errors import FieldIssue, InvalidSpecError
-from upir.simulator import LoadProfile, ServiceModel
+from upir.simulator import LoadProfile
 from upir.tuning.simulated import SimulatedWorkload, WindowRecord
 
 __all__ = ["evaluate", "plot_tuning"]
@@ -30,11 +30,12 @@ def evaluate(
     seed: int,
     windows: int,
     window_s: float,
-    service: ServiceModel | None = None,
+    cores: Mapping[str, int] | None = None,
 ) -> dict[str, float]:
     """Mean metrics of ``values`` held for ``windows`` windows on a fresh
-    simulator (same seed, so two evaluations see the same arrivals)."""
-    wl = SimulatedWorkload(upir, profile, service=service, seed=seed, window_s=window_s)
+    simulator (same seed, so two evaluations see the same arrivals).
+    ``cores``: CPUs per replica by service (:class:`SimulatedWorkload`)."""
+    wl = SimulatedWorkload(upir, profile, cores=cores, seed=seed, window_s=window_s)
     runs = [wl.run(values) for _ in range(windows)]
     return {k: statistics.fmean(r[k] for r in runs) for k in runs[0]}
 

@@ -1,14 +1,14 @@
 """Tuning against the simulator: a UPIR's parameters on its own architecture.
 
-:class:`SimulatedWorkload` runs the UPIR's architecture window by window and
-reports each window as the metrics the operator reads from Prometheus. The
-reference workload's shape (gateway -> orders -> batcher -> worker, tuning
-only its nine knobs) runs on its own calibrated model,
-:class:`~upir.simulator.Simulator` (the tuning benchmark's); every other UPIR
-runs on the general :class:`~upir.simulator.GraphSimulator`.
-:func:`tune` runs the operator's loop (:func:`upir.tuning.step.step`: hold,
-score, roll back, propose, guard, apply) for a number of windows and returns
-what happened in each.
+:class:`SimulatedWorkload` runs the UPIR's architecture on the general
+:class:`~upir.simulator.GraphSimulator` window by window and reports each
+window as the metrics the operator reads from Prometheus. A UPIR of the
+reference workload's shape (gateway -> orders -> batcher -> worker, the tuning
+benchmark's) runs as that workload's calibrated instance
+(:func:`upir.simulator.reference.reference_network`). :func:`tune` runs the
+operator's loop (:func:`upir.tuning.step.step`: hold, score, roll back,
+propose, guard, apply) for a number of windows and returns what happened in
+each.
 """
 
 from __future__ import annotations
@@ -22,17 +22,13 @@ from typing import Any
 from upir.core.numbers import to_json_number
 from upir.core.upir import UPIR
 from upir.simulator import (
-    FIELDS_BY_KEY,
     PROFILE_KINDS,
     GraphSimulator,
     LoadProfile,
-    ServiceModel,
-    Simulator,
     SystemWindow,
-    WindowMetrics,
-    WorkloadParams,
     network_from_upir,
 )
+from upir.simulator.reference import is_reference_shape, reference_network
 from upir.tuning.learner import ArchitectureLearner
 from upir.tuning.settings import TuningSettings
 from upir.tuning.step import Action, LoopState, samples_of, step
@@ -50,27 +46,16 @@ __all__ = [
     "metrics_of",
     "params_after",
     "tune",
-    "workload_params",
 ]
 
 PROFILES = PROFILE_KINDS
 
-SIM_TYPES = {"gateway": "service", "orders": "queue", "batcher": "batcher", "worker": "service"}
-"""The simulated reference workload's components and their UPIR types."""
-SIM_EDGES = frozenset({("gateway", "orders"), ("orders", "batcher"), ("batcher", "worker")})
-"""The reference workload's connections."""
-
 
 def is_reference_workload(upir: UPIR) -> bool:
     """Whether ``upir`` is the reference workload's shape (its components, types
-    and connections) and tunes only parameters its model knows: it then runs
-    on :class:`~upir.simulator.Simulator`, calibrated against the real process."""
-    arch = upir.architecture
-    return (
-        {c.name: c.type for c in arch.components} == SIM_TYPES
-        and {(c.source, c.target) for c in arch.connections} == SIM_EDGES
-        and all(d.name in FIELDS_BY_KEY for d in upir.parameters)
-    )
+    and connections): it then runs as that workload's calibrated instance
+    (:func:`~upir.simulator.reference.reference_network`)."""
+    return is_reference_shape(upir)
 
 
 def arrival_bound(upir: UPIR) -> float | None:
@@ -84,14 +69,6 @@ def arrival_bound(upir: UPIR) -> float | None:
 def make_profile(kind: str, rps: float, peak_rps: float, total_s: float) -> LoadProfile:
     """``steady``, ``shift`` or ``ramp`` (:meth:`LoadProfile.shaped`). Times in seconds."""
     return LoadProfile.shaped(kind, rps, peak_rps, total_s)
-
-
-def workload_params(upir: UPIR, values: Mapping[str, Fraction] | None = None) -> WorkloadParams:
-    """The simulator's parameters for ``upir`` with ``values`` applied: every
-    parameter the simulator models that the UPIR sets (defaults filled)."""
-    u = upir.with_params(values) if values else upir
-    known = {k: to_json_number(v) for k, v in u.param_values().items() if k in FIELDS_BY_KEY}
-    return WorkloadParams.from_mapping(known)
 
 
 REPORTED_METRICS = (
@@ -108,9 +85,8 @@ REPORTED_METRICS = (
 """The metrics :func:`metrics_of` reports for every window."""
 
 
-def metrics_of(m: WindowMetrics | SystemWindow) -> dict[str, float]:
-    """One window (the calibrated model's, or the general simulator's system
-    window) as the operator's metrics (``latency_ms`` is the p99; utilization
+def metrics_of(m: SystemWindow) -> dict[str, float]:
+    """The general simulator's system window as the operator's metrics (``latency_ms`` is the p99; utilization
     the busiest service's).
 
     A window in which no request was answered has no latency percentile; it
@@ -131,12 +107,14 @@ def metrics_of(m: WindowMetrics | SystemWindow) -> dict[str, float]:
 
 
 class SimulatedWorkload:
-    """The simulator running one UPIR's parameters, one window at a time.
+    """The general simulator running one UPIR's parameters, one window at a time.
 
-    The reference workload's shape (:func:`is_reference_workload`) runs on its
-    calibrated model (``service`` describes its worker stage); any other UPIR
-    runs its own architecture on :class:`~upir.simulator.GraphSimulator`, in
-    the environment its assumptions allow (``service`` does not apply).
+    Any UPIR runs its own architecture in the environment its assumptions
+    allow (:func:`~upir.simulator.network_from_upir`); the reference workload's
+    shape (:func:`is_reference_workload`) runs as that workload's calibrated
+    instance, its clients holding at most ``profile.max_inflight`` requests
+    open as the load generator does. ``cores``: CPUs per replica by service
+    name (CPU contention, :attr:`~upir.simulator.Node.cores`; none by default).
     """
 
     def __init__(
@@ -144,25 +122,20 @@ class SimulatedWorkload:
         upir: UPIR,
         profile: LoadProfile,
         *,
-        service: ServiceModel | None = None,
+        cores: Mapping[str, int] | None = None,
         seed: int = 0,
         window_s: float = 10.0,
     ) -> None:
         self.upir = upir
         self.window_s = float(window_s)
-        self.sim: Simulator | None = None
-        self.graph: GraphSimulator | None = None
         if is_reference_workload(upir):
-            self.sim = Simulator(workload_params(upir), profile, service, seed)
+            net = reference_network(upir, cores=cores)
+            self.graph = GraphSimulator(net, profile, seed=seed, max_in_flight=profile.max_inflight)
         else:
-            self.graph = GraphSimulator(network_from_upir(upir), profile, seed=seed)
+            self.graph = GraphSimulator(network_from_upir(upir, cores=cores), profile, seed=seed)
 
     def run(self, values: Mapping[str, Fraction]) -> dict[str, float]:
         """Apply ``values`` (tunable parameters) and simulate the next window."""
-        if self.sim is not None:
-            params = workload_params(self.upir, values)
-            return metrics_of(self.sim.run_window(self.window_s, params))
-        assert self.graph is not None
         self.graph.set_params({k: float(v) for k, v in values.items()})
         return metrics_of(self.graph.run_window(self.window_s).system)
 

@@ -1,5 +1,5 @@
-"""``benchmarks/simulator.py --quick`` and ``benchmarks/simulator_validation.py
---quick`` run end to end and report what the full runs report (this checks the
+"""``benchmarks/simulator.py``, ``benchmarks/simulator_validation.py`` and
+``benchmarks/simulator_equivalence.py`` with ``--quick`` run end to end and report what the full runs report (this checks the
 machinery, not the figures; the validation starts the real reference workload)."""
 
 from __future__ import annotations
@@ -42,3 +42,20 @@ def test_validation_benchmark(
             row = case[source]
             assert set(row) >= {"p50_ms", "p99_ms", "throughput_rps", "error_rate"}
         assert case["real"]["sent"] > 0
+
+
+def test_equivalence_benchmark(
+    benchmark_script: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
+    out = tmp_path / "eq.json"
+    assert benchmark_script("simulator_equivalence").main(["--quick", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    summary = result["summary"]
+    # 3 configurations x the 5 loads of the tuning scenarios, on both engines
+    assert summary["general_vs_former"]["cases"] == 15
+    assert summary["general_vs_former"]["cost"]["equal"] == 15
+    assert set(summary["scores"]) >= {"steady @ 210 req/s", "shift_cpu @ 300 req/s"}
+    assert summary["wall_time_per_window"]["all"]["ratio"] > 0
+    for row in result["rows"]:
+        for engine in ("general", "former", "former_b"):
+            assert math.isfinite(row[engine]["latency_ms"])

@@ -17,7 +17,8 @@ from upir.cli.common import read_one_upir
 from upir.cli.main import main
 from upir.patterns.builtin import BUILTINS
 from upir.patterns.generate import family_instance
-from upir.simulator import GraphSimulator, LoadProfile, Simulator
+from upir.simulator import GraphSimulator, LoadProfile
+from upir.simulator.reference import WORKER_FAILURE_RATE, WORKER_TIME
 from upir.tuning.simulated import SimulatedWorkload, is_reference_workload
 
 pytestmark = pytest.mark.integration
@@ -65,15 +66,24 @@ def test_api_service_simulates_the_system_its_file_describes() -> None:
     upir = read_one_upir(str(ROOT / "examples/api-service.yaml"))
     assert not is_reference_workload(upir)
     wl = SimulatedWorkload(upir, LoadProfile.steady(200), seed=0, window_s=2)
-    assert isinstance(wl.graph, GraphSimulator) and wl.sim is None
+    assert isinstance(wl.graph, GraphSimulator)
     assert [c.name for c in wl.graph.comps] == ["gateway", "orders", "fulfil"]
     metrics = wl.run({"gateway.retries": Fraction(1)})
     assert metrics["throughput_rps"] > 100
     assert wl.graph.network.node("gateway").value("retries") == 1  # the value applied
 
 
-def test_the_reference_shape_keeps_its_calibrated_model() -> None:
+def test_the_reference_shape_runs_as_the_calibrated_instance() -> None:
     upir = read_one_upir(str(ROOT / "benchmarks/tuning_upir.yaml"))
     assert is_reference_workload(upir)
-    wl = SimulatedWorkload(upir, LoadProfile.steady(100), seed=0, window_s=1)
-    assert isinstance(wl.sim, Simulator) and wl.graph is None
+    wl = SimulatedWorkload(upir, LoadProfile.steady(100), seed=0, window_s=1, cores={"worker": 2})
+    net = wl.graph.network
+    # told what the UPIR cannot say: the gateway calls the pipeline and does no
+    # work of its own; a batch of k items takes 20 + 5 k + Exponential(5) ms
+    assert net.node("gateway").calls and net.node("gateway").failure_rate == 0.0
+    assert net.node("worker").service_time == WORKER_TIME
+    assert net.node("worker").failure_rate == WORKER_FAILURE_RATE
+    assert net.node("worker").cores == 2
+    assert wl.graph.max_in_flight == 512  # the load generator's cap
+    metrics = wl.run(upir.tunable_values())
+    assert metrics["throughput_rps"] > 50 and metrics["cost"] == 7.0

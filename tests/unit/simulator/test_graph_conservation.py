@@ -1,7 +1,7 @@
 """Bookkeeping of the general simulator on random architectures: every request
 that arrived is answered exactly once or still open, whatever the graph (forks,
 joins, several entries, queues feeding queues, batchers with several
-consumers, calling services), the arrivals and the parameter changes between
+consumers, calling services, CPU contention), the arrivals and the parameter changes between
 windows. A lost or doubly answered copy breaks these counts."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _open_requests(sim: GraphSimulator) -> int:
         for _, r in c.buf:
             add(r)
     for _, _, _, _, payload in sim._heap:
-        if isinstance(payload, tuple) and len(payload) == 3 and isinstance(payload[1], list):
+        if isinstance(payload, tuple) and len(payload) == 4 and isinstance(payload[1], list):
             for r in payload[1]:
                 add(r)
         elif isinstance(payload, tuple) and len(payload) == 2 and hasattr(payload[1], "open"):
@@ -58,7 +58,9 @@ def test_every_request_is_answered_once_or_still_open(seed: int) -> None:
     upir = UPIR.from_resource(random_resource(rng, max_components=8))
     services = [c.name for c in upir.architecture.components if c.type == "service"]
     calls = tuple(s for s in services if rng.random() < 0.3)
-    net = network_from_upir(upir, calls=calls)
+    # CPU contention on some of the others (their replicas' counts must balance)
+    cores = {s: int(rng.integers(1, 4)) for s in services if s not in calls and rng.random() < 0.5}
+    net = network_from_upir(upir, calls=calls, cores=cores)
     kind = ("poisson", "constant", "mmpp")[seed % 3]
     sim = GraphSimulator(net, LoadProfile.step(80, 200, 2.0), arrivals=Arrivals(kind), seed=seed)
     arrived = answered = 0
@@ -74,4 +76,6 @@ def test_every_request_is_answered_once_or_still_open(seed: int) -> None:
         assert w.in_flight == arrived - answered
         for comp in sim.comps:
             assert comp.busy >= 0
+            if comp.cores is not None:
+                assert sum(comp.active) == comp.busy and min(comp.active, default=0) >= 0
     assert _open_requests(sim) == arrived - answered

@@ -13,7 +13,7 @@ from upir.cli.common import read_one_upir
 from upir.errors import InvalidSpecError
 from upir.simulator.arrivals import ArrivalProcess, Arrivals, read_trace
 from upir.simulator.graph import GraphSimulator
-from upir.simulator.model import LoadProfile
+from upir.simulator.load import LoadProfile
 from upir.simulator.network import Network, Node, ServiceTime, network_from_upir
 
 ROOT = Path(__file__).resolve().parents[3]

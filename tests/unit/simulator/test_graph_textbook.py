@@ -10,7 +10,7 @@ import math
 import pytest
 
 from upir.simulator.graph import GraphSimulator
-from upir.simulator.model import LoadProfile
+from upir.simulator.load import LoadProfile
 from upir.simulator.network import Network, Node, ServiceTime
 
 INF = math.inf

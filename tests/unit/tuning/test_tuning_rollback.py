@@ -14,7 +14,6 @@ import torch
 import yaml
 
 from upir.core import UPIR
-from upir.simulator.metrics import WindowMetrics
 from upir.tuning.learner import ArchitectureLearner
 from upir.tuning.settings import RollbackSettings, TuningSettings
 from upir.tuning.simulated import REPORTED_METRICS, metrics_of, tune
@@ -65,11 +64,6 @@ def test_no_rollback_without_the_switch() -> None:
 
 
 def test_reported_metrics_are_what_metrics_of_reports() -> None:
-    window = WindowMetrics(**{f.name: 1 for f in fields(WindowMetrics)})
-    assert tuple(metrics_of(window)) == REPORTED_METRICS
-
-
-def test_both_simulators_windows_read_as_the_same_metrics() -> None:
     from upir.simulator import SystemWindow
 
     system = SystemWindow(**{f.name: 1 for f in fields(SystemWindow)})
