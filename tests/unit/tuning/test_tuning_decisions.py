@@ -1,5 +1,6 @@
 """The learner's decisions on a short seeded run, pinned (real Z3, PyTorch and
-scikit-learn; the tuning benchmark's spec on the calibrated simulator).
+scikit-learn; the tuning benchmark's spec on the general simulator's reference
+instance).
 
 Why: the learner is split over several modules (observation, screening, credit
 assignment, imagination, restart, checkpoint), and the tuning benchmark's
