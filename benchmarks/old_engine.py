@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMIT = "bcf0514"
+COMMIT = "bcf0514b940caac37757a9fa56356631e18daf30"
 """The last commit with the former engine (upir/simulator/engine.py, model.py)."""
 PACKAGE = "_former_simulator"
 FILES = ("metrics", "model", "engine")
