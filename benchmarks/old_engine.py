@@ -33,13 +33,18 @@ def load() -> ModuleType:
     where.mkdir()
     (where / "__init__.py").write_text("")
     for name in FILES:
-        text = subprocess.run(
+        got = subprocess.run(
             ["git", "show", f"{COMMIT}:upir/simulator/{name}.py"],
             cwd=ROOT,
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+        if got.returncode != 0:
+            raise SystemExit(
+                f"the former engine is read from git commit {COMMIT[:12]}, which this "
+                f"checkout lacks (a shallow clone? git fetch --unshallow): {got.stderr.strip()}"
+            )
+        text = got.stdout
         for dep in FILES:
             text = text.replace(f"upir.simulator.{dep}", f"{PACKAGE}.{dep}")
         (where / f"{name}.py").write_text(text)
