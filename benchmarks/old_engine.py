@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMIT = "bcf0514"
+COMMIT = "bcf0514b940caac37757a9fa56356631e18daf30"
 """The last commit with the former engine (upir/simulator/engine.py, model.py)."""
 PACKAGE = "_former_simulator"
 FILES = ("metrics", "model", "engine")
@@ -33,13 +33,18 @@ def load() -> ModuleType:
     where.mkdir()
     (where / "__init__.py").write_text("")
     for name in FILES:
-        text = subprocess.run(
+        got = subprocess.run(
             ["git", "show", f"{COMMIT}:upir/simulator/{name}.py"],
             cwd=ROOT,
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+        if got.returncode != 0:
+            raise SystemExit(
+                f"the former engine is read from git commit {COMMIT[:12]}, which this "
+                f"checkout lacks (a shallow clone? git fetch --unshallow): {got.stderr.strip()}"
+            )
+        text = got.stdout
         for dep in FILES:
             text = text.replace(f"upir.simulator.{dep}", f"{PACKAGE}.{dep}")
         (where / f"{name}.py").write_text(text)

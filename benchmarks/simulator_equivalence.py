@@ -21,6 +21,11 @@ replica), each for ``--windows`` windows of 10 s from a fresh simulator, over
 - ``former_b``: the former engine with other seeds: the noise floor (how far
   two runs of the same model differ).
 
+Then, per load and seed, one running simulator per engine gets the
+configurations in a random order, one window each (as a tuner changes
+parameters between windows: work in flight carries over, scale-downs
+included), compared window by window.
+
 It compares the per-window metrics the tuning score uses (p99 latency,
 throughput, error rate, cost; means over windows and seeds per configuration
 and load) and the ``TuningObjective`` score of each scenario (baseline: the
@@ -113,6 +118,46 @@ def run_general(
         out.append(wl.run(values))
         times.append(time.perf_counter() - t)
     return out, times
+
+
+def trajectory(
+    former: Any,
+    upir: UPIR,
+    configs: list[dict[str, Fraction]],
+    case: Case,
+    seed: int,
+    order: list[int],
+) -> dict[str, list[dict[str, float]]]:
+    """One simulator per engine kept across windows, applying ``configs[i]`` for
+    ``i`` in ``order`` one window each, as a tuner moves between windows: work
+    in flight carries over every change (scale-downs included)."""
+    rps, cores = case
+    wl = SimulatedWorkload(
+        upir, LoadProfile.steady(rps), cores=cores_of(cores), seed=seed, window_s=WINDOW_S
+    )
+    keys = set(former.UPIR_KEYS.values())
+
+    def params_of(values: Mapping[str, Fraction]) -> Any:
+        all_values = {k: float(v) for k, v in upir.with_params(values).param_values().items()}
+        return former.WorkloadParams.from_mapping(
+            {k: v for k, v in all_values.items() if k in keys}
+        )
+
+    service = None if cores is None else former.ServiceModel(cores=cores)
+    sims = {
+        "former": former.Simulator(
+            params_of(configs[order[0]]), former.LoadProfile.steady(rps), service, seed
+        ),
+        "former_b": former.Simulator(
+            params_of(configs[order[0]]), former.LoadProfile.steady(rps), service, seed + 1000
+        ),
+    }
+    out: dict[str, list[dict[str, float]]] = {e: [] for e in ENGINES}
+    for i in order:
+        out["general"].append(wl.run(configs[i]))
+        for e, sim in sims.items():
+            out[e].append(metrics_of(sim.run_window(WINDOW_S, params_of(configs[i]))))
+    return out
 
 
 def mean_of(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -262,9 +307,25 @@ def main(argv: list[str] | None = None) -> int:
         "former_mean_ms": round(1000 * statistics.fmean(all_f), 2),
         "mean_ratio": round(statistics.fmean(all_g) / statistics.fmean(all_f), 2),
     }
+    # trajectories: parameters change every window on a running simulator
+    steps: list[dict[str, Any]] = []
+    rng = np.random.default_rng(args.seed + 1)
+    for case in cases():
+        for seed in seeds:
+            order = [int(x) for x in rng.permutation(len(configs))]
+            got = trajectory(former, base_upir, configs, case, seed, order)
+            for k, i in enumerate(order):
+                steps.append(
+                    {"rps": case[0], "cores": case[1], "config": i, "window": k}
+                    | {e: got[e][k] for e in ENGINES}
+                )
+    print(f"trajectories: done ({time.perf_counter() - t_start:.0f} s)", flush=True)
+
     summary = {
         "general_vs_former": compare(rows, "general", "former"),
         "noise_former_b_vs_former": compare(rows, "former_b", "former"),
+        "trajectory_windows_general_vs_former": compare(steps, "general", "former"),
+        "trajectory_windows_noise_former_b_vs_former": compare(steps, "former_b", "former"),
         "scores": scores,
         "wall_time_per_window": timing,
     }
@@ -280,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "configurations": [{k: str(v) for k, v in c.items()} for c in configs],
         "rows": rows,
+        "trajectory_windows": steps,
         "elapsed_s": round(time.perf_counter() - t_start, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

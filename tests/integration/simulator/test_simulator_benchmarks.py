@@ -54,6 +54,8 @@ def test_equivalence_benchmark(
     # 3 configurations x the 5 loads of the tuning scenarios, on both engines
     assert summary["general_vs_former"]["cases"] == 15
     assert summary["general_vs_former"]["cost"]["equal"] == 15
+    # and one window per configuration on running simulators, per load
+    assert summary["trajectory_windows_general_vs_former"]["cases"] == 15
     assert set(summary["scores"]) >= {"steady @ 210 req/s", "shift_cpu @ 300 req/s"}
     assert summary["wall_time_per_window"]["all"]["ratio"] > 0
     for row in result["rows"]:
