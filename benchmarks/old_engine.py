@@ -24,6 +24,17 @@ PACKAGE = "_former_simulator"
 FILES = ("metrics", "model", "engine")
 
 
+def available() -> bool:
+    """Whether this checkout has :data:`COMMIT` (a shallow clone may not)."""
+    try:
+        got = subprocess.run(
+            ["git", "cat-file", "-e", f"{COMMIT}^{{commit}}"], cwd=ROOT, capture_output=True
+        )
+    except OSError:
+        return False
+    return got.returncode == 0
+
+
 def load() -> ModuleType:
     """The former engine's module (``Simulator``, ``WorkloadParams``,
     ``ServiceModel``, ``LoadProfile``, ``UPIR_KEYS``...)."""

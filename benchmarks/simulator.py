@@ -17,9 +17,12 @@ Prints every figure and writes them to ``benchmarks/results/simulator.json``.
    c = 1 (the Lindley recursion as NumPy prefix sums: M/M/1 at the same rho),
    the upper bound of what vectorising buys. No vectorised form covers several
    slots, timeouts, retries or bounded queues, so it cannot be the engine.
-2. The reference workload's UPIR on the general simulator and on the
-   reference workload's own model (``upir.simulator.Simulator``, since removed; loaded from
-   the git history by ``benchmarks/old_engine.py``), same load.
+2. The reference workload's UPIR on the general simulator, as the UPIR states
+   it (``network_from_upir``) and as the calibrated reference instance the
+   tuning benchmark runs (``upir.simulator.reference.reference_network``), same
+   load. (The former engine, ``upir.simulator.Simulator``, is gone; its speed
+   against the general simulator is in docs/benchmarks.md, and
+   ``benchmarks/simulator_equivalence.py`` measures both from the git history.)
 3. A 20-component graph at 1,000 req/s (an edge service fanning out to four
    branches of service -> queue -> batcher -> service, plus a sink queue each).
 
@@ -55,9 +58,7 @@ from upir.simulator import (  # noqa: E402
     ServiceTime,
     network_from_upir,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import old_engine  # noqa: E402  (the former engine, from the git history)
+from upir.simulator.reference import reference_network  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "simulator.json"
 REFERENCE = ROOT / "examples" / "reference-workload" / "k8s" / "upir.yaml"
@@ -209,28 +210,6 @@ def twenty_components() -> Network:
     return Network(tuple(nodes), tuple(edges))
 
 
-def run_reference_model(rps: float, seconds: float) -> tuple[int, float]:
-    upir = read_one_upir(str(REFERENCE))
-    known = {k: float(v) for k, v in upir.param_values().items()}
-    params = old_engine.load().WorkloadParams.from_mapping(
-        {k: v for k, v in known.items() if k in _REF_KEYS}
-    )
-    sim = old_engine.load().Simulator(params, old_engine.load().LoadProfile.steady(rps), seed=1)
-    completed = 0
-    weighted = 0.0
-    events = 0
-    for _ in range(int(seconds / 10)):
-        m = sim.run_window(10)
-        completed += m.completed
-        weighted += m.mean_ms * m.completed
-        # arrivals, batch starts and completions: the reference engine's events
-        events += m.arrivals + 2 * m.batches + m.timeouts
-    return events, weighted / max(completed, 1)
-
-
-_REF_KEYS = set(old_engine.load().UPIR_KEYS.values())
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=RESULTS.parent, help="directory for the JSON")
@@ -256,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "vectorised_mm1": lambda: run_lindley(80.0, seconds),
         "general_mm1": lambda: run_graph(mmc_network(1), 80.0, seconds),
         "ref_general": lambda: run_graph(network_from_upir(upir), 120.0, seconds),
-        "ref_model": lambda: run_reference_model(120.0, seconds),
+        "ref_instance": lambda: run_graph(reference_network(upir), 120.0, seconds),
         "twenty": lambda: run_graph(twenty_components(), 1000.0, seconds),
     }
     try:
@@ -280,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     out["reference_upir"] = {
         "rps": 120.0,
         "general": got["ref_general"],
-        "reference_model": got["ref_model"],
+        "reference_instance": got["ref_instance"],
     }
     out["twenty_components"] = {"rps": 1000.0, "components": 20, "general": got["twenty"]}
 
