@@ -382,7 +382,10 @@ def summarise(
         L = limits[sc.name]
         out[sc.name] = {
             "load": {"rps": sc.rps, "peak_rps": sc.peak_rps, "profile": sc.profile},
-            "latency_max_ms": sc.latency_max or 250.0,
+            # the bound the scenario's spec proves (the YAML's, unless overridden)
+            "latency_max_ms": float(
+                next(c.max for c in sc.upir().specification.constraints if c.key == "latency_ms")
+            ),
             "worker_cores": sc.cores,
             "defaults": {
                 "p99_ms": d99,
