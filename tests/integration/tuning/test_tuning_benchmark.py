@@ -49,6 +49,9 @@ def test_quick_benchmark(
         cpu["proved_limit"]["before_shift"]["share_of_proved_limit"]
         <= shift["proved_limit"]["before_shift"]["share_of_proved_limit"]
     )
+    # the bound each scenario's spec proves, as the report states it
+    bounds = {k: v["latency_max_ms"] for k, v in result["scenarios"].items()}
+    assert bounds == {"steady": 500.0, "shift": 500.0, "tight": 300.0, "shift_cpu": 500.0}
     for name, scenario in result["scenarios"].items():
         assert scenario["limit"]["score"] >= scenario["proved_limit"]["score"]
         before = scenario["proved_limit"]["before_shift"]
