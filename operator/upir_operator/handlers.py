@@ -30,7 +30,13 @@ from upir_operator.metrics import OperatorMetrics
 from upir_operator.modes import FORCE_ANNOTATION, force_apply, plan_write
 from upir_operator.prometheus import PrometheusClient, WindowReader
 from upir_operator.settings import OperatorSettings
-from upir_operator.status import Outcome, build_status, events_for, status_changes
+from upir_operator.status import (
+    Outcome,
+    build_status,
+    events_for,
+    retry_reason,
+    status_changes,
+)
 from upir_operator.tuning import LoopMemory, tune_once
 
 T = TypeVar("T")
@@ -193,6 +199,19 @@ async def _write(
     return replace(outcome, written=True)
 
 
+def _retry_if_inconclusive(runtime: Runtime, ev: Evaluation, retry: int) -> None:
+    """A time-out with nothing proved applied is temporary: kopf evaluates the
+    object again after ``inconclusive_retry_seconds``, doubling per retry up to
+    the re-check period (the status written so far is kept: kopf applies the
+    handler's patch whatever it raises)."""
+    why = retry_reason(ev)
+    if why is None:
+        return
+    s = runtime.settings
+    delay = min(s.recheck_seconds, s.inconclusive_retry_seconds * 2 ** min(retry, 16))
+    raise kopf.TemporaryError(f"{why}; evaluating again in {delay:g} s", delay=delay)
+
+
 def _names(body: Mapping[str, Any]) -> tuple[str, str]:
     meta = body.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
@@ -255,20 +274,28 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         meta: kopf.Meta,
         patch: kopf.Patch,
         reason: str,
+        retry: int,
         **_: Any,
     ) -> None:
         # on resume keep what tuning applied; a new spec starts from its own values
         params = _applied(status, meta) if reason == "resume" else None
-        changes = (await reconcile(runtime, body, params))[2]
+        ev, _outcome, changes = await reconcile(runtime, body, params)
         patch.status.update(changes)
+        _retry_if_inconclusive(runtime, ev, retry)
 
     @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, field="metadata.annotations")
     async def on_annotations(
-        body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, **_: Any
+        body: kopf.Body,
+        status: kopf.Status,
+        meta: kopf.Meta,
+        patch: kopf.Patch,
+        retry: int,
+        **_: Any,
     ) -> None:
         # an approval (or pin / force-apply) changed: reconcile what runs now
-        changes = (await reconcile(runtime, body, _applied(status, meta)))[2]
+        ev, _outcome, changes = await reconcile(runtime, body, _applied(status, meta))
         patch.status.update(changes)
+        _retry_if_inconclusive(runtime, ev, retry)
 
     @kopf.timer(
         GROUP,

@@ -53,6 +53,13 @@ class OperatorSettings:
     """Port of kopf's liveness endpoint ``/healthz`` (``UPIR_HEALTH_PORT``); 0 disables."""
     recheck_seconds: float = 300.0
     """Level-based re-verification period, seconds (``UPIR_RECHECK_SECONDS``)."""
+    inconclusive_retry_seconds: float = 30.0
+    """First delay before evaluating again an object whose synthesis or proof ran
+    out of time with nothing proved applied, seconds
+    (``UPIR_INCONCLUSIVE_RETRY_SECONDS``); it doubles on each retry, up to
+    ``recheck_seconds``. A time-out is temporary (a loaded node, a slow solver
+    call), so waiting a full re-check period would leave the workload unproved
+    longer than needed."""
     peering: str | None = None
     """kopf peering name (``UPIR_PEERING``) so several replicas run safely; None =
     standalone (one replica only)."""
@@ -198,6 +205,9 @@ def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
         metrics_port=_int(env, "UPIR_METRICS_PORT", 8080, 0, 65535),
         health_port=_int(env, "UPIR_HEALTH_PORT", 8081, 0, 65535),
         recheck_seconds=_float(env, "UPIR_RECHECK_SECONDS", 300.0, 1.0, 86400.0),
+        inconclusive_retry_seconds=_float(
+            env, "UPIR_INCONCLUSIVE_RETRY_SECONDS", 30.0, 1.0, 86400.0
+        ),
         peering=env.get("UPIR_PEERING") or None,
         field_manager=env.get("UPIR_FIELD_MANAGER") or "upir-operator",
         workers=_int(env, "UPIR_WORKERS", 2, 1, 64),

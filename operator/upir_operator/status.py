@@ -71,6 +71,24 @@ def _summary(report: Any) -> str:
     return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
+def retry_reason(ev: Evaluation) -> str | None:
+    """Why evaluating ``ev``'s object again may decide what this evaluation could
+    not, or None: nothing proved is applied and a solver ran out of time (the
+    synthesis, or, where none ran, a verdict). Time-outs are temporary; VIOLATED,
+    UNSAT or an invalid spec are not, and wait for a change of the spec."""
+    if not ev.valid or ev.report is None or ev.applied is not None:
+        return None
+    syn = ev.synthesis
+    if syn is not None:
+        if syn.status.value == "TIMEOUT":
+            return f"synthesis ran out of time: {syn.explanation or 'TIMEOUT'}"[:300]
+        return None
+    late = [r.property.name for r in ev.report.results if r.status.value in ("TIMEOUT", "UNKNOWN")]
+    if late and summary_verdict(ev) in ("TIMEOUT", "UNKNOWN"):
+        return "verification ran out of time on " + ", ".join(late[:5])
+    return None
+
+
 def summary_verdict(ev: Evaluation) -> str:
     """The printer column: PROVED when there are proved parameters, else the
     worst verdict among the properties, spelled as the verdicts are."""

@@ -40,6 +40,7 @@ CI_FILES = sorted((CHART / "ci").glob("*-values.yaml"))
 SETTINGS: dict[str, str] = {
     "operator.logLevel": "UPIR_LOG_LEVEL",
     "operator.recheckSeconds": "UPIR_RECHECK_SECONDS",
+    "operator.inconclusiveRetrySeconds": "UPIR_INCONCLUSIVE_RETRY_SECONDS",
     "operator.workers": "UPIR_WORKERS",
     "operator.fieldManager": "UPIR_FIELD_MANAGER",
     "operator.cacheSize": "UPIR_CACHE_SIZE",
@@ -269,6 +270,7 @@ def test_default_values_equal_the_operator_defaults() -> None:
     d = OperatorSettings()
     op = VALUES["operator"]
     assert op["recheckSeconds"] == d.recheck_seconds
+    assert op["inconclusiveRetrySeconds"] == d.inconclusive_retry_seconds
     assert op["workers"] == d.workers
     assert op["fieldManager"] == d.field_manager
     assert op["cacheSize"] == d.library.cache.size

@@ -24,8 +24,10 @@ def test_values_are_read_and_passed_to_the_library(tmp_path: Path) -> None:
             "UPIR_PEERING": "upir",
             "UPIR_WORKERS": "4",
             "UPIR_Z3_TIMEOUT": "500",
+            "UPIR_INCONCLUSIVE_RETRY_SECONDS": "5",
         }
     )
+    assert s.inconclusive_retry_seconds == 5.0
     assert (s.namespace, s.signing_key_file, s.metrics_port, s.peering, s.workers) == (
         "prod",
         key,
@@ -42,6 +44,7 @@ def test_values_are_read_and_passed_to_the_library(tmp_path: Path) -> None:
         ("UPIR_METRICS_PORT", "http", "UPIR_METRICS_PORT must be an integer"),
         ("UPIR_WORKERS", "0", "UPIR_WORKERS must be between"),
         ("UPIR_RECHECK_SECONDS", "soon", "UPIR_RECHECK_SECONDS must be a number"),
+        ("UPIR_INCONCLUSIVE_RETRY_SECONDS", "0", "UPIR_INCONCLUSIVE_RETRY_SECONDS must be between"),
         ("UPIR_SIGNING_KEY_FILE", "/nonexistent/key.pem", "UPIR_SIGNING_KEY_FILE"),
         ("UPIR_Z3_TIMEOUT", "-5", "UPIR_Z3_TIMEOUT"),
     ],

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 import yaml
 from upir_operator.engine import Engine
-from upir_operator.status import Outcome, build_status, events_for, status_changes
+from upir_operator.status import (
+    Outcome,
+    build_status,
+    events_for,
+    retry_reason,
+    status_changes,
+)
 
 from upir.certificates import verify_certificate
 from upir.resource import status_issues
@@ -118,3 +124,28 @@ def test_a_tuning_write_is_announced_once_with_its_cause(engine: Engine) -> None
     evs = events_for(ev, out, {}, st)
     assert [(t, r) for t, r, _ in evs] == [("Normal", "RolledBack")]
     assert evs[0][2].startswith("score regressed: gateway.timeout_ms=300")
+
+
+def test_only_a_time_out_with_nothing_proved_is_retried(engine: Engine) -> None:
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    proved = engine.evaluate(body())
+    assert proved.applied is not None and retry_reason(proved) is None
+    violated = engine.evaluate(body(timeout_ms=1000, retries=3))
+    assert violated.synthesis is not None and violated.applied is not None  # synthesized
+    unproved = replace(violated, applied=None)
+    for status, expect in (("UNSAT", None), ("PARTIAL", None), ("TIMEOUT", "out of time")):
+        syn = SimpleNamespace(status=SimpleNamespace(value=status), explanation="out of time")
+        why = retry_reason(replace(unproved, synthesis=syn))  # type: ignore[arg-type]
+        assert (why is None) if expect is None else (why is not None and expect in why)
+    # no synthesis (pinned, or nothing tunable): a verdict that ran out of time
+    assert violated.report is not None
+    late = tuple(replace(r, status=type(r.status)("TIMEOUT")) for r in violated.report.results)
+    timed = replace(unproved, synthesis=None, report=replace(violated.report, results=late))
+    assert (why := retry_reason(timed)) is not None and why.startswith("verification ran out")
+    # a violation next to the time-out is decided: nothing a retry changes
+    mixed = (replace(late[0], status=type(late[0].status)("VIOLATED")),) + late[1:]
+    assert retry_reason(replace(timed, report=replace(violated.report, results=mixed))) is None
+    # an invalid spec is permanent
+    assert retry_reason(replace(unproved, upir=None)) is None
