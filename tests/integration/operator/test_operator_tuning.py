@@ -40,6 +40,9 @@ def test_hold_on_outage_and_resume_after_restart() -> None:
         assert upir is not None
         assert cm["metadata"]["ownerReferences"][0]["uid"] == upir["metadata"]["uid"]
         assert cm["binaryData"]["learner.pt.gz"] and "state.json" in cm["data"]
+        # tuning starts from proved parameters: under load the first synthesis may
+        # run out of time, and the operator tries again (UPIR_INCONCLUSIVE_RETRY_SECONDS)
+        wait_for("proved parameters applied", lambda: status(s).get("appliedParameters"), 240)
         wait_for(
             "two windows judged",
             lambda: sum(status(s).get("tuning", {}).get(k, 0) for k in ("proposals", "holds")) >= 2,
