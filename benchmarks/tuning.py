@@ -96,6 +96,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tuning_markdown import pct as _pct
+from tuning_markdown import reach as _fmt_reach
 from tuning_samplers import sampler
 from tuning_support import (
     EVAL_SEED,
@@ -413,18 +415,6 @@ def summarise(
             "head_to_head": head_to_head,
         }
     return out
-
-
-def _fmt_reach(hits: list[int | None]) -> str:
-    got = sorted(h for h in hits if h is not None)
-    if not got:
-        return "never"
-    med = got[len(got) // 2]
-    return f"{med}" + (f" ({len(got)}/{len(hits)})" if len(got) < len(hits) else "")
-
-
-def _pct(x: float | None) -> str:
-    return "" if x is None else f"{x * 100:.0f}%"
 
 
 def print_summary(summary: dict[str, Any]) -> None:

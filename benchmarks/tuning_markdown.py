@@ -35,11 +35,14 @@ HEADER = (
 GUARDED = ("optuna_guarded", "optuna_guarded_step", "ppo_guarded", "ppo_guarded_rollback")
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
+    """A share as a whole percentage (empty for none)."""
     return "" if x is None else f"{x * 100:.0f}%"
 
 
-def _reach(hits: list[int | None]) -> str:
+def reach(hits: list[int | None]) -> str:
+    """Windows to reach a target: the median over the seeds that did, with how
+    many of them when not all; "never" when none did."""
     got = sorted(h for h in hits if h is not None)
     if not got:
         return "never"
@@ -101,20 +104,20 @@ def method_table(s: dict[str, Any]) -> list[str]:
             + " | ".join(
                 [
                     LABELS.get(m, m),
-                    _pct(r["share_of_limit"]),
-                    f"{_pct(r['share_of_proved_limit'])} [{r['share_of_proved_limit_min']:.2f}, "
+                    pct(r["share_of_limit"]),
+                    f"{pct(r['share_of_proved_limit'])} [{r['share_of_proved_limit_min']:.2f}, "
                     f"{r['share_of_proved_limit_max']:.2f}]",
-                    f"{_pct(r['spec_share_of_proved_limit'])}"
+                    f"{pct(r['spec_share_of_proved_limit'])}"
                     + (
                         f" [{r['spec_share_of_proved_limit_min']:.2f}, "
                         f"{r['spec_share_of_proved_limit_max']:.2f}]"
                         if m != "defaults"
                         else ""
                     ),
-                    _pct(r["end_share_of_proved_limit"]) if is_end else "",
-                    _pct(r["p99_reduction"]),
+                    pct(r["end_share_of_proved_limit"]) if is_end else "",
+                    pct(r["p99_reduction"]),
                     f"{r['throughput_gain'] * 100:.1f}%",
-                    _reach(r["windows_to_95pct_of_proved_limit"]),
+                    reach(r["windows_to_95pct_of_proved_limit"]),
                     bold(online, r["mean_online_score"] == best_online),
                     bold(f"{r['unsafe_configs_applied']}/{r['distinct_configs_applied']}"),
                     bold(f"{r['windows_in_unsafe_configs']}/{r['windows']}"),
