@@ -96,6 +96,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from progress import Progress, tracked_map
 from tuning_markdown import pct as _pct
 from tuning_markdown import reach as _fmt_reach
 from tuning_samplers import sampler
@@ -543,10 +544,14 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.first_seed, args.first_seed + cfg["seeds"])
             for m in METHODS
         ]
-        runs = pool.map(run_method, jobs, chunksize=1)
+        runs = tracked_map(pool, run_method, jobs, "runs")
         t_runs = time.perf_counter() - t0
         sims = Sims(pool, cfg)
-        limits = {sc.name: limit(sc, cfg, sims) for sc in SCENARIOS}
+        searched = Progress("limits (grid + refinement), scenarios", len(SCENARIOS))
+        limits = {}
+        for sc in SCENARIOS:
+            limits[sc.name] = limit(sc, cfg, sims)
+            searched.advance()
         t_limits = time.perf_counter() - t0 - t_runs
         for sc in SCENARIOS:
             for key, field in (("key", "metrics"), ("proved_key", "proved_metrics")):

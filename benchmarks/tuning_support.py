@@ -19,6 +19,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if str(ROOT / "benchmarks") not in sys.path:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from progress import tracked_map  # noqa: E402
 
 from upir.core import UPIR  # noqa: E402
 from upir.settings import SolverSettings  # noqa: E402
@@ -322,7 +326,8 @@ def audit(
         for i in range(0, len(ordered), 8):
             jobs.append((name, ordered[i : i + 8]))
     out: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
-    for (name, _), result in zip(jobs, pool.map(_audit, jobs), strict=True):
+    checked = tracked_map(pool, _audit, jobs, "audit (independent check), batches")
+    for (name, _), result in zip(jobs, checked, strict=True):
         for k, v in result.items():
             out[(name, k)] = v
     return out
