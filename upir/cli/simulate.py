@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ ARRIVALS = ("poisson", "constant", "mmpp")
 DISTRIBUTIONS = ("exponential", "uniform", "constant")
 """upir.simulator.DISTRIBUTIONS (a test keeps the two equal)."""
 MAX_SECONDS = 86_400.0
+MAX_CORES = 10_000
+"""The largest ``--cores`` count (:class:`upir.simulator.network.Node` accepts no more)."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,6 +91,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a service whose attempts call its downstream path and wait for it (its timeout "
         "cuts the whole call; repeatable; docs/simulator.md)",
     )
+    p.add_argument(
+        "--cores",
+        metavar="SERVICE=N",
+        action="append",
+        default=[],
+        help="N CPUs per replica of SERVICE: calls beyond them are stretched, not parallel "
+        "(CPU contention; repeatable; none by default; docs/simulator.md)",
+    )
     p.add_argument("--seconds", type=float, default=60.0, help="simulated seconds (default 60)")
     p.add_argument("--window-s", type=float, default=10.0, help="seconds per window (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -122,6 +133,28 @@ def _load(args: argparse.Namespace, upir: UPIR) -> tuple[float, float, Arrivals]
     return rps, peak, arrivals
 
 
+def _cores(given: list[str]) -> dict[str, int]:
+    """``--cores SERVICE=N`` options as ``{SERVICE: N}``; whether SERVICE is a
+    service of the UPIR is checked by :func:`network_from_upir`."""
+    cores: dict[str, int] = {}
+    issues: list[FieldIssue] = []
+    for item in given:
+        name, sep, count = item.partition("=")
+        if not sep or not name.strip():
+            issues.append(FieldIssue("--cores", f"expected SERVICE=N, got {item!r}"))
+        elif not (re.fullmatch(r"[0-9]{1,6}", count.strip()) and 1 <= int(count) <= MAX_CORES):
+            issues.append(
+                FieldIssue("--cores", f"{name.strip()}: N must be an integer in [1, {MAX_CORES}]")
+            )
+        elif name.strip() in cores:
+            issues.append(FieldIssue("--cores", f"{name.strip()} given twice"))
+        else:
+            cores[name.strip()] = int(count)
+    if issues:
+        raise InvalidSpecError(issues)
+    return cores
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from upir.simulator import GraphSimulator, LoadProfile, network_from_upir
     from upir.simulator.bounds import compare, model_bounds
@@ -130,7 +163,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         upir = read_one_upir(args.file)
         rps, peak, arrivals = _load(args, upir)
         profile = LoadProfile.shaped(args.profile, rps, peak, args.seconds)
-        network = network_from_upir(upir, distribution=args.distribution, calls=tuple(args.calls))
+        cores = _cores(args.cores)
+        network = network_from_upir(
+            upir, distribution=args.distribution, calls=tuple(args.calls), cores=cores
+        )
         sim = GraphSimulator(network, profile, arrivals=arrivals, seed=args.seed)
     except InvalidSpecError as err:
         sys.stderr.write(f"{args.file}: cannot simulate\n")
@@ -274,6 +310,7 @@ def _result(
         },
         "distribution": args.distribution,
         "calls": list(args.calls),
+        "cores": _cores(args.cores),
         "bounds": "composed contracts (docs/model.md section 12)"
         if have_bounds
         else "none: the assumptions cannot be bounded",
@@ -308,6 +345,10 @@ def _print(result: dict[str, Any], windows: list[GraphWindow], types: dict[str, 
         f"upir simulate {result['upir']}: {result['seconds']:g} s, {load['arrivals']} arrivals, "
         f"{load['profile']} {load['rps']:g} req/s, seed {result['seed']}"
     )
+    if result["calls"]:
+        title += f", calls: {', '.join(result['calls'])}"
+    if result["cores"]:
+        title += ", cores: " + ", ".join(f"{k}={v}" for k, v in result["cores"].items())
     table = Table(title=title)
     for col in ("component", "measured", "value", "proved bound", "range", ""):
         table.add_column(

@@ -329,7 +329,7 @@ def network_from_upir(
     ]
     if not_services:
         raise InvalidSpecError(
-            [FieldIssue("cores", f"not a service of this UPIR: {', '.join(not_services)}")]
+            [FieldIssue("--cores", f"not a service of this UPIR: {', '.join(not_services)}")]
         )
     st = Structure(arch)
     assumptions = u.specification.assumptions

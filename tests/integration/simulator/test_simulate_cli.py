@@ -147,6 +147,11 @@ def test_trace_profile_arrivals_seed_and_plot(tmp_path: Path) -> None:
         (["--rps", "-5"], "--rps"),
         (["--seed", "-1"], "--seed"),
         (["--trace", "/nonexistent/trace.txt"], "--trace"),
+        (["--cores", "gateway"], "--cores"),
+        (["--cores", "gateway=0"], "--cores"),
+        (["--cores", "gateway=1.5"], "--cores"),
+        (["--cores", "nosuch=2"], "--cores"),
+        (["--cores", "gateway=2", "--cores", "gateway=3"], "--cores"),
     ],
 )
 def test_bad_input_exits_2_naming_the_field(args: list[str], field: str) -> None:
@@ -168,6 +173,25 @@ def test_calls_makes_the_gateway_wait_for_its_pipeline() -> None:
     assert gw_alone <= 5 < 20 < gw_calling
     proc = upir(*args, "--calls", "orders")
     assert proc.returncode == 2 and "--calls" in proc.stderr and "orders" in proc.stderr
+
+
+def test_cores_make_concurrent_calls_contend(tmp_path: Path) -> None:
+    # one worker replica with 8 slots at 300 req/s: several batches run at once,
+    # so one CPU stretches them and enough CPUs change nothing
+    doc = yaml.safe_load((ROOT / "benchmarks/tuning_upir.yaml").read_text())
+    for c in doc["spec"]["architecture"]["components"]:
+        if c["name"] == "worker":
+            c["params"] = {"replicas": 1, "concurrency": 8}
+    spec = tmp_path / "one-worker.yaml"
+    spec.write_text(yaml.safe_dump(doc))
+    args = ("simulate", str(spec), "--rps", "300", "--seconds", "10", "--json")
+    free = as_json(upir(*args))
+    one = as_json(upir(*args, "--cores", "worker=1"))
+    many = as_json(upir(*args, "--cores", "worker=8"))
+    assert free["cores"] == {} and one["cores"] == {"worker": 1}
+    worker = [r["components"]["worker"]["p50_ms"] for r in (free, one, many)]
+    assert worker[1] > 2 * worker[0]
+    assert worker[2] == worker[0]  # 8 cores for 8 slots: never more calls than CPUs
 
 
 def test_a_missing_file_exits_2() -> None:
