@@ -44,8 +44,6 @@ ARRIVALS = ("poisson", "constant", "mmpp")
 DISTRIBUTIONS = ("exponential", "uniform", "constant")
 """upir.simulator.DISTRIBUTIONS (a test keeps the two equal)."""
 MAX_SECONDS = 86_400.0
-MAX_CORES = 10_000
-"""The largest ``--cores`` count (:class:`upir.simulator.network.Node` accepts no more)."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -136,20 +134,23 @@ def _load(args: argparse.Namespace, upir: UPIR) -> tuple[float, float, Arrivals]
 def _cores(given: list[str]) -> dict[str, int]:
     """``--cores SERVICE=N`` options as ``{SERVICE: N}``; whether SERVICE is a
     service of the UPIR is checked by :func:`network_from_upir`."""
+    from upir.simulator.network import MAX_CORES
+
     cores: dict[str, int] = {}
     issues: list[FieldIssue] = []
     for item in given:
-        name, sep, count = item.partition("=")
-        if not sep or not name.strip():
+        raw_name, sep, count = item.partition("=")
+        name = raw_name.strip()
+        if not sep or not name:
             issues.append(FieldIssue("--cores", f"expected SERVICE=N, got {item!r}"))
         elif not (re.fullmatch(r"[0-9]{1,6}", count.strip()) and 1 <= int(count) <= MAX_CORES):
             issues.append(
-                FieldIssue("--cores", f"{name.strip()}: N must be an integer in [1, {MAX_CORES}]")
+                FieldIssue("--cores", f"{name}: N must be an integer in [1, {MAX_CORES}]")
             )
-        elif name.strip() in cores:
-            issues.append(FieldIssue("--cores", f"{name.strip()} given twice"))
+        elif name in cores:
+            issues.append(FieldIssue("--cores", f"{name} given twice"))
         else:
-            cores[name.strip()] = int(count)
+            cores[name] = int(count)
     if issues:
         raise InvalidSpecError(issues)
     return cores
@@ -186,7 +187,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     bounds = model_bounds(upir, ctx.settings.solver)
     types = {c.name: c.type for c in upir.architecture.components}
     checks = compare(windows, bounds, types, step_ms) if bounds is not None else []
-    result = _result(args, upir, windows, checks, rps, peak, arrivals, wall, bounds is not None)
+    result = _result(
+        args, upir, windows, checks, rps, peak, arrivals, cores, wall, bounds is not None
+    )
     if args.plot:
         try:
             _plot(windows, types, args.plot, f"upir simulate {upir.name}")
@@ -283,6 +286,7 @@ def _result(
     rps: float,
     peak: float,
     arrivals: Arrivals,
+    cores: dict[str, int],
     wall: float,
     have_bounds: bool,
 ) -> dict[str, Any]:
@@ -310,7 +314,7 @@ def _result(
         },
         "distribution": args.distribution,
         "calls": list(args.calls),
-        "cores": _cores(args.cores),
+        "cores": cores,
         "bounds": "composed contracts (docs/model.md section 12)"
         if have_bounds
         else "none: the assumptions cannot be bounded",

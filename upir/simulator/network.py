@@ -64,6 +64,8 @@ _DEFAULTS: dict[str, dict[str, float]] = {
 }
 MAX_SLOTS = 100_000
 MAX_RETRIES = 100
+MAX_CORES = 10_000
+"""The most CPUs per replica a node may have (:attr:`Node.cores`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,11 +268,12 @@ def _node_issues(n: Node) -> list[FieldIssue]:
                 FieldIssue(f"{n.name}.cores", "a calling service (calls) cannot have cores")
             )
         elif not (
-            isinstance(n.cores, int) and not isinstance(n.cores, bool) and 1 <= n.cores <= 10_000
+            isinstance(n.cores, int) and not isinstance(n.cores, bool) and 1 <= n.cores <= MAX_CORES
         ):
             issues.append(
                 FieldIssue(
-                    f"{n.name}.cores", f"must be a whole number in [1, 10000], got {n.cores!r}"
+                    f"{n.name}.cores",
+                    f"must be a whole number in [1, {MAX_CORES}], got {n.cores!r}",
                 )
             )
     if n.drain_rps is not None and not (math.isfinite(n.drain_rps) and n.drain_rps > 0):
