@@ -75,7 +75,9 @@ def retry_reason(ev: Evaluation) -> str | None:
     """Why evaluating ``ev``'s object again may decide what this evaluation could
     not, or None: nothing proved is applied and a solver ran out of time (the
     synthesis, or, where none ran, a verdict). Time-outs are temporary; VIOLATED,
-    UNSAT or an invalid spec are not, and wait for a change of the spec."""
+    UNSAT, UNKNOWN (Z3 could not decide, or an ALWAYS proved only bounded: the same
+    query decides the same way) or an invalid spec are not, and wait for a change
+    of the spec."""
     if not ev.valid or ev.report is None or ev.applied is not None:
         return None
     syn = ev.synthesis
@@ -83,8 +85,8 @@ def retry_reason(ev: Evaluation) -> str | None:
         if syn.status.value == "TIMEOUT":
             return f"synthesis ran out of time: {syn.explanation or 'TIMEOUT'}"[:300]
         return None
-    late = [r.property.name for r in ev.report.results if r.status.value in ("TIMEOUT", "UNKNOWN")]
-    if late and summary_verdict(ev) in ("TIMEOUT", "UNKNOWN"):
+    late = [r.property.name for r in ev.report.results if r.status.value == "TIMEOUT"]
+    if late and summary_verdict(ev) == "TIMEOUT":
         return "verification ran out of time on " + ", ".join(late[:5])
     return None
 

@@ -144,6 +144,9 @@ def test_only_a_time_out_with_nothing_proved_is_retried(engine: Engine) -> None:
     late = tuple(replace(r, status=type(r.status)("TIMEOUT")) for r in violated.report.results)
     timed = replace(unproved, synthesis=None, report=replace(violated.report, results=late))
     assert (why := retry_reason(timed)) is not None and why.startswith("verification ran out")
+    # UNKNOWN (undecided, or an ALWAYS proved only bounded) is the same on every try
+    undecided = tuple(replace(r, status=type(r.status)("UNKNOWN")) for r in late)
+    assert retry_reason(replace(timed, report=replace(violated.report, results=undecided))) is None
     # a violation next to the time-out is decided: nothing a retry changes
     mixed = (replace(late[0], status=type(late[0].status)("VIOLATED")),) + late[1:]
     assert retry_reason(replace(timed, report=replace(violated.report, results=mixed))) is None
